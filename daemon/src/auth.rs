@@ -1,0 +1,240 @@
+//! Sign-in (`$authenticate`): the first call for an app folder + device id
+//! creates the session; later calls refresh its descriptive fields and keep
+//! its id, token and status (design §1 "Sign-in", §4 `authenticate`).
+
+use std::sync::Arc;
+
+use mobile_session_proto::{AuthReply, Status};
+use serde_json::{Map, Value};
+
+use crate::error::CmdError;
+use crate::session::{app_folder, is_app_folder_name, SessionRecord};
+use crate::state::State;
+use crate::store::StoreError;
+
+/// Keys a new file starts with, in the order 4D writes them.
+const LEADING_KEYS: &[&str] = &["application", "team", "language", "email", "device", "send"];
+/// What a later sign-in refreshes.
+const DESCRIPTIVE_KEYS: &[&str] = &["email", "language", "device"];
+
+pub const PENDING_TEXT: &str =
+    "This device is awaiting validation: an administrator must accept it (or you follow the link sent by e-mail), then sign in again.";
+pub const ACCEPTED_TEXT: &str = "Accepted";
+
+/// The parts of the request body a sign-in needs.
+struct SignIn {
+    body: Map<String, Value>,
+    app_id: String,
+    team_id: Option<String>,
+    device_id: String,
+    email: String,
+}
+
+fn parse(body: &str) -> Result<SignIn, CmdError> {
+    let value: Value = serde_json::from_str(body.trim_start_matches('\u{feff}'))
+        .map_err(|e| CmdError::bad_request(format!("the request body is not JSON: {e}")))?;
+    let Value::Object(mut body) = value else {
+        return Err(CmdError::bad_request(
+            "the request body is not a JSON object",
+        ));
+    };
+    let text = |v: Option<&Value>, what: &str| -> Result<String, CmdError> {
+        v.and_then(Value::as_str)
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| CmdError::bad_request(format!("the request body has no {what} string")))
+    };
+    let app_id = text(
+        body.get("application").and_then(|a| a.get("id")),
+        "application.id",
+    )?;
+    let device_id = text(body.get("device").and_then(|d| d.get("id")), "device.id")?;
+    let team_id = body
+        .get("team")
+        .and_then(|t| t.get("id"))
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    let email = body
+        .get("email")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    // Never stored, never logged.
+    body.remove("password");
+    Ok(SignIn {
+        body,
+        app_id,
+        team_id,
+        device_id,
+        email,
+    })
+}
+
+pub fn authenticate(state: &State, body: &str) -> Result<AuthReply, CmdError> {
+    let req = parse(body)?;
+    let folder = app_folder(&req.app_id, req.team_id.as_deref());
+    if !is_app_folder_name(&folder) {
+        return Err(CmdError::bad_request(format!(
+            "application.id/team.id give the folder name {folder:?}, which is not a plain name"
+        )));
+    }
+    let _w = state.write_lock();
+    // The file may have changed behind our back: re-read before deciding.
+    if let Some((name, _)) = state.disk_device(&folder, &req.device_id) {
+        state.refresh_file_locked(&folder, &name);
+    }
+    match state.disk_device(&folder, &req.device_id) {
+        Some((name, rec)) => sign_in_again(state, &folder, &name, &rec, &req),
+        None => first_sign_in(state, &folder, &req),
+    }
+}
+
+fn first_sign_in(state: &State, folder: &str, req: &SignIn) -> Result<AuthReply, CmdError> {
+    let policy = state.config.policy_for(folder, &req.app_id);
+    let status = if policy.starts_pending(&req.email) {
+        Status::Pending
+    } else {
+        Status::Accepted
+    };
+    state.store.ensure_folder(folder)?;
+    state.note_folder_locked(folder);
+    // 160 random bits cannot realistically collide, but a clash must not overwrite.
+    for _ in 0..8 {
+        let id = new_session_id()?;
+        let token = crate::token::encode(&req.app_id, &id, req.team_id.as_deref());
+        let doc = new_document(req, &id, status, &token);
+        let mut text =
+            serde_json::to_string_pretty(&doc).map_err(|e| CmdError::internal(e.to_string()))?;
+        text.push('\n');
+        match state.store.write_atomic(folder, &id, text.as_bytes(), true) {
+            Ok(()) => {}
+            Err(StoreError::Exists { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        state.refresh_file_locked(folder, &id);
+        state.make_live_locked(folder, &id, None);
+        tracing::info!(app = %folder, id = %id, %status, "new session");
+        return Ok(reply(id, status, token));
+    }
+    Err(CmdError::internal("could not find a free session id"))
+}
+
+fn sign_in_again(
+    state: &State,
+    folder: &str,
+    name: &str,
+    rec: &Arc<SessionRecord>,
+    req: &SignIn,
+) -> Result<AuthReply, CmdError> {
+    let Ok(Value::Object(mut doc)) = serde_json::from_str::<Value>(&rec.text) else {
+        return Err(CmdError::internal("a valid session no longer parses"));
+    };
+    for key in DESCRIPTIVE_KEYS {
+        if let Some(v) = req.body.get(*key) {
+            doc.insert((*key).to_string(), v.clone());
+        }
+    }
+    if let (Some(Value::Object(app)), Some(v)) = (
+        doc.get_mut("application"),
+        req.body.get("application").and_then(|a| a.get("version")),
+    ) {
+        app.insert("version".into(), v.clone());
+    }
+    if let (Some(Value::Object(s)), Some(ip)) = (
+        doc.get_mut("session"),
+        req.body.get("session").and_then(|s| s.get("ip")),
+    ) {
+        s.insert("ip".into(), ip.clone());
+    }
+    let doc = Value::Object(doc);
+    let token = doc
+        .get("token")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let mut text = if rec.text.contains('\n') {
+        serde_json::to_string_pretty(&doc)
+    } else {
+        serde_json::to_string(&doc)
+    }
+    .map_err(|e| CmdError::internal(e.to_string()))?;
+    if rec.text.contains("\r\n") {
+        text = text.replace('\n', "\r\n");
+    }
+    if rec.text.ends_with('\n') && !text.ends_with('\n') {
+        text.push_str(if rec.text.ends_with("\r\n") {
+            "\r\n"
+        } else {
+            "\n"
+        });
+    }
+    if serde_json::from_str::<Value>(&rec.text).ok().as_ref() != Some(&doc) {
+        state
+            .store
+            .write_atomic(folder, name, text.as_bytes(), false)?;
+        state.refresh_file_locked(folder, name);
+        state.make_live_locked(folder, name, Some(rec));
+    }
+    // The server answers from memory: the live status, when there is one.
+    let status = state
+        .live_record(folder, name)
+        .map_or(rec.status, |l| l.status);
+    tracing::info!(app = %folder, id = %name, %status, "session signed in again");
+    Ok(reply(rec.id.to_string(), status, token))
+}
+
+fn reply(id: String, status: Status, token: String) -> AuthReply {
+    match status {
+        Status::Accepted => AuthReply {
+            id,
+            status,
+            token: Some(token),
+            status_text: ACCEPTED_TEXT.to_string(),
+        },
+        Status::Pending => AuthReply {
+            id,
+            status,
+            token: None,
+            status_text: PENDING_TEXT.to_string(),
+        },
+    }
+}
+
+fn new_document(req: &SignIn, id: &str, status: Status, token: &str) -> Value {
+    let mut doc = Map::new();
+    for key in LEADING_KEYS {
+        if let Some(v) = req.body.get(*key) {
+            doc.insert((*key).to_string(), v.clone());
+        }
+    }
+    if !doc.contains_key("email") {
+        doc.insert("email".into(), Value::String(String::new()));
+    }
+    let mut sess = Map::new();
+    sess.insert("id".into(), Value::String(id.to_string()));
+    if let Some(Value::Object(s)) = req.body.get("session") {
+        for (k, v) in s {
+            if k != "id" {
+                sess.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    doc.insert("session".into(), Value::Object(sess));
+    doc.insert("status".into(), Value::String(status.as_str().into()));
+    doc.insert("token".into(), Value::String(token.into()));
+    for (k, v) in &req.body {
+        if !doc.contains_key(k) && k != "password" {
+            doc.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(doc)
+}
+
+/// 40 lower-case hex characters from the OS random source.
+fn new_session_id() -> Result<String, CmdError> {
+    let mut b = [0u8; 20];
+    getrandom::fill(&mut b)
+        .map_err(|e| CmdError::internal(format!("the OS random source failed: {e}")))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}

@@ -1,0 +1,56 @@
+//! Talking to the service manager (systemd `Type=notify`, socket activation).
+//! Every call is a no-op when `NOTIFY_SOCKET` / `LISTEN_FDS` are not set.
+
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+
+fn send(states: &[NotifyState]) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    if let Err(e) = sd_notify::notify(false, states) {
+        tracing::warn!("cannot notify the service manager: {e}");
+    }
+}
+
+/// READY=1 with the session counts.
+pub fn ready(status: &str) {
+    send(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// RELOADING=1 with MONOTONIC_USEC, as `Type=notify-reload` requires.
+pub fn reloading() {
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => send(&[NotifyState::Reloading, now]),
+        Err(_) => send(&[NotifyState::Reloading]),
+    }
+}
+
+pub fn stopping() {
+    send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
+}
+
+pub fn status(status: &str) {
+    send(&[NotifyState::Status(status)]);
+}
+
+pub fn watchdog() {
+    send(&[NotifyState::Watchdog]);
+}
+
+/// How often to ping the watchdog (half its timeout), if one is set.
+pub fn watchdog_interval() -> Option<Duration> {
+    let mut usec = 0u64;
+    sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
+}
+
+/// The first socket passed by socket activation. Call it before any thread
+/// starts: it reads and clears `LISTEN_PID`/`LISTEN_FDS`.
+pub fn take_listen_fd() -> std::io::Result<Option<OwnedFd>> {
+    let mut fds = sd_notify::listen_fds()?;
+    // SAFETY: LISTEN_PID names this process, so the fd was handed to us
+    // and nothing else in the process owns it.
+    Ok(fds.next().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }))
+}

@@ -1,0 +1,331 @@
+//! One session file: which names are sessions, how a file is read without
+//! loss, and 4D's validity rules (mobi error codes 1–4, design §1).
+
+use std::borrow::Cow;
+
+use mobile_session_proto::Status;
+use serde::Deserialize;
+
+/// A session file as the caches keep it: the few fields they index, and the
+/// text itself (so listings and `changed` need no disk access).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// `session.id` as stored (case kept).
+    pub id: Box<str>,
+    pub status: Status,
+    /// `device.id`, which identifies a device across sign-ins.
+    pub device_id: Option<Box<str>>,
+    /// The file's text, without a BOM.
+    pub text: Box<str>,
+}
+
+/// Why a file is not a valid session; `code` is 4D's mobi error number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub code: u8,
+    pub error: String,
+}
+
+impl Invalid {
+    fn new(code: u8, error: impl Into<String>) -> Self {
+        Self {
+            code,
+            error: error.into(),
+        }
+    }
+}
+
+/// Files that live beside sessions and are never sessions.
+const NOT_SESSIONS: &[&str] = &["manifest.json", "google-services.json", "key.mobileapp"];
+
+/// Whether a directory entry's name is a session file name: hexadecimal and
+/// nothing else (4D ignores the rest: `manifest.json`, `*.p8`, dot-files …).
+pub fn is_session_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name.bytes().all(|b| b.is_ascii_hexdigit())
+        && !NOT_SESSIONS.contains(&name)
+}
+
+/// Whether a name may be an app folder: a plain, visible file name.
+pub fn is_app_folder_name(name: &str) -> bool {
+    is_plain_name(name) && !name.starts_with('.')
+}
+
+/// A single path component that cannot climb or escape: no `/`, no NUL,
+/// not `.` or `..`, not empty.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\', '\0'])
+        && name.len() <= 255
+}
+
+/// The folder an app's sessions live in: `TEAM.bundle` or `bundle`.
+pub fn app_folder(app_id: &str, team_id: Option<&str>) -> String {
+    match team_id {
+        Some(team) if !team.is_empty() => format!("{team}.{app_id}"),
+        _ => app_id.to_string(),
+    }
+}
+
+/// Removes a UTF-8 BOM.
+pub fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+/// The fields validation looks at; absent or of the wrong type is `None`.
+#[derive(Default)]
+struct Fields<'a> {
+    app_id: Option<Cow<'a, str>>,
+    team_id: Option<Cow<'a, str>>,
+    session_id: Option<Cow<'a, str>>,
+    device_id: Option<Cow<'a, str>>,
+    status: Option<Cow<'a, str>>,
+    token: Option<Cow<'a, str>>,
+}
+
+// Fast path: a typed, borrowing parse that skips every other field. It fails
+// on anything unusual (a wrong type, a duplicate key), and then the slower
+// `serde_json::Value` path decides, so both always agree.
+#[derive(Deserialize)]
+struct FastFile<'a> {
+    #[serde(borrow)]
+    application: Option<FastObj<'a>>,
+    #[serde(borrow)]
+    team: Option<FastObj<'a>>,
+    #[serde(borrow)]
+    session: Option<FastObj<'a>>,
+    #[serde(borrow)]
+    device: Option<FastObj<'a>>,
+    #[serde(borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    token: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct FastObj<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+}
+
+fn fast_fields(text: &str) -> Option<Fields<'_>> {
+    if !text.trim_start().starts_with('{') {
+        return None; // serde would read an array as a struct
+    }
+    let f: FastFile = serde_json::from_str(text).ok()?;
+    Some(Fields {
+        app_id: f.application.and_then(|o| o.id),
+        team_id: f.team.and_then(|o| o.id),
+        session_id: f.session.and_then(|o| o.id),
+        device_id: f.device.and_then(|o| o.id),
+        status: f.status,
+        token: f.token,
+    })
+}
+
+fn value_fields(text: &str) -> Result<Fields<'static>, Invalid> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| Invalid::new(2, format!("not well-formed JSON: {e}")))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| Invalid::new(2, "the JSON is not an object"))?;
+    let string_at = |outer: &str, inner: Option<&str>| -> Option<Cow<'static, str>> {
+        let v = obj.get(outer)?;
+        let v = match inner {
+            Some(k) => v.get(k)?,
+            None => v,
+        };
+        v.as_str().map(|s| Cow::Owned(s.to_string()))
+    };
+    Ok(Fields {
+        app_id: string_at("application", Some("id")),
+        team_id: string_at("team", Some("id")),
+        session_id: string_at("session", Some("id")),
+        device_id: string_at("device", Some("id")),
+        status: string_at("status", None),
+        token: string_at("token", None),
+    })
+}
+
+/// Validates a session file found at `folder/file_name`, in 4D's order of
+/// codes: 2 (JSON), 3 (schema), 1 (location), 4 (token).
+pub fn validate(folder: &str, file_name: &str, bytes: &[u8]) -> Result<SessionRecord, Invalid> {
+    let text = std::str::from_utf8(strip_bom(bytes))
+        .map_err(|e| Invalid::new(2, format!("not well-formed JSON: not UTF-8 ({e})")))?;
+    let fields = match fast_fields(text) {
+        Some(f) => f,
+        None => value_fields(text)?,
+    };
+    let missing =
+        |what: &str| Invalid::new(3, format!("schema: {what} is missing or not a string"));
+    let app_id = fields
+        .app_id
+        .as_deref()
+        .ok_or_else(|| missing("application.id"))?;
+    let session_id = fields
+        .session_id
+        .as_deref()
+        .ok_or_else(|| missing("session.id"))?;
+    let token = fields.token.as_deref().ok_or_else(|| missing("token"))?;
+    let status = match fields.status.as_deref() {
+        None => return Err(missing("status")),
+        Some(s) => Status::parse(s).ok_or_else(|| {
+            Invalid::new(
+                3,
+                format!("schema: status {s:?} is neither \"accepted\" nor \"pending\""),
+            )
+        })?,
+    };
+    let team_id = fields.team_id.as_deref();
+    let expected = app_folder(app_id, team_id);
+    if folder != expected {
+        return Err(Invalid::new(
+            1,
+            format!("location: the file is in folder {folder:?} but its content belongs in {expected:?}"),
+        ));
+    }
+    if !file_name.eq_ignore_ascii_case(session_id) {
+        return Err(Invalid::new(
+            1,
+            format!(
+                "location: the file is named {file_name:?} but its session.id is {session_id:?}"
+            ),
+        ));
+    }
+    let compliant = crate::token::decode(token).is_some_and(|c| {
+        c.app_id == app_id
+            && c.id.eq_ignore_ascii_case(session_id)
+            && c.team_id == team_id.unwrap_or("")
+    });
+    if !compliant {
+        return Err(Invalid::new(
+            4,
+            "token: it does not decode to this file's application.id, session.id and team.id",
+        ));
+    }
+    Ok(SessionRecord {
+        id: session_id.into(),
+        status,
+        device_id: fields.device_id.map(|d| d.into()),
+        text: text.into(),
+    })
+}
+
+/// Returns the bytes of `original` with the top-level `status` value replaced,
+/// every other byte (BOM, layout, key order, unknown fields) kept.
+pub fn with_status(original: &[u8], status: Status) -> Option<Vec<u8>> {
+    let bom = original.len() - strip_bom(original).len();
+    let text = std::str::from_utf8(&original[bom..]).ok()?;
+    let span = crate::json_span::top_level_value(text, "status")?;
+    let mut out = Vec::with_capacity(original.len() + 2);
+    out.extend_from_slice(&original[..bom + span.start]);
+    out.push(b'"');
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b'"');
+    out.extend_from_slice(&original[bom + span.end..]);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FOLDER: &str = "UTT7VDX8W5.com.contactApp.Contact";
+    const ID: &str = "7023d9205074199d1c16fc00d24354e778137675";
+    const SEED: &str = r#"{"application":{"id":"com.contactApp.Contact","name":"Contact","version":"1.0.0"},
+ "team":{"id":"UTT7VDX8W5"},"email":"","device":{"description":"iPhone X","id":"0DC5"},
+ "session":{"id":"7023d9205074199d1c16fc00d24354e778137675","ip":"::ffff:192.168.5.4"},
+ "status":"accepted",
+ "token":"eyJhcHBOYW1lSUQiOiJjb20uY29udGFjdEFwcC5Db250YWN0IiwiaWQiOiI3MDIzZDkyMDUwNzQxOTlkMWMxNmZjMDBkMjQzNTRlNzc4MTM3Njc1IiwidGVhbUlEIjoiVVRUN1ZEWDhXNSJ9"}"#;
+
+    fn code_of(folder: &str, name: &str, text: &str) -> u8 {
+        validate(folder, name, text.as_bytes())
+            .err()
+            .map_or(0, |e| e.code)
+    }
+
+    #[test]
+    fn seed_is_valid() {
+        let r = validate(FOLDER, ID, SEED.as_bytes()).unwrap();
+        assert_eq!(&*r.id, ID);
+        assert_eq!(r.status, Status::Accepted);
+        assert_eq!(r.device_id.as_deref(), Some("0DC5"));
+        // Upper-case file name, BOM and CRLF are fine.
+        let crlf = format!("\u{feff}{}", SEED.replace('\n', "\r\n"));
+        assert!(validate(FOLDER, &ID.to_uppercase(), crlf.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn codes_in_4d_order() {
+        assert_eq!(code_of(FOLDER, ID, "{"), 2);
+        assert_eq!(code_of(FOLDER, ID, "[1,2]"), 2);
+        assert_eq!(code_of(FOLDER, ID, "\"x\""), 2);
+        assert_eq!(
+            code_of(FOLDER, ID, &SEED.replace("\"status\":\"accepted\",", "")),
+            3
+        );
+        assert_eq!(
+            code_of(FOLDER, ID, &SEED.replace("\"accepted\"", "\"maybe\"")),
+            3
+        );
+        assert_eq!(code_of(FOLDER, ID, &SEED.replace("\"accepted\"", "1")), 3);
+        // Wrong folder and a broken token: the location wins (3 before 1 before 4).
+        let bad_token = SEED.replace("eyJhcHBO", "eyJhcHBP");
+        assert_eq!(code_of("com.contactApp.Contact", ID, &bad_token), 1);
+        assert_eq!(code_of(FOLDER, "abcd", SEED), 1);
+        assert_eq!(code_of(FOLDER, ID, &bad_token), 4);
+        // Missing status and wrong folder: schema first.
+        assert_eq!(
+            code_of("x", ID, &SEED.replace("\"status\":\"accepted\",", "")),
+            3
+        );
+        assert_eq!(code_of(FOLDER, ID, "\u{0}\u{ff}"), 2);
+        let mut latin1 = SEED.as_bytes().to_vec();
+        latin1.push(0xE9);
+        assert_eq!(validate(FOLDER, ID, &latin1).unwrap_err().code, 2);
+    }
+
+    #[test]
+    fn duplicate_keys_fall_back_to_last_value() {
+        let dup = SEED.replace(
+            "\"status\":\"accepted\"",
+            "\"status\":\"bogus\",\"status\":\"pending\"",
+        );
+        assert_eq!(
+            validate(FOLDER, ID, dup.as_bytes()).unwrap().status,
+            Status::Pending
+        );
+    }
+
+    #[test]
+    fn status_splice_keeps_every_other_byte() {
+        let original = format!("\u{feff}{}", SEED.replace('\n', "\r\n"));
+        let out = with_status(original.as_bytes(), Status::Pending).unwrap();
+        let expected = original.replace("\"status\":\"accepted\"", "\"status\":\"pending\"");
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn names() {
+        assert!(is_session_name(ID));
+        assert!(is_session_name("0DC5132E1EF4407CA8325FE33D818AF3"));
+        for n in [
+            "manifest.json",
+            "AuthKey_4S3T2R1Q0P.p8",
+            ".tmp",
+            "key.mobileapp",
+            "",
+            "abc.tmp",
+        ] {
+            assert!(!is_session_name(n), "{n}");
+        }
+        for n in ["..", ".", "a/b", "a\0b", ""] {
+            assert!(!is_plain_name(n), "{n:?}");
+        }
+        assert_eq!(app_folder("com.x", Some("")), "com.x");
+        assert_eq!(app_folder("com.x", Some("T")), "T.com.x");
+    }
+}

@@ -1,0 +1,114 @@
+//! The 4D session token: base64 (standard alphabet, no padding) of the
+//! compact JSON `{"appNameID":…,"id":…,"teamID":…}` in that key order.
+
+use base64::alphabet;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD_NO_PAD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+use serde::Deserialize;
+
+/// What a token says.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Claims {
+    #[serde(rename = "appNameID")]
+    pub app_id: String,
+    pub id: String,
+    /// `""` for Android apps, which have no team.
+    #[serde(rename = "teamID", default)]
+    pub team_id: String,
+}
+
+impl Claims {
+    /// The app folder this token belongs to.
+    pub fn folder(&self) -> String {
+        crate::session::app_folder(&self.app_id, Some(&self.team_id))
+    }
+}
+
+/// Builds the token exactly as 4D does.
+pub fn encode(app_id: &str, session_id: &str, team_id: Option<&str>) -> String {
+    // serde_json escapes exactly like 4D's JSON Stringify for these strings.
+    let json = format!(
+        "{{\"appNameID\":{},\"id\":{},\"teamID\":{}}}",
+        json_string(app_id),
+        json_string(session_id),
+        json_string(team_id.unwrap_or(""))
+    );
+    STANDARD_NO_PAD.encode(json)
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+const INDIFFERENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const STANDARD_ANY: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, INDIFFERENT);
+const URL_SAFE_ANY: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, INDIFFERENT);
+
+/// Decodes a token in any of the forms clients send: padded or not,
+/// standard or URL-safe alphabet. `None` for anything that is not a token.
+pub fn decode(token: &str) -> Option<Claims> {
+    let token = token.trim();
+    if token.is_empty() || token.len() > mobile_session_proto::MAX_TOKEN_LEN {
+        return None;
+    }
+    let bytes = if token.contains(['-', '_']) {
+        URL_SAFE_ANY.decode(token)
+    } else {
+        STANDARD_ANY.decode(token)
+    }
+    .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = "eyJhcHBOYW1lSUQiOiJjb20uY29udGFjdEFwcC5Db250YWN0IiwiaWQiOiI3MDIzZDkyMDUwNzQxOTlkMWMxNmZjMDBkMjQzNTRlNzc4MTM3Njc1IiwidGVhbUlEIjoiVVRUN1ZEWDhXNSJ9";
+
+    #[test]
+    fn seed_token_round_trip() {
+        let t = encode(
+            "com.contactApp.Contact",
+            "7023d9205074199d1c16fc00d24354e778137675",
+            Some("UTT7VDX8W5"),
+        );
+        assert_eq!(t, SEED);
+        let c = decode(SEED).unwrap();
+        assert_eq!(c.app_id, "com.contactApp.Contact");
+        assert_eq!(c.team_id, "UTT7VDX8W5");
+        assert_eq!(c.folder(), "UTT7VDX8W5.com.contactApp.Contact");
+    }
+
+    #[test]
+    fn android_token_has_empty_team() {
+        let t = encode(
+            "com.sample.tasks",
+            "1818e811892f902bd23f0824128b2f330c5c7fd0",
+            None,
+        );
+        assert_eq!(t, "eyJhcHBOYW1lSUQiOiJjb20uc2FtcGxlLnRhc2tzIiwiaWQiOiIxODE4ZTgxMTg5MmY5MDJiZDIzZjA4MjQxMjhiMmYzMzBjNWM3ZmQwIiwidGVhbUlEIjoiIn0");
+        assert_eq!(decode(&t).unwrap().folder(), "com.sample.tasks");
+    }
+
+    #[test]
+    fn padded_and_url_safe_forms() {
+        // An id chosen so that the standard encoding contains '+' or '/'.
+        let t = encode("a.b", "ff>>??", Some("T"));
+        let padded = format!("{t}{}", "=".repeat((4 - t.len() % 4) % 4));
+        let url = t.replace('+', "-").replace('/', "_");
+        for form in [&t, &padded, &url] {
+            assert_eq!(decode(form).unwrap().id, "ff>>??", "{form}");
+        }
+    }
+
+    #[test]
+    fn garbage_is_not_a_token() {
+        for bad in ["", "   ", "!!!!", "aGVsbG8", "W10", &"A".repeat(2 << 20)] {
+            assert_eq!(decode(bad), None, "{bad:.20}");
+        }
+    }
+}

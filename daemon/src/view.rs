@@ -1,0 +1,334 @@
+//! The two views of the sessions (design §2):
+//! - [`DiskView`]: what the files say now;
+//! - [`LiveView`]: what the last push applied; `verify` answers from it.
+//!
+//! Both share the same `Arc<SessionRecord>` when a file has been pushed
+//! unchanged, so a session's text is held once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use mobile_session_proto::{InvalidFile, PushReport, SessionRow, Status, Unpushed};
+
+use crate::session::{Invalid, SessionRecord};
+
+/// One session file as last read.
+#[derive(Debug, Clone)]
+pub struct DiskEntry {
+    /// The file name as it is on disk (case kept).
+    pub name: Box<str>,
+    pub state: Result<Arc<SessionRecord>, Invalid>,
+}
+
+/// One app folder of the disk view.
+#[derive(Debug, Default, Clone)]
+pub struct AppView {
+    /// Keyed by the lower-cased file name.
+    pub sessions: BTreeMap<String, DiskEntry>,
+}
+
+impl AppView {
+    /// The valid session whose `device.id` is `device_id`, if any.
+    pub fn find_device(&self, device_id: &str) -> Option<&Arc<SessionRecord>> {
+        self.sessions
+            .values()
+            .filter_map(|e| e.state.as_ref().ok())
+            .find(|r| r.device_id.as_deref() == Some(device_id))
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct DiskView {
+    pub apps: BTreeMap<String, AppView>,
+}
+
+impl DiskView {
+    pub fn get(&self, folder: &str, id_lower: &str) -> Option<&DiskEntry> {
+        self.apps.get(folder)?.sessions.get(id_lower)
+    }
+
+    /// Puts (or replaces) one file's entry; creates the app if needed.
+    pub fn insert(&mut self, folder: &str, entry: DiskEntry) {
+        let key = entry.name.to_ascii_lowercase();
+        self.apps
+            .entry(folder.to_string())
+            .or_default()
+            .sessions
+            .insert(key, entry);
+    }
+
+    pub fn remove(&mut self, folder: &str, id_lower: &str) -> Option<DiskEntry> {
+        self.apps.get_mut(folder)?.sessions.remove(id_lower)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &DiskEntry)> {
+        self.apps
+            .iter()
+            .flat_map(|(f, a)| a.sessions.values().map(move |e| (f.as_str(), e)))
+    }
+
+    pub fn valid_count(&self) -> u64 {
+        self.entries().filter(|(_, e)| e.state.is_ok()).count() as u64
+    }
+
+    pub fn invalid_count(&self) -> u64 {
+        self.entries().filter(|(_, e)| e.state.is_err()).count() as u64
+    }
+}
+
+/// The live key of a session: `folder/lower-case id` (neither contains `/`).
+pub fn live_key(folder: &str, id: &str) -> String {
+    let mut k = String::with_capacity(folder.len() + 1 + id.len());
+    k.push_str(folder);
+    k.push('/');
+    k.extend(id.chars().map(|c| c.to_ascii_lowercase()));
+    k
+}
+
+/// Splits a live key back into its folder and lower-case id.
+pub fn split_key(key: &str) -> (&str, &str) {
+    key.rsplit_once('/').unwrap_or((key, ""))
+}
+
+/// What the server holds in memory after the last push: O(1) by key.
+#[derive(Debug, Default, Clone)]
+pub struct LiveView {
+    pub sessions: HashMap<String, Arc<SessionRecord>>,
+}
+
+impl LiveView {
+    pub fn get(&self, folder: &str, id: &str) -> Option<&Arc<SessionRecord>> {
+        self.sessions.get(&live_key(folder, id))
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+}
+
+/// How a valid disk entry compares to the live view.
+pub fn unpushed_of(
+    live: Option<&Arc<SessionRecord>>,
+    disk: &Arc<SessionRecord>,
+) -> Option<Unpushed> {
+    match live {
+        None => Some(Unpushed::New),
+        Some(l) if Arc::ptr_eq(l, disk) || l.text == disk.text => None,
+        Some(_) => Some(Unpushed::Changed),
+    }
+}
+
+/// The rows of `sessions` (design §4): every valid file, plus live sessions
+/// whose file is gone (`deleted`) or no longer valid (`invalid`). Sorted by
+/// app, then id.
+pub fn session_rows(root: &Path, disk: &DiskView, live: &LiveView) -> Vec<RowSource> {
+    let mut rows = Vec::with_capacity(disk.apps.values().map(|a| a.sessions.len()).sum());
+    for (folder, entry) in disk.entries() {
+        let live_rec = live.get(folder, &entry.name);
+        match &entry.state {
+            Ok(rec) => rows.push(RowSource {
+                folder: folder.to_string(),
+                name: entry.name.to_string(),
+                record: rec.clone(),
+                unpushed: unpushed_of(live_rec, rec),
+            }),
+            Err(_) => {
+                if let Some(l) = live_rec {
+                    rows.push(RowSource {
+                        folder: folder.to_string(),
+                        name: entry.name.to_string(),
+                        record: l.clone(),
+                        unpushed: Some(Unpushed::Invalid),
+                    });
+                }
+            }
+        }
+    }
+    for (key, rec) in &live.sessions {
+        let (folder, id_lower) = split_key(key);
+        if disk.get(folder, id_lower).is_none() {
+            rows.push(RowSource {
+                folder: folder.to_string(),
+                name: rec.id.to_string(),
+                record: rec.clone(),
+                unpushed: Some(Unpushed::Deleted),
+            });
+        }
+    }
+    rows.sort_by(|a, b| {
+        (a.folder.as_str(), a.name.to_ascii_lowercase())
+            .cmp(&(b.folder.as_str(), b.name.to_ascii_lowercase()))
+    });
+    let _ = root;
+    rows
+}
+
+/// A `sessions` row before it is rendered for the wire.
+#[derive(Debug, Clone)]
+pub struct RowSource {
+    pub folder: String,
+    /// File name on disk (or the live id when the file is gone).
+    pub name: String,
+    pub record: Arc<SessionRecord>,
+    pub unpushed: Option<Unpushed>,
+}
+
+impl RowSource {
+    /// Renders the row; `redact` hides the device's push token (readers).
+    pub fn to_row(&self, root: &Path, redact: bool) -> SessionRow {
+        let doc: Option<serde_json::Value> = serde_json::from_str(&self.record.text).ok();
+        let email = doc
+            .as_ref()
+            .and_then(|d| d.get("email"))
+            .and_then(|e| e.as_str())
+            .map(str::to_string);
+        let mut device = doc
+            .as_ref()
+            .and_then(|d| d.get("device"))
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        if redact {
+            crate::redact::device(&mut device);
+        }
+        SessionRow {
+            app: self.folder.clone(),
+            id: self.record.id.to_string(),
+            status: self.record.status,
+            email,
+            device: device.to_string(),
+            path: root
+                .join(&self.folder)
+                .join(&self.name)
+                .display()
+                .to_string(),
+            unpushed: self.unpushed,
+        }
+    }
+}
+
+/// Counts `sessions` rows that carry an unpushed mark.
+pub fn unpushed_count(disk: &DiskView, live: &LiveView) -> u64 {
+    let mut n = 0u64;
+    for (folder, entry) in disk.entries() {
+        let l = live.get(folder, &entry.name);
+        match &entry.state {
+            Ok(rec) => n += u64::from(unpushed_of(l, rec).is_some()),
+            Err(_) => n += u64::from(l.is_some()),
+        }
+    }
+    for key in live.sessions.keys() {
+        let (folder, id) = split_key(key);
+        n += u64::from(disk.get(folder, id).is_none());
+    }
+    n
+}
+
+/// Applies the disk view to the live view, as `MOBILE APP REFRESH SESSIONS`:
+/// valid files replace their live copy, everything else leaves it.
+pub fn push(root: &Path, disk: &DiskView, live: &LiveView) -> (LiveView, PushReport) {
+    let mut report = PushReport::default();
+    let mut next = HashMap::with_capacity(live.sessions.len().max(16));
+    for (folder, entry) in disk.entries() {
+        match &entry.state {
+            Ok(rec) => {
+                let key = live_key(folder, &entry.name);
+                match live.sessions.get(&key) {
+                    None => report.added += 1,
+                    Some(old) if Arc::ptr_eq(old, rec) || old.text == rec.text => {
+                        report.unchanged += 1
+                    }
+                    Some(_) => report.updated += 1,
+                }
+                next.insert(key, rec.clone());
+            }
+            Err(invalid) => report.invalid.push(InvalidFile {
+                path: root.join(folder).join(&*entry.name).display().to_string(),
+                code: invalid.code,
+                error: invalid.error.clone(),
+            }),
+        }
+    }
+    report.removed = live
+        .sessions
+        .keys()
+        .filter(|k| !next.contains_key(*k))
+        .count() as u64;
+    (LiveView { sessions: next }, report)
+}
+
+/// Number of valid and pending sessions of an app.
+pub fn app_counts(app: &AppView) -> (u64, u64) {
+    let valid = app.sessions.values().filter_map(|e| e.state.as_ref().ok());
+    valid.fold((0, 0), |(n, p), r| {
+        (n + 1, p + u64::from(r.status == Status::Pending))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str, status: Status, text: &str) -> Arc<SessionRecord> {
+        Arc::new(SessionRecord {
+            id: id.into(),
+            status,
+            device_id: None,
+            text: text.into(),
+        })
+    }
+
+    fn entry(id: &str, text: &str) -> DiskEntry {
+        DiskEntry {
+            name: id.into(),
+            state: Ok(rec(id, Status::Accepted, text)),
+        }
+    }
+
+    #[test]
+    fn push_counts_and_marks() {
+        let root = Path::new("/m");
+        let mut disk = DiskView::default();
+        disk.insert("A", entry("aaaa", "1"));
+        disk.insert("A", entry("BBBB", "2"));
+        let (live, r) = push(root, &disk, &LiveView::default());
+        assert_eq!((r.added, r.updated, r.removed, r.unchanged), (2, 0, 0, 0));
+        assert!(live.get("A", "bbbb").is_some());
+        assert_eq!(unpushed_count(&disk, &live), 0);
+
+        disk.insert("A", entry("aaaa", "1 changed"));
+        disk.remove("A", "bbbb");
+        disk.insert(
+            "A",
+            DiskEntry {
+                name: "cccc".into(),
+                state: Err(Invalid {
+                    code: 2,
+                    error: "x".into(),
+                }),
+            },
+        );
+        disk.insert("A", entry("dddd", "4"));
+        let rows = session_rows(root, &disk, &live);
+        let marks: Vec<_> = rows.iter().map(|r| (r.name.as_str(), r.unpushed)).collect();
+        assert_eq!(
+            marks,
+            [
+                ("aaaa", Some(Unpushed::Changed)),
+                ("BBBB", Some(Unpushed::Deleted)),
+                ("dddd", Some(Unpushed::New))
+            ]
+        );
+        assert_eq!(unpushed_count(&disk, &live), 3);
+        let (live2, r) = push(root, &disk, &live);
+        assert_eq!((r.added, r.updated, r.removed, r.unchanged), (1, 1, 1, 0));
+        assert_eq!(r.invalid.len(), 1);
+        assert_eq!(r.invalid[0].path, "/m/A/cccc");
+        assert_eq!(live2.len(), 2);
+        assert_eq!(unpushed_count(&disk, &live2), 0);
+    }
+}

@@ -1,0 +1,359 @@
+//! One [`Request`] and one [`Response`] enum, and the plain rows they carry.
+//! Append new variants and fields at the end only.
+
+use serde::{Deserialize, Serialize};
+
+/// A session's status as 4D knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Status {
+    Accepted,
+    Pending,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::Pending => "pending",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "accepted" => Some(Status::Accepted),
+            "pending" => Some(Status::Pending),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    Apps,
+    Sessions(SessionFilter),
+    Show {
+        session: String,
+    },
+    Path {
+        session: String,
+    },
+    SetStatus {
+        status: Status,
+        sessions: Vec<String>,
+        push: bool,
+    },
+    Delete {
+        sessions: Vec<String>,
+        push: bool,
+    },
+    Push {
+        full: bool,
+    },
+    Refresh,
+    Verify {
+        token: String,
+    },
+    /// The JSON body a mobile app posts to `$authenticate`.
+    Authenticate {
+        body: String,
+    },
+    Status,
+    Watch,
+}
+
+impl Request {
+    /// Whether the request changes files or the live view (admins only).
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Request::SetStatus { .. }
+                | Request::Delete { .. }
+                | Request::Push { .. }
+                | Request::Refresh
+                | Request::Authenticate { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionFilter {
+    pub app: Option<String>,
+    pub status: Option<Status>,
+    pub email: Option<String>,
+    pub device_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    Apps(Vec<AppRow>),
+    SessionsPage {
+        rows: Vec<SessionRow>,
+        done: bool,
+    },
+    /// The session file's JSON text as stored (BOM removed).
+    Show {
+        json: String,
+    },
+    Path {
+        path: String,
+    },
+    Changed(ChangeReport),
+    Pushed(PushReport),
+    Verified(VerifyReply),
+    Authenticated(AuthReply),
+    Status(DaemonStatus),
+    Event(Event),
+    Error(ErrorReply),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppRow {
+    /// The folder name under `MobileApps`.
+    pub folder: String,
+    pub app_id: String,
+    pub name: Option<String>,
+    pub team_id: Option<String>,
+    /// Valid session files.
+    pub sessions: u64,
+    /// Valid session files whose status is pending.
+    pub pending: u64,
+}
+
+/// Why a session row differs from the live view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Unpushed {
+    New,
+    Changed,
+    Deleted,
+    Invalid,
+}
+
+impl Unpushed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unpushed::New => "new",
+            Unpushed::Changed => "changed",
+            Unpushed::Deleted => "deleted",
+            Unpushed::Invalid => "invalid",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRow {
+    /// The app's folder name.
+    pub app: String,
+    /// The session id as stored.
+    pub id: String,
+    pub status: Status,
+    pub email: Option<String>,
+    /// The file's `device` object as JSON text (`null` when absent).
+    pub device: String,
+    pub path: String,
+    pub unpushed: Option<Unpushed>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangedSession {
+    pub app: String,
+    pub id: String,
+    pub path: String,
+    /// The status now on disk; `None` when the file was deleted.
+    pub status: Option<Status>,
+    /// False when the file already said so and was left untouched.
+    pub changed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeReport {
+    pub sessions: Vec<ChangedSession>,
+    /// Present when the command was given `--push`.
+    pub push: Option<PushReport>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushReport {
+    pub added: u64,
+    pub updated: u64,
+    pub removed: u64,
+    pub unchanged: u64,
+    pub invalid: Vec<InvalidFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvalidFile {
+    pub path: String,
+    /// 4D's mobi error code, 1–4 (design §1).
+    pub code: u8,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VerifyStatus {
+    Accepted,
+    Pending,
+    Unknown,
+}
+
+impl VerifyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyStatus::Accepted => "accepted",
+            VerifyStatus::Pending => "pending",
+            VerifyStatus::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReply {
+    pub status: VerifyStatus,
+    pub app: Option<String>,
+    pub id: Option<String>,
+}
+
+impl VerifyReply {
+    pub fn unknown() -> Self {
+        Self {
+            status: VerifyStatus::Unknown,
+            app: None,
+            id: None,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthReply {
+    pub id: String,
+    pub status: Status,
+    /// `None` while the session is pending.
+    pub token: Option<String>,
+    pub status_text: String,
+}
+
+// The token is a bearer credential: keep it out of debug logs.
+impl std::fmt::Debug for AuthReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthReply")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("status_text", &self.status_text)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    pub version: String,
+    pub protocol: u32,
+    pub pid: u32,
+    pub uptime_secs: u64,
+    pub data_dir: String,
+    pub socket: String,
+    /// Sessions in the live view.
+    pub live: u64,
+    /// Valid session files in the disk view.
+    pub on_disk: u64,
+    /// Rows of `sessions` that carry an unpushed mark.
+    pub unpushed: u64,
+    /// Invalid session files on disk.
+    pub invalid: u64,
+    /// How the folder is watched ("inotify", "poll", "off", …), with any problem.
+    pub watcher: String,
+    /// Full rescans done since start (start-up scan excluded).
+    pub rescans: u64,
+    pub auto_push: bool,
+    pub connections: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    Created,
+    Changed,
+    Deleted,
+    StatusChanged,
+    Pushed,
+    Invalid,
+    Rescan,
+    /// The watcher fell behind and missed `count` events.
+    Lagged,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::Changed => "changed",
+            EventKind::Deleted => "deleted",
+            EventKind::StatusChanged => "status",
+            EventKind::Pushed => "pushed",
+            EventKind::Invalid => "invalid",
+            EventKind::Rescan => "rescan",
+            EventKind::Lagged => "lagged",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub kind: EventKind,
+    pub app: Option<String>,
+    pub id: Option<String>,
+    /// New status for `StatusChanged` and `Created`.
+    pub status: Option<Status>,
+    /// Validity code for `Invalid`.
+    pub code: Option<u8>,
+    /// Counts for `Pushed`.
+    pub push: Option<PushReport>,
+    /// Missed events for `Lagged`, sessions for `Rescan`.
+    pub count: Option<u64>,
+    pub message: Option<String>,
+}
+
+impl Event {
+    pub fn new(kind: EventKind) -> Self {
+        Self {
+            kind,
+            app: None,
+            id: None,
+            status: None,
+            code: None,
+            push: None,
+            count: None,
+            message: None,
+        }
+    }
+}
+
+/// What kind of failure a [`Response::Error`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// The request was malformed, or an argument is not acceptable.
+    BadRequest,
+    /// No session or app matches.
+    NotFound,
+    /// A prefix or app id matches several; the message lists them.
+    Ambiguous,
+    /// The session file is invalid and is left alone.
+    InvalidFile,
+    /// The caller's role does not allow this.
+    PermissionDenied,
+    /// A file operation failed.
+    Io,
+    /// The daemon is shutting down.
+    ShuttingDown,
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub code: ErrorCode,
+    pub message: String,
+}
