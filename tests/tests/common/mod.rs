@@ -1,0 +1,361 @@
+//! Fixtures: build and find the real binaries, start a daemon on a copy of
+//! the example data in a temp dir, run the client, wait for conditions.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const SEED_ID: &str = "7023d9205074199d1c16fc00d24354e778137675";
+pub const SEED_TOKEN: &str = "eyJhcHBOYW1lSUQiOiJjb20uY29udGFjdEFwcC5Db250YWN0IiwiaWQiOiI3MDIzZDkyMDUwNzQxOTlkMWMxNmZjMDBkMjQzNTRlNzc4MTM3Njc1IiwidGVhbUlEIjoiVVRUN1ZEWDhXNSJ9";
+pub const IPAD_ID: &str = "a6a3a4506513270e269e0d37f2a74de452e6b438";
+pub const IPAD_TOKEN: &str = "eyJhcHBOYW1lSUQiOiJjb20uY29udGFjdEFwcC5Db250YWN0IiwiaWQiOiJhNmEzYTQ1MDY1MTMyNzBlMjY5ZTBkMzdmMmE3NGRlNDUyZTZiNDM4IiwidGVhbUlEIjoiVVRUN1ZEWDhXNSJ9";
+pub const ANDROID_ID: &str = "1818e811892f902bd23f0824128b2f330c5c7fd0";
+pub const ANDROID_TOKEN: &str = "eyJhcHBOYW1lSUQiOiJjb20uc2FtcGxlLnRhc2tzIiwiaWQiOiIxODE4ZTgxMTg5MmY5MDJiZDIzZjA4MjQxMjhiMmYzMzBjNWM3ZmQwIiwidGVhbUlEIjoiIn0";
+pub const IOS: &str = "UTT7VDX8W5.com.contactApp.Contact";
+pub const ANDROID: &str = "com.sample.tasks";
+
+/// A generous deadline for conditions; tests never sleep for a fixed time.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The directory holding the built binaries (target/<profile>), built once.
+fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // Cargo builds a package's binaries only for that package's own
+        // tests, so build them here (a no-op when they are up to date).
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let release = !cfg!(debug_assertions);
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "mobile-sessiond",
+            "-p",
+            "mobile-session",
+            "--bins",
+        ]);
+        if release {
+            cmd.arg("--release");
+        }
+        let st = cmd
+            .status()
+            .expect("cannot run cargo build for the binaries");
+        assert!(st.success(), "building the binaries failed");
+        let exe = std::env::current_exe().expect("current_exe");
+        // target/<profile>/deps/<test> → target/<profile>
+        exe.parent()
+            .and_then(Path::parent)
+            .expect("target dir")
+            .to_path_buf()
+    })
+}
+
+pub fn daemon_bin() -> PathBuf {
+    bin_dir().join("mobile-sessiond")
+}
+
+pub fn client_bin() -> PathBuf {
+    bin_dir().join("mobile-session")
+}
+
+/// The example data tree shipped in the repository.
+pub fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/Data")
+}
+
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+/// Polls `cond` until it holds or the deadline passes.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(2);
+    while !cond() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting until {what}");
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+#[derive(Default)]
+pub struct Opts {
+    pub empty: bool,
+    pub config: Option<String>,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+pub struct Daemon {
+    pub child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub data: PathBuf,
+    pub socket: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// A daemon on a copy of the example data.
+    pub fn start() -> Self {
+        Self::start_with(Opts::default())
+    }
+
+    pub fn start_with(opts: Opts) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("Data");
+        if opts.empty {
+            std::fs::create_dir_all(&data).unwrap();
+        } else {
+            copy_tree(&examples(), &data);
+        }
+        let socket = dir.path().join("run").join("mobile-sessiond.sock");
+        let log = dir.path().join("daemon.log");
+        let mut d = Self {
+            child: None,
+            dir,
+            data,
+            socket,
+            log,
+        };
+        if let Some(c) = &opts.config {
+            std::fs::write(d.dir.path().join("config.toml"), c).unwrap();
+        }
+        d.spawn(&opts);
+        d
+    }
+
+    pub fn command(&self, opts: &Opts) -> Command {
+        let mut cmd = Command::new(daemon_bin());
+        cmd.arg("--data-dir")
+            .arg(&self.data)
+            .arg("--socket")
+            .arg(&self.socket);
+        if opts.config.is_some() {
+            cmd.arg("--config").arg(self.dir.path().join("config.toml"));
+        }
+        cmd.args(&opts.args)
+            .env_remove("MOBILE_SESSION_SOCKET")
+            .env_remove("MOBILE_SESSIOND_CONFIG")
+            .env_remove("NOTIFY_SOCKET")
+            .env("RUST_LOG", "debug");
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn spawn(&mut self, opts: &Opts) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = self
+            .command(opts)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("cannot start mobile-sessiond");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    /// Waits until the daemon answers `status` (its socket listens after the first scan).
+    pub fn wait_ready(&mut self) {
+        wait_until("the daemon answers", || {
+            if let Some(st) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("mobile-sessiond exited early ({st}):\n{}", self.log_text());
+            }
+            self.socket.exists() && self.cli(&["status"]).status.success()
+        });
+    }
+
+    pub fn apps_dir(&self) -> PathBuf {
+        self.data.join("MobileApps")
+    }
+
+    pub fn file(&self, app: &str, id: &str) -> PathBuf {
+        self.apps_dir().join(app).join(id)
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().map(|c| c.id() as i32).unwrap_or(0)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Runs the real client binary against this daemon.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(client_bin())
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot run mobile-session")
+    }
+
+    pub fn cli_stdin(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(client_bin())
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot run mobile-session");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs a command that must succeed and returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "mobile-session {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `--json` output of a command that must succeed.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        let text = self.ok(&a);
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {text}"))
+    }
+
+    /// `--json` output and exit code of a command that may fail.
+    pub fn json_code(&self, args: &[&str]) -> (Value, i32) {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        let out = self.cli(&a);
+        let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (v, out.status.code().unwrap_or(-1))
+    }
+
+    /// The unpushed mark of a session in `sessions --json`.
+    pub fn unpushed(&self, id: &str) -> Option<Value> {
+        let rows = self.json(&["sessions"]);
+        rows.as_array()?
+            .iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["unpushed"].clone())
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain kill(2) on our own child.
+        assert_eq!(unsafe { libc::kill(self.pid(), sig) }, 0);
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn stop(&mut self) -> ExitStatus {
+        self.signal(libc::SIGTERM);
+        self.wait_exit()
+    }
+
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let child = self.child.as_mut().expect("daemon running");
+        let mut status = None;
+        wait_until("the daemon exits", || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        });
+        self.child = None;
+        status.unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Every file under `root` with its bytes (for "untouched" checks).
+pub fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                stack.push(e.path());
+            } else if t.is_file() {
+                out.push((e.path(), std::fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A valid session document for `app_id` (+ team) and `id`.
+pub fn session_json(app_id: &str, team: Option<&str>, id: &str, status: &str) -> Value {
+    use base64::Engine;
+    let claims = format!(
+        "{{\"appNameID\":{},\"id\":{},\"teamID\":{}}}",
+        Value::from(app_id),
+        Value::from(id),
+        Value::from(team.unwrap_or(""))
+    );
+    let token = base64::engine::general_purpose::STANDARD_NO_PAD.encode(claims);
+    let mut v = serde_json::json!({
+        "application": {"id": app_id, "name": "App", "version": "1.0"},
+        "language": {"id": "en_US", "code": "en", "region": "US"},
+        "email": "",
+        "device": {"description": "iPhone", "version": "17.0", "id": format!("DEV-{id}"), "simulator": false},
+        "session": {"id": id, "ip": "127.0.0.1"},
+        "status": status,
+        "token": token,
+    });
+    if let Some(t) = team {
+        v["team"] = serde_json::json!({ "id": t });
+    }
+    v
+}

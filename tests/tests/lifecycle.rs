@@ -1,0 +1,108 @@
+//! Start, stop and restart: one daemon per socket, stale sockets, signals,
+//! socket and folder permissions.
+
+mod common;
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+
+#[test]
+fn sigterm_and_sigint_stop_cleanly_and_remove_the_socket() {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let mut d = Daemon::start();
+        assert!(d.socket.exists());
+        d.signal(sig);
+        let st = d.wait_exit();
+        assert!(st.success(), "exit status {st}");
+        assert!(!d.socket.exists(), "socket removed");
+        assert!(d.log_text().contains("stopped"));
+    }
+}
+
+#[test]
+fn a_second_daemon_on_the_same_socket_refuses_to_start() {
+    let d = Daemon::start();
+    let out = d
+        .command(&Opts::default())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("already listening") && err.contains(d.socket.to_str().unwrap()),
+        "{err}"
+    );
+    // The first one is unharmed.
+    d.ok(&["status"]);
+}
+
+#[test]
+fn a_stale_socket_from_a_killed_daemon_does_not_prevent_a_start() {
+    let mut d = Daemon::start();
+    d.signal(libc::SIGKILL);
+    d.wait_exit();
+    assert!(d.socket.exists(), "SIGKILL leaves the socket file behind");
+    d.spawn(&Opts::default());
+    d.ok(&["status"]);
+    assert!(d.log_text().contains("stale socket"));
+}
+
+#[test]
+fn a_regular_file_at_the_socket_path_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("not-a-socket");
+    std::fs::write(&sock, "precious").unwrap();
+    let out = std::process::Command::new(daemon_bin())
+        .arg("--data-dir")
+        .arg(dir.path().join("Data"))
+        .arg("--socket")
+        .arg(&sock)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not a socket"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&sock).unwrap(), b"precious");
+}
+
+#[test]
+fn socket_and_folder_permissions() {
+    let d = Daemon::start();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&d.socket), 0o660);
+    assert_eq!(mode(d.socket.parent().unwrap()), 0o750);
+}
+
+#[test]
+fn an_empty_data_dir_gets_a_mobileapps_folder() {
+    let d = Daemon::start_with(Opts {
+        empty: true,
+        ..Default::default()
+    });
+    assert!(d.apps_dir().is_dir());
+    assert_eq!(d.json(&["apps"]), serde_json::json!([]));
+    assert_eq!(d.json(&["sessions"]), serde_json::json!([]));
+}
+
+#[test]
+fn bad_config_and_arguments_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "data_dir = 3\n").unwrap();
+    let out = std::process::Command::new(daemon_bin())
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(cfg.to_str().unwrap()),
+        "{}",
+        stderr(&out)
+    );
+    let out = std::process::Command::new(daemon_bin())
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
