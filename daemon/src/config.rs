@@ -7,6 +7,7 @@
 //! auto_push = false                  # apply each settled change to the live view
 //! watcher = "auto"                   # "auto" (inotify/FSEvents, poll on failure) or "poll"
 //! settle_ms = 50                     # how long a burst of changes settles
+//! poll_interval_ms = 1000            # polling period for watcher = "poll"
 //! [policy]                           # sign-in defaults for every app
 //! verify = false                     # true: new devices start "pending"
 //! accept_email_domains = []          # e.g. ["example.com"]: accepted at once, others pending
@@ -31,6 +32,10 @@ pub struct Config {
     #[serde(default)]
     pub watcher: WatcherMode,
     pub settle_ms: Option<u64>,
+    /// Poll interval when `watcher = "poll"` (or inotify is unavailable).
+    pub poll_interval_ms: Option<u64>,
+    /// Events queued between the OS watcher and the daemon; past it, a full rescan.
+    pub watch_queue: Option<usize>,
     #[serde(default)]
     pub policy: Policy,
     /// Per-app overrides, keyed by folder name or app id.

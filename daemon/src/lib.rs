@@ -27,6 +27,7 @@ pub mod state;
 pub mod store;
 pub mod token;
 pub mod view;
+pub mod watcher;
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -133,6 +134,9 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
             return Err(e.into());
         }
     };
+    // Watch before the first scan, so no change falls between the two.
+    let pending_watcher =
+        watcher::prepare(store.root(), watcher::WatchSettings::from_config(&config));
     let state = {
         let (store, dd, sock, cfg) = (store, data_dir.clone(), socket.clone(), config);
         let opened = tokio::task::spawn_blocking(move || State::open(store, dd, sock, cfg)).await;
@@ -156,6 +160,7 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
         mobile_session_proto::VERSION,
         state.summary()
     );
+    let watcher = pending_watcher.start(state.clone(), shutdown.clone());
     service::ready(&state.summary());
 
     let server = tokio::spawn(server::serve(
@@ -191,6 +196,7 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
     service::stopping();
     shutdown.cancel();
     let _ = server.await;
+    watcher.stopped().await;
     remove_socket(&socket, activated);
     tracing::info!("stopped");
     Ok(())

@@ -39,6 +39,7 @@ pub struct State {
     pub rescans: AtomicU64,
     pub connections: AtomicU64,
     watcher: Mutex<String>,
+    watch_sync: Mutex<Option<Arc<crate::watcher::WatchSync>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -70,6 +71,7 @@ impl State {
             rescans: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             watcher: Mutex::new("off".to_string()),
+            watch_sync: Mutex::new(None),
         })
     }
 
@@ -84,6 +86,11 @@ impl State {
 
     pub fn set_watcher_state(&self, s: impl Into<String>) {
         *lock(&self.watcher) = s.into();
+    }
+
+    /// Set while an ordered (inotify) watcher keeps the disk view current.
+    pub fn set_watch_sync(&self, sync: Option<Arc<crate::watcher::WatchSync>>) {
+        *lock(&self.watch_sync) = sync;
     }
 
     fn live(&self) -> RwLockReadGuard<'_, LiveView> {
@@ -121,6 +128,11 @@ impl State {
     /// Full rescan, counted as such (`refresh`, watcher overflow).
     pub fn rescan(&self) -> Result<(), StoreError> {
         let _w = self.write_lock();
+        self.rescan_counted_locked()
+    }
+
+    /// A counted rescan under the write lock the caller holds.
+    pub fn rescan_counted_locked(&self) -> Result<(), StoreError> {
         self.rescan_locked()?;
         let n = self.rescans.fetch_add(1, Ordering::Relaxed) + 1;
         let mut ev = Event::new(EventKind::Rescan);
@@ -175,17 +187,43 @@ impl State {
         report
     }
 
-    /// `push` from a client or SIGHUP. `full` forces a whole validation pass.
+    /// `push` from a client or SIGHUP. With an ordered watcher the disk view
+    /// is first brought up to date through it, so the cost follows what
+    /// changed; `full` (or no such watcher) re-reads every file instead.
     pub fn push_request(&self, full: bool) -> Result<PushReport, CmdError> {
-        let _ = full;
-        self.push()
+        let sync = lock(&self.watch_sync).clone();
+        let synced = !full && sync.is_some_and(|s| s.sync());
+        let _w = self.write_lock();
+        if !synced {
+            if !full {
+                tracing::debug!("push: no ordered watcher answered; rescanning");
+            }
+            self.rescan_locked()?;
+        }
+        Ok(self.push_locked())
     }
 
-    /// `push`: rescans the folder, then applies it.
-    pub fn push(&self) -> Result<PushReport, CmdError> {
-        let _w = self.write_lock();
-        self.rescan_locked()?;
-        Ok(self.push_locked())
+    /// Re-reads one app folder: its files now, and entries of files gone.
+    pub fn sync_folder_locked(&self, folder: &str) {
+        let names = match self.store.session_names(folder) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::debug!("cannot list {folder}: {e}");
+                return self.forget_folder_locked(folder);
+            }
+        };
+        self.note_folder_locked(folder);
+        let known: Vec<String> = lock(&self.disk)
+            .apps
+            .get(folder)
+            .map(|a| a.sessions.values().map(|e| e.name.to_string()).collect())
+            .unwrap_or_default();
+        for name in names
+            .iter()
+            .chain(known.iter().filter(|k| !names.contains(k)))
+        {
+            self.refresh_file_locked(folder, name);
+        }
     }
 
     fn resolve_all(&self, args: &[String]) -> Result<Vec<Target>, CmdError> {
@@ -236,6 +274,15 @@ impl State {
         status: Status,
         push: bool,
     ) -> Result<(Vec<ChangedSession>, Option<PushReport>), CmdError> {
+        let changed = self.set_status_files(args, status)?;
+        Ok((changed, self.push_if(push)?))
+    }
+
+    fn set_status_files(
+        &self,
+        args: &[String],
+        status: Status,
+    ) -> Result<Vec<ChangedSession>, CmdError> {
         let _w = self.write_lock();
         let targets = self.resolve_all(args)?;
         let mut plans = Vec::with_capacity(targets.len());
@@ -280,8 +327,7 @@ impl State {
                 changed,
             });
         }
-        let report = push.then(|| self.push_after_write());
-        Ok((out, report))
+        Ok(out)
     }
 
     /// `delete`: removes each session file.
@@ -290,6 +336,11 @@ impl State {
         args: &[String],
         push: bool,
     ) -> Result<(Vec<ChangedSession>, Option<PushReport>), CmdError> {
+        let deleted = self.delete_files(args)?;
+        Ok((deleted, self.push_if(push)?))
+    }
+
+    fn delete_files(&self, args: &[String]) -> Result<Vec<ChangedSession>, CmdError> {
         let _w = self.write_lock();
         let targets = self.resolve_all(args)?;
         let mut out = Vec::with_capacity(targets.len());
@@ -312,16 +363,13 @@ impl State {
                 changed,
             });
         }
-        let report = push.then(|| self.push_after_write());
-        Ok((out, report))
+        Ok(out)
     }
 
-    /// `--push` after a command: the same as `push`, under the lock we hold.
-    fn push_after_write(&self) -> PushReport {
-        if let Err(e) = self.rescan_locked() {
-            tracing::warn!("rescan before push failed: {e}");
-        }
-        self.push_locked()
+    /// `--push` after a command: a whole push, once the write lock is free
+    /// (the watcher needs it to catch up).
+    fn push_if(&self, push: bool) -> Result<Option<PushReport>, CmdError> {
+        push.then(|| self.push_request(false)).transpose()
     }
 
     /// `verify`: O(1) from the live view; anything unrecognised is `unknown`.

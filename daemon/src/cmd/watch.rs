@@ -31,8 +31,12 @@ pub async fn run(
             }
             Err(RecvError::Closed) => return,
         };
-        if conn.send(&Response::Event(event)).await.is_err() {
-            return;
+        // A client that stopped reading blocks only this task, and only
+        // until shutdown; meanwhile its channel drops what it cannot hold.
+        let msg = Response::Event(event);
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            sent = conn.send(&msg) => if sent.is_err() { return },
         }
     }
 }
