@@ -41,11 +41,10 @@ use mobile_session_proto::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach mobile-sessiond at {path}: {source}\nhint: start it with `mobile-sessiond --socket {path}` (or `systemctl start mobile-sessiond`), or point --socket / $MOBILE_SESSION_SOCKET at the right socket")]
+    #[error("cannot reach mobile-sessiond at {path}: {cause}\nhint: start it with `mobile-sessiond --socket {path}` (or `systemctl start mobile-sessiond`), or point --socket / $MOBILE_SESSION_SOCKET at the right socket")]
     Unreachable {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("mobile-sessiond refused the connection: {0}")]
     Refused(String),
@@ -84,9 +83,9 @@ fn unexpected(r: Response) -> ClientError {
 impl Client {
     /// Connects and shakes hands.
     pub async fn connect(path: &Path) -> Result<Self, ClientError> {
-        let unreachable = |source| ClientError::Unreachable {
+        let unreachable = |cause| ClientError::Unreachable {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         let name = path.to_fs_name::<GenericFilePath>().map_err(unreachable)?;
         let stream = Stream::connect(name).await.map_err(unreachable)?;

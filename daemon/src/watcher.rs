@@ -475,10 +475,12 @@ fn apply_path(state: &State, path: &Path) {
                 state.forget_folder_locked(folder);
             }
         }
-        [folder, name] if is_app_folder_name(folder) && is_session_name(name) => {
-            if std::fs::symlink_metadata(root.join(folder)).is_ok_and(|m| m.is_dir()) {
-                state.refresh_file_locked(folder, name);
-            }
+        [folder, name]
+            if is_app_folder_name(folder)
+                && is_session_name(name)
+                && std::fs::symlink_metadata(root.join(folder)).is_ok_and(|m| m.is_dir()) =>
+        {
+            state.refresh_file_locked(folder, name);
         }
         _ => {}
     }
