@@ -1,0 +1,231 @@
+//! Service-manager integration: sd_notify readiness, reload, stop and
+//! watchdog; socket activation; the shipped systemd units and launchd plist.
+
+mod common;
+use common::*;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// A NOTIFY_SOCKET the test reads, as systemd would.
+struct Notify {
+    sock: UnixDatagram,
+    path: String,
+}
+
+impl Notify {
+    fn new(dir: &Path) -> Self {
+        let path = dir.join("notify.sock");
+        let sock = UnixDatagram::bind(&path).unwrap();
+        sock.set_read_timeout(Some(DEADLINE)).unwrap();
+        Self {
+            sock,
+            path: path.to_str().unwrap().to_string(),
+        }
+    }
+
+    fn next(&self) -> String {
+        let mut buf = vec![0u8; 4096];
+        let n = self
+            .sock
+            .recv(&mut buf)
+            .expect("a notification before the deadline");
+        String::from_utf8(buf[..n].to_vec()).unwrap()
+    }
+
+    /// Skips messages until one contains `needle`.
+    fn expect(&self, needle: &str) -> String {
+        loop {
+            let m = self.next();
+            if m.lines().any(|l| l == needle || l.starts_with(needle)) {
+                return m;
+            }
+        }
+    }
+}
+
+#[test]
+fn ready_reloading_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify = Notify::new(dir.path());
+    let mut d = Daemon::start_with(Opts {
+        env: vec![("NOTIFY_SOCKET".into(), notify.path.clone())],
+        ..Default::default()
+    });
+    let ready = notify.expect("READY=1");
+    assert!(ready.contains("STATUS=3 live, 3 on disk"), "{ready}");
+    // READY=1 is sent only once the socket answers (it does, right now).
+    d.ok(&["status"]);
+
+    std::fs::remove_file(d.file(ANDROID, ANDROID_ID)).unwrap();
+    d.signal(libc::SIGHUP);
+    let reloading = notify.expect("RELOADING=1");
+    let usec = reloading
+        .lines()
+        .find_map(|l| l.strip_prefix("MONOTONIC_USEC="))
+        .unwrap_or_else(|| panic!("RELOADING=1 without MONOTONIC_USEC: {reloading}"));
+    assert!(usec.parse::<u64>().unwrap() > 0);
+    let ready = notify.expect("READY=1");
+    assert!(
+        ready.contains("STATUS=2 live"),
+        "the reload pushed: {ready}"
+    );
+
+    d.signal(libc::SIGTERM);
+    notify.expect("STOPPING=1");
+    assert!(d.wait_exit().success());
+}
+
+#[test]
+fn watchdog_pings_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify = Notify::new(dir.path());
+    let _d = Daemon::start_with(Opts {
+        env: vec![
+            ("NOTIFY_SOCKET".into(), notify.path.clone()),
+            ("WATCHDOG_USEC".into(), "200000".into()),
+        ],
+        ..Default::default()
+    });
+    notify.expect("READY=1");
+    notify.expect("WATCHDOG=1");
+    notify.expect("WATCHDOG=1");
+}
+
+#[test]
+fn socket_activation_uses_the_passed_socket_and_leaves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("Data");
+    copy_tree(&examples(), &data);
+    let sock = dir.path().join("activated.sock");
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    // systemd-socket-activate listens, then execs the daemon on the first
+    // connection with LISTEN_FDS=1 (fd 3) and LISTEN_PID set.
+    let mut child = Command::new("systemd-socket-activate")
+        .arg("-l")
+        .arg(&sock)
+        .arg(daemon_bin())
+        .arg("--data-dir")
+        .arg(&data)
+        // A path nobody binds: the daemon must use fd 3, not this.
+        .arg("--socket")
+        .arg(dir.path().join("unused.sock"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("systemd-socket-activate (Debian package systemd) is needed; .ci/run installs it");
+    wait_until("the activator listens", || sock.exists());
+    let cli = |args: &[&str]| {
+        Command::new(client_bin())
+            .arg("--socket")
+            .arg(&sock)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["--json", "status"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        status["pid"],
+        child.id(),
+        "the activator exec()s the daemon"
+    );
+    assert_eq!(status["live"], 3);
+    assert!(!dir.path().join("unused.sock").exists());
+    // SIGTERM: clean exit, and the socket (systemd's) stays.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut st = None;
+    wait_until("the activated daemon exits", || {
+        st = child.try_wait().unwrap();
+        st.is_some()
+    });
+    assert!(st.unwrap().success());
+    assert!(sock.exists(), "an activated socket is not unlinked");
+}
+
+#[test]
+fn systemd_units_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/systemd");
+    for unit in ["mobile-sessiond.service", "mobile-sessiond.socket"] {
+        let text = std::fs::read_to_string(root.join(unit)).unwrap();
+        // systemd-analyze checks that ExecStart's binary exists: use ours.
+        let text = text.replace(
+            "/usr/local/bin/mobile-sessiond",
+            daemon_bin().to_str().unwrap(),
+        );
+        std::fs::write(dir.path().join(unit), text).unwrap();
+    }
+    let service = std::fs::read_to_string(root.join("mobile-sessiond.service")).unwrap();
+    for line in [
+        "Type=notify",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "WatchdogSec=",
+    ] {
+        assert!(service.contains(line), "the unit lacks {line}");
+    }
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(dir.path().join("mobile-sessiond.service"))
+        .arg(dir.path().join("mobile-sessiond.socket"))
+        .output()
+        .expect("systemd-analyze (Debian package systemd) is needed; .ci/run installs it");
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify: {}",
+        stderr(&out)
+    );
+    // And it does reject a broken unit, so the check means something.
+    std::fs::write(
+        dir.path().join("broken.service"),
+        "[Service]\nExecStart=/nonexistent/binary\n",
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(dir.path().join("broken.service"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn launchd_plist_is_well_formed() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../packaging/launchd/org.mobile-sessiond.plist");
+    let v = plist::Value::from_file(&path).expect("a valid property list");
+    let d = v.as_dictionary().unwrap();
+    assert_eq!(
+        d.get("Label").and_then(|l| l.as_string()),
+        Some("org.mobile-sessiond")
+    );
+    assert_eq!(d.get("RunAtLoad").and_then(|b| b.as_boolean()), Some(true));
+    let keep = d
+        .get("KeepAlive")
+        .and_then(|k| k.as_dictionary())
+        .expect("KeepAlive dict");
+    assert_eq!(
+        keep.get("SuccessfulExit").and_then(|b| b.as_boolean()),
+        Some(false)
+    );
+    let args: Vec<&str> = d
+        .get("ProgramArguments")
+        .and_then(|a| a.as_array())
+        .unwrap()
+        .iter()
+        .map(|a| a.as_string().unwrap())
+        .collect();
+    assert!(args[0].ends_with("/mobile-sessiond"));
+    assert!(args.contains(&"--data-dir") && args.contains(&"--socket"));
+    assert!(
+        !args
+            .iter()
+            .any(|a| a.contains("daemon") || a.contains("fork")),
+        "launchd needs the foreground process"
+    );
+    assert!(d
+        .get("StandardErrorPath")
+        .and_then(|p| p.as_string())
+        .is_some());
+}
