@@ -115,7 +115,7 @@ mod tests {
         // An escaped key still matches.
         assert_eq!(
             top_level_value(r#"{"st\u0061tus":true}"#, "status"),
-            Some(16..20)
+            Some(15..19)
         );
     }
 }
