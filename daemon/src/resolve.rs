@@ -42,7 +42,7 @@ pub fn app_meta(
         )
     };
     let first_valid = disk
-        .apps
+        .apps()
         .get(folder)
         .and_then(|a| a.sessions.values().find_map(|e| e.state.as_ref().ok()));
     if let Some(rec) = first_valid {
@@ -97,10 +97,10 @@ pub fn resolve_app(
             "APP {arg:?} is not a plain folder name (no '/', '..' or leading '.')"
         )));
     }
-    if disk.apps.contains_key(arg) || live_folders(live).any(|f| f == arg) {
+    if disk.apps().contains_key(arg) || live_folders(live).any(|f| f == arg) {
         return Ok(arg.to_string());
     }
-    let mut folders: Vec<String> = disk.apps.keys().cloned().collect();
+    let mut folders: Vec<String> = disk.apps().keys().cloned().collect();
     folders.extend(live_folders(live).map(str::to_string));
     folders.sort();
     folders.dedup();
@@ -157,7 +157,7 @@ pub fn resolve_session(
     let want = id.to_ascii_lowercase();
     let mut candidates: Vec<Target> = Vec::new();
     let in_app = |f: &str| app.as_deref().is_none_or(|a| a == f);
-    for (folder, a) in &disk.apps {
+    for (folder, a) in disk.apps() {
         if !in_app(folder) {
             continue;
         }

@@ -55,8 +55,10 @@ impl State {
         socket: PathBuf,
         config: Config,
     ) -> Result<Self, StoreError> {
-        let disk = read_all(&store, &store.scan()?);
-        let (live, _) = view::push(store.root(), &disk, &LiveView::default());
+        let mut disk = read_all(&store, &store.scan()?);
+        disk.mark_all_dirty();
+        let mut live = LiveView::default();
+        view::push_incremental(store.root(), &mut disk, &mut live);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         Ok(Self {
             store,
@@ -97,10 +99,6 @@ impl State {
         self.live.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn set_live(&self, next: LiveView) {
-        *self.live.write().unwrap_or_else(|e| e.into_inner()) = next;
-    }
-
     pub fn write_lock(&self) -> MutexGuard<'_, ()> {
         lock(&self.write)
     }
@@ -108,7 +106,8 @@ impl State {
     /// Re-reads every file into the disk view (`refresh`, watcher overflow).
     /// The caller holds the write lock.
     pub fn rescan_locked(&self) -> Result<(), StoreError> {
-        let fresh = read_all(&self.store, &self.store.scan()?);
+        let mut fresh = read_all(&self.store, &self.store.scan()?);
+        fresh.mark_all_dirty();
         let old = std::mem::replace(&mut *lock(&self.disk), fresh);
         let disk = lock(&self.disk);
         for (folder, e) in old.entries() {
@@ -164,12 +163,11 @@ impl State {
     /// Applies the disk view to the live view (`MOBILE APP REFRESH SESSIONS`).
     /// The caller holds the write lock and has brought the disk view up to date.
     pub fn push_locked(&self) -> PushReport {
-        let (next, report) = {
-            let disk = lock(&self.disk);
-            let live = self.live();
-            view::push(self.store.root(), &disk, &live)
+        let report = {
+            let mut disk = lock(&self.disk);
+            let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+            view::push_incremental(self.store.root(), &mut disk, &mut live)
         };
-        self.set_live(next);
         for f in &report.invalid {
             tracing::warn!(path = %f.path, code = f.code, "invalid session file: {}", f.error);
         }
@@ -214,7 +212,7 @@ impl State {
         };
         self.note_folder_locked(folder);
         let known: Vec<String> = lock(&self.disk)
-            .apps
+            .apps()
             .get(folder)
             .map(|a| a.sessions.values().map(|e| e.name.to_string()).collect())
             .unwrap_or_default();
@@ -394,7 +392,7 @@ impl State {
 
     pub fn apps(&self) -> Vec<AppRow> {
         let disk = lock(&self.disk);
-        disk.apps
+        disk.apps()
             .iter()
             .map(|(folder, app)| {
                 let (app_id, name, team_id) = resolve::app_meta(&self.store, &disk, folder);
@@ -413,11 +411,11 @@ impl State {
 
     /// Registers an app folder the scan found with no session yet.
     pub fn note_folder_locked(&self, folder: &str) {
-        lock(&self.disk).apps.entry(folder.to_string()).or_default();
+        lock(&self.disk).ensure_app(folder);
     }
 
     pub fn forget_folder_locked(&self, folder: &str) {
-        let removed = lock(&self.disk).apps.remove(folder);
+        let removed = lock(&self.disk).remove_app(folder);
         if let Some(app) = removed {
             for e in app.sessions.values() {
                 self.emit(change_event(folder, &e.name, Some(e), None));
@@ -491,7 +489,7 @@ impl State {
         device_id: &str,
     ) -> Option<(String, Arc<SessionRecord>)> {
         let disk = lock(&self.disk);
-        let app = disk.apps.get(folder)?;
+        let app = disk.apps().get(folder)?;
         let rec = app.find_device(device_id)?.clone();
         let name = app
             .sessions
@@ -597,7 +595,7 @@ pub fn read_all(store: &SessionStore, found: &[FoundFile]) -> DiskView {
     let mut disk = DiskView::default();
     if let Ok(folders) = store.app_folders() {
         for f in folders {
-            disk.apps.entry(f).or_default();
+            disk.ensure_app(&f);
         }
     }
     for (folder, entry) in parts.into_iter().flatten() {

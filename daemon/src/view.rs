@@ -5,7 +5,7 @@
 //! Both share the same `Arc<SessionRecord>` when a file has been pushed
 //! unchanged, so a session's text is held once.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -38,19 +38,49 @@ impl AppView {
     }
 }
 
+/// The disk view, plus what changed since the last push, so that a push and
+/// the counts of `status` cost what changed, not the number of sessions.
 #[derive(Debug, Default, Clone)]
 pub struct DiskView {
-    pub apps: BTreeMap<String, AppView>,
+    apps: BTreeMap<String, AppView>,
+    /// Live keys whose entry changed since the last push.
+    dirty: HashSet<String>,
+    /// Everything may have changed (a rescan): the next push compares all.
+    all_dirty: bool,
+    valid: u64,
+    /// `(folder, lower-case name)` of the invalid files.
+    invalid: BTreeSet<(String, String)>,
 }
 
 impl DiskView {
+    pub fn apps(&self) -> &BTreeMap<String, AppView> {
+        &self.apps
+    }
+
     pub fn get(&self, folder: &str, id_lower: &str) -> Option<&DiskEntry> {
         self.apps.get(folder)?.sessions.get(id_lower)
+    }
+
+    fn account(&mut self, folder: &str, key: &str, entry: &DiskEntry, sign: bool) {
+        match &entry.state {
+            Ok(_) if sign => self.valid += 1,
+            Ok(_) => self.valid -= 1,
+            Err(_) if sign => {
+                self.invalid.insert((folder.to_string(), key.to_string()));
+            }
+            Err(_) => {
+                self.invalid.remove(&(folder.to_string(), key.to_string()));
+            }
+        }
     }
 
     /// Puts (or replaces) one file's entry; creates the app if needed.
     pub fn insert(&mut self, folder: &str, entry: DiskEntry) {
         let key = entry.name.to_ascii_lowercase();
+        // Retire the old entry before counting the new one: both may be invalid.
+        self.remove(folder, &key);
+        self.account(folder, &key, &entry, true);
+        self.dirty.insert(live_key(folder, &key));
         self.apps
             .entry(folder.to_string())
             .or_default()
@@ -59,7 +89,34 @@ impl DiskView {
     }
 
     pub fn remove(&mut self, folder: &str, id_lower: &str) -> Option<DiskEntry> {
-        self.apps.get_mut(folder)?.sessions.remove(id_lower)
+        let old = self.apps.get_mut(folder)?.sessions.remove(id_lower)?;
+        self.account(folder, id_lower, &old, false);
+        self.dirty.insert(live_key(folder, id_lower));
+        Some(old)
+    }
+
+    /// Registers an app folder (it may have no session yet).
+    pub fn ensure_app(&mut self, folder: &str) {
+        self.apps.entry(folder.to_string()).or_default();
+    }
+
+    /// Removes an app folder; returns the entries it had.
+    pub fn remove_app(&mut self, folder: &str) -> Option<AppView> {
+        let keys: Vec<String> = self.apps.get(folder)?.sessions.keys().cloned().collect();
+        let mut removed = AppView::default();
+        for k in keys {
+            if let Some(e) = self.remove(folder, &k) {
+                removed.sessions.insert(k, e);
+            }
+        }
+        self.apps.remove(folder);
+        Some(removed)
+    }
+
+    /// Marks everything as changed (the view was rebuilt by a rescan).
+    pub fn mark_all_dirty(&mut self) {
+        self.all_dirty = true;
+        self.dirty.clear();
     }
 
     pub fn entries(&self) -> impl Iterator<Item = (&str, &DiskEntry)> {
@@ -69,11 +126,26 @@ impl DiskView {
     }
 
     pub fn valid_count(&self) -> u64 {
-        self.entries().filter(|(_, e)| e.state.is_ok()).count() as u64
+        self.valid
     }
 
     pub fn invalid_count(&self) -> u64 {
-        self.entries().filter(|(_, e)| e.state.is_err()).count() as u64
+        self.invalid.len() as u64
+    }
+
+    fn invalid_files(&self, root: &Path) -> Vec<InvalidFile> {
+        self.invalid
+            .iter()
+            .filter_map(|(folder, key)| {
+                let e = self.get(folder, key)?;
+                let inv = e.state.as_ref().err()?;
+                Some(InvalidFile {
+                    path: root.join(folder).join(&*e.name).display().to_string(),
+                    code: inv.code,
+                    error: inv.error.clone(),
+                })
+            })
+            .collect()
     }
 }
 
@@ -211,15 +283,29 @@ impl RowSource {
     }
 }
 
-/// Counts `sessions` rows that carry an unpushed mark.
+/// Whether the `sessions` row of one key carries an unpushed mark.
+fn key_unpushed(disk: &DiskView, live: &LiveView, key: &str) -> bool {
+    let (folder, id) = split_key(key);
+    let l = live.sessions.get(key);
+    match disk.get(folder, id).map(|e| &e.state) {
+        Some(Ok(rec)) => unpushed_of(l, rec).is_some(),
+        Some(Err(_)) | None => l.is_some(),
+    }
+}
+
+/// Counts `sessions` rows that carry an unpushed mark (O(changes since the
+/// last push), except right after a rescan).
 pub fn unpushed_count(disk: &DiskView, live: &LiveView) -> u64 {
+    if !disk.all_dirty {
+        return disk
+            .dirty
+            .iter()
+            .filter(|k| key_unpushed(disk, live, k))
+            .count() as u64;
+    }
     let mut n = 0u64;
     for (folder, entry) in disk.entries() {
-        let l = live.get(folder, &entry.name);
-        match &entry.state {
-            Ok(rec) => n += u64::from(unpushed_of(l, rec).is_some()),
-            Err(_) => n += u64::from(l.is_some()),
-        }
+        n += u64::from(key_unpushed(disk, live, &live_key(folder, &entry.name)));
     }
     for key in live.sessions.keys() {
         let (folder, id) = split_key(key);
@@ -228,31 +314,60 @@ pub fn unpushed_count(disk: &DiskView, live: &LiveView) -> u64 {
     n
 }
 
+/// Applies the disk view to the live view in place, looking only at what
+/// changed since the last push (everything after a rescan).
+pub fn push_incremental(root: &Path, disk: &mut DiskView, live: &mut LiveView) -> PushReport {
+    if disk.all_dirty {
+        let (next, report) = push(root, disk, live);
+        *live = next;
+        disk.all_dirty = false;
+        disk.dirty.clear();
+        return report;
+    }
+    let mut report = PushReport::default();
+    for key in std::mem::take(&mut disk.dirty) {
+        let (folder, id) = split_key(&key);
+        let now = disk.get(folder, id).and_then(|e| e.state.as_ref().ok());
+        match (now, live.sessions.get(&key)) {
+            (Some(rec), None) => {
+                report.added += 1;
+                live.sessions.insert(key, rec.clone());
+            }
+            (Some(rec), Some(old)) => {
+                if !(Arc::ptr_eq(old, rec) || old.text == rec.text) {
+                    report.updated += 1;
+                }
+                live.sessions.insert(key, rec.clone());
+            }
+            (None, Some(_)) => {
+                report.removed += 1;
+                live.sessions.remove(&key);
+            }
+            (None, None) => {}
+        }
+    }
+    report.unchanged = disk.valid - report.added - report.updated;
+    report.invalid = disk.invalid_files(root);
+    report
+}
+
 /// Applies the disk view to the live view, as `MOBILE APP REFRESH SESSIONS`:
 /// valid files replace their live copy, everything else leaves it.
 pub fn push(root: &Path, disk: &DiskView, live: &LiveView) -> (LiveView, PushReport) {
     let mut report = PushReport::default();
     let mut next = HashMap::with_capacity(live.sessions.len().max(16));
     for (folder, entry) in disk.entries() {
-        match &entry.state {
-            Ok(rec) => {
-                let key = live_key(folder, &entry.name);
-                match live.sessions.get(&key) {
-                    None => report.added += 1,
-                    Some(old) if Arc::ptr_eq(old, rec) || old.text == rec.text => {
-                        report.unchanged += 1
-                    }
-                    Some(_) => report.updated += 1,
-                }
-                next.insert(key, rec.clone());
+        if let Ok(rec) = &entry.state {
+            let key = live_key(folder, &entry.name);
+            match live.sessions.get(&key) {
+                None => report.added += 1,
+                Some(old) if Arc::ptr_eq(old, rec) || old.text == rec.text => report.unchanged += 1,
+                Some(_) => report.updated += 1,
             }
-            Err(invalid) => report.invalid.push(InvalidFile {
-                path: root.join(folder).join(&*entry.name).display().to_string(),
-                code: invalid.code,
-                error: invalid.error.clone(),
-            }),
+            next.insert(key, rec.clone());
         }
     }
+    report.invalid = disk.invalid_files(root);
     report.removed = live
         .sessions
         .keys()
@@ -330,5 +445,68 @@ mod tests {
         assert_eq!(r.invalid[0].path, "/m/A/cccc");
         assert_eq!(live2.len(), 2);
         assert_eq!(unpushed_count(&disk, &live2), 0);
+    }
+
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Valid(u8, u8, u8),
+        Invalid(u8, u8),
+        Remove(u8, u8),
+        Push,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..2u8, 0..6u8, 0..3u8).prop_map(|(f, i, t)| Op::Valid(f, i, t)),
+            (0..2u8, 0..6u8).prop_map(|(f, i)| Op::Invalid(f, i)),
+            (0..2u8, 0..6u8).prop_map(|(f, i)| Op::Remove(f, i)),
+            Just(Op::Push),
+        ]
+    }
+
+    proptest! {
+        /// The incremental push gives the full push's answer and live view.
+        #[test]
+        fn incremental_push_equals_full_push(ops in proptest::collection::vec(op(), 1..60)) {
+            let root = Path::new("/m");
+            let mut disk = DiskView::default();
+            let mut live = LiveView::default();
+            for op in ops {
+                let name = |f: u8, i: u8| (format!("F{f}"), format!("{i:04x}"));
+                match op {
+                    Op::Valid(f, i, t) => {
+                        let (f, n) = name(f, i);
+                        disk.insert(&f, entry(&n, &format!("text {t}")));
+                    }
+                    Op::Invalid(f, i) => {
+                        let (f, n) = name(f, i);
+                        disk.insert(&f, DiskEntry { name: n.into(), state: Err(Invalid { code: 2, error: "x".into() }) });
+                    }
+                    Op::Remove(f, i) => {
+                        let (f, n) = name(f, i);
+                        disk.remove(&f, &n);
+                    }
+                    Op::Push => {
+                        let full_unpushed = {
+                            let mut all = disk.clone();
+                            all.mark_all_dirty();
+                            unpushed_count(&all, &live)
+                        };
+                        prop_assert_eq!(unpushed_count(&disk, &live), full_unpushed);
+                        let (full_live, full) = push(root, &disk, &live);
+                        let inc = push_incremental(root, &mut disk, &mut live);
+                        prop_assert_eq!(&inc, &full);
+                        let mut a: Vec<_> = live.sessions.iter().map(|(k, v)| (k.clone(), v.text.clone())).collect();
+                        let mut b: Vec<_> = full_live.sessions.iter().map(|(k, v)| (k.clone(), v.text.clone())).collect();
+                        a.sort();
+                        b.sort();
+                        prop_assert_eq!(a, b);
+                        prop_assert_eq!(unpushed_count(&disk, &live), 0);
+                    }
+                }
+            }
+        }
     }
 }
