@@ -127,9 +127,14 @@ fn sign_in_again(
     rec: &Arc<SessionRecord>,
     req: &SignIn,
 ) -> Result<AuthReply, CmdError> {
-    let Ok(Value::Object(mut doc)) = serde_json::from_str::<Value>(&rec.text) else {
+    let bytes = state.store.read(folder, name)?;
+    let original = std::str::from_utf8(crate::session::strip_bom(&bytes))
+        .map_err(|_| CmdError::internal("a valid session is not UTF-8"))?;
+    let bom = bytes.len() != original.len();
+    let Ok(Value::Object(mut doc)) = serde_json::from_str::<Value>(original) else {
         return Err(CmdError::internal("a valid session no longer parses"));
     };
+    let before = Value::Object(doc.clone());
     for key in DESCRIPTIVE_KEYS {
         if let Some(v) = req.body.get(*key) {
             doc.insert((*key).to_string(), v.clone());
@@ -153,23 +158,24 @@ fn sign_in_again(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let mut text = if rec.text.contains('\n') {
-        serde_json::to_string_pretty(&doc)
-    } else {
-        serde_json::to_string(&doc)
-    }
-    .map_err(|e| CmdError::internal(e.to_string()))?;
-    if rec.text.contains("\r\n") {
-        text = text.replace('\n', "\r\n");
-    }
-    if rec.text.ends_with('\n') && !text.ends_with('\n') {
-        text.push_str(if rec.text.ends_with("\r\n") {
-            "\r\n"
+    if doc != before {
+        // Keep the file's style: pretty or compact, CRLF, final newline, BOM.
+        let mut text = if original.contains('\n') {
+            serde_json::to_string_pretty(&doc)
         } else {
-            "\n"
-        });
-    }
-    if serde_json::from_str::<Value>(&rec.text).ok().as_ref() != Some(&doc) {
+            serde_json::to_string(&doc)
+        }
+        .map_err(|e| CmdError::internal(e.to_string()))?;
+        let crlf = original.contains("\r\n");
+        if crlf {
+            text = text.replace('\n', "\r\n");
+        }
+        if original.ends_with('\n') && !text.ends_with('\n') {
+            text.push_str(if crlf { "\r\n" } else { "\n" });
+        }
+        if bom {
+            text.insert(0, '\u{feff}');
+        }
         state
             .store
             .write_atomic(folder, name, text.as_bytes(), false)?;

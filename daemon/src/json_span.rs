@@ -38,6 +38,32 @@ pub fn top_level_value(text: &str, key: &str) -> Option<Range<usize>> {
     }
 }
 
+/// Removes the white space between tokens of a JSON text (strings and
+/// numbers are kept exactly as written).
+pub fn minify(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
         i += 1;
@@ -101,6 +127,12 @@ fn skip_value(b: &[u8], i: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn minify_keeps_strings_and_numbers() {
+        let t = "{\r\n  \"a b\" : [ 1.50 , \"x \\\" y\" ],\n\t\"n\": 1e5 }";
+        assert_eq!(minify(t), "{\"a b\":[1.50,\"x \\\" y\"],\"n\":1e5}");
+    }
 
     #[test]
     fn finds_top_level_only() {

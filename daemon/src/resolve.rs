@@ -41,12 +41,16 @@ pub fn app_meta(
             s("team", "id").filter(|t| !t.is_empty()),
         )
     };
+    // The first valid session names the app (read from disk: the caches
+    // do not keep whole files).
     let first_valid = disk
         .apps()
         .get(folder)
-        .and_then(|a| a.sessions.values().find_map(|e| e.state.as_ref().ok()));
-    if let Some(rec) = first_valid {
-        if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&rec.text) {
+        .and_then(|a| a.sessions.values().find(|e| e.state.is_ok()));
+    if let Some(bytes) = first_valid.and_then(|e| store.read(folder, &e.name).ok()) {
+        if let Ok(doc) =
+            serde_json::from_slice::<serde_json::Value>(crate::session::strip_bom(&bytes))
+        {
             let meta = from_doc(&doc);
             if meta.0.is_some() {
                 return meta;

@@ -6,8 +6,9 @@ use std::borrow::Cow;
 use mobile_session_proto::Status;
 use serde::Deserialize;
 
-/// A session file as the caches keep it: the few fields they index, and the
-/// text itself (so listings and `changed` need no disk access).
+/// A session file as the caches keep it: what listings, filters and
+/// `verify` need, and a hash of the content to tell a changed file. The
+/// text itself stays on disk (it is most of a session's bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     /// `session.id` as stored (case kept).
@@ -15,8 +16,27 @@ pub struct SessionRecord {
     pub status: Status,
     /// `device.id`, which identifies a device across sign-ins.
     pub device_id: Option<Box<str>>,
-    /// The file's text, without a BOM.
-    pub text: Box<str>,
+    pub email: Option<Box<str>>,
+    /// The `device` object as compact JSON (`null` when absent).
+    pub device: Box<str>,
+    /// Hash of the file's text (without a BOM).
+    pub hash: u64,
+}
+
+impl SessionRecord {
+    /// Whether two reads of a file found the same content.
+    pub fn same_content(&self, other: &SessionRecord) -> bool {
+        self.hash == other.hash
+    }
+}
+
+/// A stable 64-bit hash of a file's content.
+pub fn content_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // DefaultHasher::new() is SipHash with fixed keys: stable within a run.
+    let mut h = std::hash::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 /// Why a file is not a valid session; `code` is 4D's mobi error number.
@@ -84,6 +104,8 @@ struct Fields<'a> {
     device_id: Option<Cow<'a, str>>,
     status: Option<Cow<'a, str>>,
     token: Option<Cow<'a, str>>,
+    email: Option<Cow<'a, str>>,
+    device: Option<String>,
 }
 
 // Fast path: a typed, borrowing parse that skips every other field. It fails
@@ -98,11 +120,13 @@ struct FastFile<'a> {
     #[serde(borrow)]
     session: Option<FastObj<'a>>,
     #[serde(borrow)]
-    device: Option<FastObj<'a>>,
+    device: Option<&'a serde_json::value::RawValue>,
     #[serde(borrow)]
     status: Option<Cow<'a, str>>,
     #[serde(borrow)]
     token: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    email: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -116,13 +140,24 @@ fn fast_fields(text: &str) -> Option<Fields<'_>> {
         return None; // serde would read an array as a struct
     }
     let f: FastFile = serde_json::from_str(text).ok()?;
+    let (device_id, device) = match f.device {
+        // `device` may be any JSON: only an object has an id.
+        Some(raw) if raw.get().starts_with('{') => {
+            let d: FastObj = serde_json::from_str(raw.get()).ok()?;
+            (d.id, Some(crate::json_span::minify(raw.get())))
+        }
+        Some(raw) => (None, Some(crate::json_span::minify(raw.get()))),
+        None => (None, None),
+    };
     Some(Fields {
         app_id: f.application.and_then(|o| o.id),
         team_id: f.team.and_then(|o| o.id),
         session_id: f.session.and_then(|o| o.id),
-        device_id: f.device.and_then(|o| o.id),
+        device_id,
         status: f.status,
         token: f.token,
+        email: f.email,
+        device,
     })
 }
 
@@ -147,6 +182,8 @@ fn value_fields(text: &str) -> Result<Fields<'static>, Invalid> {
         device_id: string_at("device", Some("id")),
         status: string_at("status", None),
         token: string_at("token", None),
+        email: string_at("email", None),
+        device: obj.get("device").map(|d| d.to_string()),
     })
 }
 
@@ -210,7 +247,9 @@ pub fn validate(folder: &str, file_name: &str, bytes: &[u8]) -> Result<SessionRe
         id: session_id.into(),
         status,
         device_id: fields.device_id.map(|d| d.into()),
-        text: text.into(),
+        email: fields.email.map(|e| e.into()),
+        device: fields.device.unwrap_or_else(|| "null".into()).into(),
+        hash: content_hash(text),
     })
 }
 
@@ -253,6 +292,8 @@ mod tests {
         assert_eq!(&*r.id, ID);
         assert_eq!(r.status, Status::Accepted);
         assert_eq!(r.device_id.as_deref(), Some("0DC5"));
+        assert_eq!(&*r.device, r#"{"description":"iPhone X","id":"0DC5"}"#);
+        assert_eq!(r.email.as_deref(), Some(""));
         // Upper-case file name, BOM and CRLF are fine.
         let crlf = format!("\u{feff}{}", SEED.replace('\n', "\r\n"));
         assert!(validate(FOLDER, &ID.to_uppercase(), crlf.as_bytes()).is_ok());

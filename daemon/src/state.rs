@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::error::CmdError;
 use crate::resolve::{self, Target};
 use crate::session::{self, SessionRecord};
-use crate::store::{FoundFile, SessionStore, StoreError};
+use crate::store::{SessionStore, StoreError};
 use crate::view::{self, DiskEntry, DiskView, LiveView};
 
 /// Events buffered per `watch` client before it is told it lagged.
@@ -55,8 +55,7 @@ impl State {
         socket: PathBuf,
         config: Config,
     ) -> Result<Self, StoreError> {
-        let mut disk = read_all(&store, &store.scan()?);
-        disk.mark_all_dirty();
+        let mut disk = read_all(&store)?;
         let mut live = LiveView::default();
         view::push_incremental(store.root(), &mut disk, &mut live);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
@@ -106,9 +105,16 @@ impl State {
     /// Re-reads every file into the disk view (`refresh`, watcher overflow).
     /// The caller holds the write lock.
     pub fn rescan_locked(&self) -> Result<(), StoreError> {
-        let mut fresh = read_all(&self.store, &self.store.scan()?);
-        fresh.mark_all_dirty();
+        let t = Instant::now();
+        let fresh = read_all(&self.store)?;
+        let read = t.elapsed();
         let old = std::mem::replace(&mut *lock(&self.disk), fresh);
+        tracing::debug!(?read, "rescan read the folder");
+        if self.events.receiver_count() == 0 {
+            // Nobody watches: no need to compare the two views.
+            drop(old);
+            return Ok(());
+        }
         let disk = lock(&self.disk);
         for (folder, e) in old.entries() {
             if disk.get(folder, &e.name.to_ascii_lowercase()).is_none() {
@@ -121,6 +127,9 @@ impl State {
                 self.emit(ev);
             }
         }
+        drop(disk);
+        drop(old);
+        tracing::debug!(total = ?t.elapsed(), "rescan done");
         Ok(())
     }
 
@@ -163,11 +172,13 @@ impl State {
     /// Applies the disk view to the live view (`MOBILE APP REFRESH SESSIONS`).
     /// The caller holds the write lock and has brought the disk view up to date.
     pub fn push_locked(&self) -> PushReport {
+        let t = Instant::now();
         let report = {
             let mut disk = lock(&self.disk);
             let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
             view::push_incremental(self.store.root(), &mut disk, &mut live)
         };
+        tracing::debug!(took = ?t.elapsed(), "push applied");
         for f in &report.invalid {
             tracing::warn!(path = %f.path, code = f.code, "invalid session file: {}", f.error);
         }
@@ -518,7 +529,7 @@ impl State {
         let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
         let replace = match live.get(folder, name) {
             None => true,
-            Some(l) => previous_disk.is_some_and(|p| p.text == l.text),
+            Some(l) => previous_disk.is_some_and(|p| p.same_content(l)),
         };
         if replace {
             live.sessions.insert(view::live_key(folder, name), rec);
@@ -531,24 +542,19 @@ impl State {
 }
 
 fn matches_doc(rec: &SessionRecord, filter: &SessionFilter) -> bool {
-    if filter.email.is_none() && filter.device_token.is_none() {
-        return true;
-    }
-    let Ok(doc) = serde_json::from_str::<serde_json::Value>(&rec.text) else {
-        return false;
-    };
     if let Some(want) = &filter.email {
-        let email = doc.get("email").and_then(|e| e.as_str()).unwrap_or("");
-        if !email.eq_ignore_ascii_case(want.trim()) {
+        if !rec
+            .email
+            .as_deref()
+            .unwrap_or("")
+            .eq_ignore_ascii_case(want.trim())
+        {
             return false;
         }
     }
     if let Some(want) = &filter.device_token {
-        let t = doc
-            .get("device")
-            .and_then(|d| d.get("token"))
-            .and_then(|t| t.as_str());
-        if t != Some(want.trim()) {
+        let device: serde_json::Value = serde_json::from_str(&rec.device).unwrap_or_default();
+        if device.get("token").and_then(|t| t.as_str()) != Some(want.trim()) {
             return false;
         }
     }
@@ -557,7 +563,11 @@ fn matches_doc(rec: &SessionRecord, filter: &SessionFilter) -> bool {
 
 /// Reads and validates one file; `None` when it no longer exists.
 pub fn read_entry(store: &SessionStore, folder: &str, name: &str) -> Option<DiskEntry> {
-    let state = match store.read(folder, name) {
+    entry_of(folder, name, store.read(folder, name))
+}
+
+fn entry_of(folder: &str, name: &str, read: Result<Vec<u8>, StoreError>) -> Option<DiskEntry> {
+    let state = match read {
         Ok(bytes) => session::validate(folder, name, &bytes).map(Arc::new),
         Err(e) if e.is_not_found() => return None,
         Err(e) => Err(session::Invalid {
@@ -571,37 +581,79 @@ pub fn read_entry(store: &SessionStore, folder: &str, name: &str) -> Option<Disk
     })
 }
 
-/// Reads every found file, on all cores.
-pub fn read_all(store: &SessionStore, found: &[FoundFile]) -> DiskView {
+/// The entries read from part of one folder (by index in the scan).
+type FolderSlice = (usize, Vec<(String, DiskEntry)>);
+
+/// Reads every session file, on all cores. Each worker takes a slice of one
+/// folder, opens the folder once and reads its files relative to it.
+pub fn read_all(store: &SessionStore) -> Result<DiskView, StoreError> {
+    const SLICE: usize = 512;
+    let folders = store.scan()?;
+    let work: Vec<(usize, &[String])> = folders
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, names))| names.chunks(SLICE).map(move |c| (i, c)))
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(1, 8);
-    let chunk = found.len().div_ceil(threads).max(256);
-    let parts: Vec<Vec<(String, DiskEntry)>> = std::thread::scope(|s| {
-        let handles: Vec<_> = found
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .filter_map(|f| {
-                            read_entry(store, &f.folder, &f.name).map(|e| (f.folder.clone(), e))
-                        })
-                        .collect::<Vec<_>>()
+    let parts: Vec<Vec<FolderSlice>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.min(work.len().max(1)))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&(f, names)) = work.get(i) else {
+                            break;
+                        };
+                        let folder = &folders[f].0;
+                        let Ok(dir) = store.open_folder(folder) else {
+                            continue;
+                        };
+                        let entries = names
+                            .iter()
+                            .filter_map(|n| {
+                                read_entry_in(store, &dir, folder, n)
+                                    .map(|e| (n.to_ascii_lowercase(), e))
+                            })
+                            .collect();
+                        out.push((f, entries));
+                    }
+                    out
                 })
             })
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
-    let mut disk = DiskView::default();
-    if let Ok(folders) = store.app_folders() {
-        for f in folders {
-            disk.ensure_app(&f);
-        }
+    let mut per_folder: Vec<Vec<(String, DiskEntry)>> =
+        folders.iter().map(|_| Vec::new()).collect();
+    for (f, entries) in parts.into_iter().flatten() {
+        per_folder[f].extend(entries);
     }
-    for (folder, entry) in parts.into_iter().flatten() {
-        disk.insert(&folder, entry);
-    }
-    disk
+    let apps = folders
+        .into_iter()
+        .zip(per_folder)
+        .map(|((folder, _), entries)| {
+            (
+                folder,
+                view::AppView {
+                    sessions: entries.into_iter().collect(),
+                },
+            )
+        })
+        .collect();
+    Ok(DiskView::from_apps(apps))
+}
+
+fn read_entry_in(
+    store: &SessionStore,
+    dir: &std::os::fd::OwnedFd,
+    folder: &str,
+    name: &str,
+) -> Option<DiskEntry> {
+    entry_of(folder, name, store.read_in(dir, folder, name))
 }
 
 fn change_event(
@@ -631,7 +683,7 @@ pub fn diff_event(
     let same = match (before, after) {
         (None, None) => true,
         (Some(b), Some(a)) => match (&b.state, &a.state) {
-            (Ok(x), Ok(y)) => x.text == y.text,
+            (Ok(x), Ok(y)) => x.same_content(y),
             (Err(x), Err(y)) => x == y,
             _ => false,
         },

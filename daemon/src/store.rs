@@ -41,13 +41,6 @@ impl StoreError {
     }
 }
 
-/// A session file found by a scan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoundFile {
-    pub folder: String,
-    pub name: String,
-}
-
 /// The `MobileApps` folder of one data dir.
 #[derive(Debug, Clone)]
 pub struct SessionStore {
@@ -124,15 +117,12 @@ impl SessionStore {
         Ok(out)
     }
 
-    /// Every session file of every app folder.
-    pub fn scan(&self) -> Result<Vec<FoundFile>, StoreError> {
+    /// Every app folder with its session file names.
+    pub fn scan(&self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
         let mut out = Vec::new();
         for folder in self.app_folders()? {
             match self.session_names(&folder) {
-                Ok(names) => out.extend(names.into_iter().map(|name| FoundFile {
-                    folder: folder.clone(),
-                    name,
-                })),
+                Ok(names) => out.push((folder, names)),
                 // The folder went away during the scan: it simply has no sessions.
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e),
@@ -148,7 +138,8 @@ impl SessionStore {
         Ok(self.root.join(folder))
     }
 
-    fn open_folder(&self, folder: &str) -> Result<OwnedFd, StoreError> {
+    /// Opens an app folder (never through a symlink) for `read_in`.
+    pub fn open_folder(&self, folder: &str) -> Result<OwnedFd, StoreError> {
         let path = self.checked_folder(folder)?;
         rfs::open(
             &path,
@@ -176,9 +167,15 @@ impl SessionStore {
     pub fn read(&self, folder: &str, name: &str) -> Result<Vec<u8>, StoreError> {
         Self::check_name(name)?;
         let dir = self.open_folder(folder)?;
+        self.read_in(&dir, folder, name)
+    }
+
+    /// Reads one session file of a folder opened with `open_folder`.
+    pub fn read_in(&self, dir: &OwnedFd, folder: &str, name: &str) -> Result<Vec<u8>, StoreError> {
+        Self::check_name(name)?;
         let path = self.session_path(folder, name);
         let fd = rfs::openat(
-            &dir,
+            dir,
             name,
             OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
             Mode::empty(),
@@ -417,7 +414,7 @@ mod tests {
         assert!(s.delete("T.com.x", "beef").is_err());
         assert_eq!(std::fs::read(outside.join("abcd")).unwrap(), b"secret");
         assert!(!s.app_folders().unwrap().contains(&"T.com.evil".to_string()));
-        assert!(s.scan().unwrap().is_empty());
+        assert!(s.scan().unwrap().iter().all(|(_, names)| names.is_empty()));
     }
 
     #[test]

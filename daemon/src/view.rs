@@ -113,6 +113,26 @@ impl DiskView {
         Some(removed)
     }
 
+    /// A view built in bulk by a scan: counts computed once, everything dirty.
+    pub fn from_apps(apps: BTreeMap<String, AppView>) -> Self {
+        let mut view = DiskView {
+            apps,
+            all_dirty: true,
+            ..Default::default()
+        };
+        for (folder, app) in &view.apps {
+            for (key, e) in &app.sessions {
+                match e.state {
+                    Ok(_) => view.valid += 1,
+                    Err(_) => {
+                        view.invalid.insert((folder.clone(), key.clone()));
+                    }
+                }
+            }
+        }
+        view
+    }
+
     /// Marks everything as changed (the view was rebuilt by a rescan).
     pub fn mark_all_dirty(&mut self) {
         self.all_dirty = true;
@@ -190,7 +210,7 @@ pub fn unpushed_of(
 ) -> Option<Unpushed> {
     match live {
         None => Some(Unpushed::New),
-        Some(l) if Arc::ptr_eq(l, disk) || l.text == disk.text => None,
+        Some(l) if l.same_content(disk) => None,
         Some(_) => Some(Unpushed::Changed),
     }
 }
@@ -253,26 +273,20 @@ pub struct RowSource {
 impl RowSource {
     /// Renders the row; `redact` hides the device's push token (readers).
     pub fn to_row(&self, root: &Path, redact: bool) -> SessionRow {
-        let doc: Option<serde_json::Value> = serde_json::from_str(&self.record.text).ok();
-        let email = doc
-            .as_ref()
-            .and_then(|d| d.get("email"))
-            .and_then(|e| e.as_str())
-            .map(str::to_string);
-        let mut device = doc
-            .as_ref()
-            .and_then(|d| d.get("device"))
-            .cloned()
-            .unwrap_or(serde_json::Value::Null);
-        if redact {
-            crate::redact::device(&mut device);
-        }
+        let device = if redact {
+            let mut d: serde_json::Value =
+                serde_json::from_str(&self.record.device).unwrap_or_default();
+            crate::redact::device(&mut d);
+            d.to_string()
+        } else {
+            self.record.device.to_string()
+        };
         SessionRow {
             app: self.folder.clone(),
             id: self.record.id.to_string(),
             status: self.record.status,
-            email,
-            device: device.to_string(),
+            email: self.record.email.as_deref().map(str::to_string),
+            device,
             path: root
                 .join(&self.folder)
                 .join(&self.name)
@@ -318,11 +332,9 @@ pub fn unpushed_count(disk: &DiskView, live: &LiveView) -> u64 {
 /// changed since the last push (everything after a rescan).
 pub fn push_incremental(root: &Path, disk: &mut DiskView, live: &mut LiveView) -> PushReport {
     if disk.all_dirty {
-        let (next, report) = push(root, disk, live);
-        *live = next;
         disk.all_dirty = false;
         disk.dirty.clear();
-        return report;
+        return push_all_in_place(root, disk, live);
     }
     let mut report = PushReport::default();
     for key in std::mem::take(&mut disk.dirty) {
@@ -334,7 +346,7 @@ pub fn push_incremental(root: &Path, disk: &mut DiskView, live: &mut LiveView) -
                 live.sessions.insert(key, rec.clone());
             }
             (Some(rec), Some(old)) => {
-                if !(Arc::ptr_eq(old, rec) || old.text == rec.text) {
+                if !old.same_content(rec) {
                     report.updated += 1;
                 }
                 live.sessions.insert(key, rec.clone());
@@ -351,8 +363,49 @@ pub fn push_incremental(root: &Path, disk: &mut DiskView, live: &mut LiveView) -
     report
 }
 
-/// Applies the disk view to the live view, as `MOBILE APP REFRESH SESSIONS`:
-/// valid files replace their live copy, everything else leaves it.
+/// Compares every session (after a rescan). Updates the live map in place,
+/// looking keys up through one reused buffer: an unchanged session costs a
+/// hash lookup, no allocation.
+fn push_all_in_place(root: &Path, disk: &DiskView, live: &mut LiveView) -> PushReport {
+    let mut report = PushReport::default();
+    live.sessions.retain(|k, _| {
+        let (folder, id) = split_key(k);
+        let keep = disk.get(folder, id).is_some_and(|e| e.state.is_ok());
+        report.removed += u64::from(!keep);
+        keep
+    });
+    let mut key = String::with_capacity(128);
+    for (folder, app) in &disk.apps {
+        for (id_lower, entry) in &app.sessions {
+            let Ok(rec) = &entry.state else { continue };
+            key.clear();
+            key.push_str(folder);
+            key.push('/');
+            key.push_str(id_lower);
+            match live.sessions.get_mut(key.as_str()) {
+                Some(old) => {
+                    if old.same_content(rec) {
+                        report.unchanged += 1;
+                    } else {
+                        report.updated += 1;
+                    }
+                    *old = rec.clone();
+                }
+                None => {
+                    report.added += 1;
+                    live.sessions.insert(key.clone(), rec.clone());
+                }
+            }
+        }
+    }
+    report.invalid = disk.invalid_files(root);
+    report
+}
+
+/// Applies the disk view to a copy of the live view, as `MOBILE APP REFRESH
+/// SESSIONS`: valid files replace their live copy, everything else leaves
+/// it. The straightforward reference the in-place pushes are tested against.
+#[cfg(test)]
 pub fn push(root: &Path, disk: &DiskView, live: &LiveView) -> (LiveView, PushReport) {
     let mut report = PushReport::default();
     let mut next = HashMap::with_capacity(live.sessions.len().max(16));
@@ -361,7 +414,7 @@ pub fn push(root: &Path, disk: &DiskView, live: &LiveView) -> (LiveView, PushRep
             let key = live_key(folder, &entry.name);
             match live.sessions.get(&key) {
                 None => report.added += 1,
-                Some(old) if Arc::ptr_eq(old, rec) || old.text == rec.text => report.unchanged += 1,
+                Some(old) if old.same_content(rec) => report.unchanged += 1,
                 Some(_) => report.updated += 1,
             }
             next.insert(key, rec.clone());
@@ -393,7 +446,9 @@ mod tests {
             id: id.into(),
             status,
             device_id: None,
-            text: text.into(),
+            email: None,
+            device: "null".into(),
+            hash: crate::session::content_hash(text),
         })
     }
 
@@ -455,6 +510,7 @@ mod tests {
         Invalid(u8, u8),
         Remove(u8, u8),
         Push,
+        Rescan,
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -463,6 +519,7 @@ mod tests {
             (0..2u8, 0..6u8).prop_map(|(f, i)| Op::Invalid(f, i)),
             (0..2u8, 0..6u8).prop_map(|(f, i)| Op::Remove(f, i)),
             Just(Op::Push),
+            Just(Op::Rescan),
         ]
     }
 
@@ -488,6 +545,7 @@ mod tests {
                         let (f, n) = name(f, i);
                         disk.remove(&f, &n);
                     }
+                    Op::Rescan => disk.mark_all_dirty(),
                     Op::Push => {
                         let full_unpushed = {
                             let mut all = disk.clone();
@@ -498,8 +556,8 @@ mod tests {
                         let (full_live, full) = push(root, &disk, &live);
                         let inc = push_incremental(root, &mut disk, &mut live);
                         prop_assert_eq!(&inc, &full);
-                        let mut a: Vec<_> = live.sessions.iter().map(|(k, v)| (k.clone(), v.text.clone())).collect();
-                        let mut b: Vec<_> = full_live.sessions.iter().map(|(k, v)| (k.clone(), v.text.clone())).collect();
+                        let mut a: Vec<_> = live.sessions.iter().map(|(k, v)| (k.clone(), v.hash)).collect();
+                        let mut b: Vec<_> = full_live.sessions.iter().map(|(k, v)| (k.clone(), v.hash)).collect();
                         a.sort();
                         b.sort();
                         prop_assert_eq!(a, b);

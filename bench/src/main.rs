@@ -1,0 +1,593 @@
+//! Benchmarks of design §8. Every figure is a ratio against a reference run
+//! measured in the same process, on the same machine, moments apart:
+//!
+//! - verify round trip (1 connection) vs a raw ping-pong of the same bytes;
+//! - verify throughput (50 connections, no pipelining) vs Redis `GET` over a
+//!   Unix socket, driven by the same client loop (RESP), and vs the floor;
+//! - full push of N files vs reading them single-threaded; incremental push
+//!   after one change vs the full push;
+//! - daemon RSS with N live sessions vs the files' bytes;
+//! - p99 delay from a file write to its `watch` event;
+//! - `mobile-session status` process time vs `redis-cli -s SOCK ping`.
+//!
+//! Run it with `bench/run` (release build, installs Redis if missing).
+//! Usage: mobile-session-bench TARGET_DIR [SESSIONS]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mobile_session_proto::connection::{decode, encode};
+use mobile_session_proto::{ClientHello, Request, Response, ServerHello};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let bin = PathBuf::from(
+        args.get(1)
+            .expect("usage: mobile-session-bench TARGET_DIR [SESSIONS]"),
+    );
+    let sessions: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    println!(
+        "# mobile-sessiond benchmarks ({sessions} sessions, {} cores)",
+        cores()
+    );
+
+    let data = dir.path().join("Data");
+    let (bytes, tokens) = generate(&data, sessions);
+    println!(
+        "generated {sessions} session files, {:.1} MiB",
+        bytes as f64 / 1048576.0
+    );
+
+    // Floor for the push: read every file, single-threaded, page cache warm.
+    let files = list_files(&data.join("MobileApps"));
+    read_all(&files);
+    let read_floor = best_of(3, || read_all(&files));
+
+    let sock = dir.path().join("d.sock");
+    let started = Instant::now();
+    let mut daemon = Daemon::start(&bin, &data, &sock);
+    println!(
+        "daemon start (scan + push of {sessions}): {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // Memory, with every session live.
+    let rss = daemon.rss_bytes();
+    let budget = bytes as f64 * 1.5 + 20.0 * 1048576.0;
+    report(
+        "memory: RSS / (1.5 × file bytes + 20 MiB)",
+        rss as f64 / budget,
+        1.0,
+    );
+    println!(
+        "  RSS {:.1} MiB for {:.1} MiB of files",
+        rss as f64 / 1048576.0,
+        bytes as f64 / 1048576.0
+    );
+
+    // Push: full vs reading the files; incremental vs full.
+    let mut c = Conn::open(&sock);
+    let full = best_of(3, || c.call(&Request::Push { full: true }));
+    report(
+        "full push / single-threaded read of the files",
+        full.as_secs_f64() / read_floor.as_secs_f64(),
+        1.5,
+    );
+    println!(
+        "  full push {:.0} ms, read floor {:.0} ms",
+        ms(full),
+        ms(read_floor)
+    );
+    let one = &files[files.len() / 2];
+    let mut incr = Duration::MAX;
+    for round in 0..5 {
+        let text = std::fs::read_to_string(one).unwrap();
+        let flipped = if round % 2 == 0 {
+            text.replace("\"accepted\"", "\"pending\"")
+        } else {
+            text.replace("\"pending\"", "\"accepted\"")
+        };
+        std::fs::write(one, flipped).unwrap();
+        incr = incr.min(time(|| c.call(&Request::Push { full: false })));
+    }
+    report(
+        "incremental push (1 change) / full push",
+        incr.as_secs_f64() / full.as_secs_f64(),
+        1.0 / 50.0,
+    );
+    println!("  incremental push {:.2} ms", ms(incr));
+
+    // Verify round trip vs a raw ping-pong of the same bytes.
+    let token = &tokens[tokens.len() / 3];
+    let request = frame(
+        &encode(&Request::Verify {
+            token: token.clone(),
+        })
+        .unwrap(),
+    );
+    let answer_len = {
+        let mut s = Conn::open(&sock);
+        s.raw_round_trip(&request).len()
+    };
+    let floor_sock = dir.path().join("floor.sock");
+    let _floor = spawn_floor(&floor_sock, request.len(), answer_len);
+    let n = 20_000;
+    let ours = best_of(3, || round_trips(&sock, true, &request, answer_len, n));
+    let floor = best_of(3, || {
+        round_trips(&floor_sock, false, &request, answer_len, n)
+    });
+    report(
+        "verify round trip / raw ping-pong floor",
+        ours.as_secs_f64() / floor.as_secs_f64(),
+        1.2,
+    );
+    println!(
+        "  {:.1} µs vs {:.1} µs per round trip",
+        us(ours) / n as f64,
+        us(floor) / n as f64
+    );
+
+    // Throughput, 50 connections, one request in flight each.
+    let per_conn = 4_000;
+    let ours = throughput(
+        50,
+        per_conn,
+        || Client::Daemon(Conn::open(&sock)),
+        &request,
+        answer_len,
+    );
+    let floor_ops = throughput(
+        50,
+        per_conn,
+        || Client::Floor(UnixStream::connect(&floor_sock).unwrap()),
+        &request,
+        answer_len,
+    );
+    println!("verify throughput, 50 connections: {ours:.0}/s (raw floor {floor_ops:.0}/s)");
+    match Redis::start(dir.path()) {
+        Some(redis) => {
+            let redis_ops = throughput(
+                50,
+                per_conn,
+                || Client::Redis(UnixStream::connect(&redis.sock).unwrap()),
+                &[],
+                0,
+            );
+            report(
+                "verify throughput / Redis GET throughput (higher is better)",
+                ours / redis_ops,
+                -1.0,
+            );
+            println!("  Redis GET {redis_ops:.0}/s through the same client loop");
+            if let Some(line) = redis.benchmark() {
+                println!("  redis-benchmark -c 50 -t get: {line}");
+            }
+            let status = best_of(3, || {
+                repeat(20, || {
+                    run(Command::new(bin.join("mobile-session"))
+                        .arg("--socket")
+                        .arg(&sock)
+                        .arg("status"))
+                })
+            });
+            let ping = best_of(3, || {
+                repeat(20, || {
+                    run(Command::new("redis-cli")
+                        .arg("-s")
+                        .arg(&redis.sock)
+                        .arg("ping"))
+                })
+            });
+            report(
+                "`mobile-session status` / `redis-cli ping` (process start to exit)",
+                status.as_secs_f64() / ping.as_secs_f64(),
+                1.5,
+            );
+            println!("  {:.2} ms vs {:.2} ms", ms(status) / 20.0, ms(ping) / 20.0);
+        }
+        None => {
+            println!("redis-server not found: Redis comparisons skipped (bench/run installs it)")
+        }
+    }
+
+    // File change → watch event delay.
+    let delays = watch_delays(&bin, &sock, &data, 200);
+    let p99 = delays[delays.len() * 99 / 100 - 1];
+    report("file change visible p99 / 100 ms", ms(p99) / 100.0, 1.0);
+    println!(
+        "  p50 {:.1} ms, p99 {:.1} ms",
+        ms(delays[delays.len() / 2]),
+        ms(p99)
+    );
+
+    daemon.stop();
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Prints one ratio and whether it meets its target (negative target: "at least").
+fn report(what: &str, ratio: f64, target: f64) {
+    let (ok, goal) = if target < 0.0 {
+        (ratio >= -target, format!("≥ {:.2}", -target))
+    } else {
+        (ratio <= target, format!("≤ {target:.3}"))
+    };
+    println!(
+        "{} {what}: {ratio:.3} (target {goal})",
+        if ok { "PASS" } else { "MISS" }
+    );
+}
+
+fn time(f: impl FnOnce()) -> Duration {
+    let t = Instant::now();
+    f();
+    t.elapsed()
+}
+
+fn best_of(n: usize, mut f: impl FnMut()) -> Duration {
+    (0..n).map(|_| time(&mut f)).min().unwrap_or_default()
+}
+
+fn repeat(n: usize, mut f: impl FnMut()) {
+    for _ in 0..n {
+        f();
+    }
+}
+
+fn run(cmd: &mut Command) {
+    let st = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("spawn");
+    assert!(st.success());
+}
+
+/// Writes `n` valid sessions over 20 apps; returns their bytes and tokens.
+fn generate(data: &Path, n: usize) -> (u64, Vec<String>) {
+    use base64::Engine;
+    let root = data.join("MobileApps");
+    let mut bytes = 0u64;
+    let mut tokens = Vec::with_capacity(n);
+    for i in 0..n {
+        let app = format!("com.bench.app{}", i % 20);
+        let team = "BENCHTEAM1";
+        let folder = root.join(format!("{team}.{app}"));
+        if i < 20 {
+            std::fs::create_dir_all(&folder).unwrap();
+        }
+        let id = format!(
+            "{:040x}",
+            (i as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C) & ((1u128 << 120) - 1)
+        );
+        let claims = format!("{{\"appNameID\":\"{app}\",\"id\":\"{id}\",\"teamID\":\"{team}\"}}");
+        let token = base64::engine::general_purpose::STANDARD_NO_PAD.encode(claims);
+        let doc = serde_json::json!({
+            "application": {"id": app, "name": "Bench", "version": "1.0.0"},
+            "team": {"id": team},
+            "language": {"id": "en_US", "code": "en", "region": "US"},
+            "email": format!("user{i}@example.com"),
+            "device": {"description": "iPhone 15", "version": "17.4", "os": "iOS", "id": format!("DEVICE-{i:08}"), "simulator": false},
+            "send": "link",
+            "session": {"id": id, "ip": "::ffff:192.168.5.4"},
+            "status": "accepted",
+            "token": token,
+        });
+        let text = serde_json::to_string_pretty(&doc).unwrap();
+        bytes += text.len() as u64;
+        std::fs::write(folder.join(&id), text).unwrap();
+        tokens.push(token);
+    }
+    (bytes, tokens)
+}
+
+fn list_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for app in std::fs::read_dir(root).unwrap().flatten() {
+        for f in std::fs::read_dir(app.path()).unwrap().flatten() {
+            out.push(f.path());
+        }
+    }
+    out
+}
+
+fn read_all(files: &[PathBuf]) {
+    let mut total = 0usize;
+    for f in files {
+        total += std::fs::read(f).map_or(0, |b| b.len());
+    }
+    assert!(total > 0);
+}
+
+fn frame(body: &[u8]) -> Vec<u8> {
+    let mut f = (body.len() as u32).to_be_bytes().to_vec();
+    f.extend_from_slice(body);
+    f
+}
+
+struct Daemon {
+    child: Child,
+}
+
+impl Daemon {
+    fn start(bin: &Path, data: &Path, sock: &Path) -> Self {
+        let child = Command::new(bin.join("mobile-sessiond"))
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--socket")
+            .arg(sock)
+            .arg("--log-level")
+            .arg("warn")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start mobile-sessiond");
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while UnixStream::connect(sock).is_err() {
+            assert!(Instant::now() < deadline, "the daemon did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The socket listens before the first scan ends: wait for an answer.
+        Conn::open(sock).call(&Request::Status);
+        Self { child }
+    }
+
+    fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        kb * 1024
+    }
+
+    fn stop(&mut self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+/// A handshaken daemon connection with blocking I/O.
+struct Conn {
+    s: UnixStream,
+}
+
+impl Conn {
+    fn open(sock: &Path) -> Self {
+        let mut s = UnixStream::connect(sock).expect("connect to the daemon");
+        s.write_all(&frame(&encode(&ClientHello::current()).unwrap()))
+            .unwrap();
+        let body = read_frame(&mut s);
+        let _: ServerHello = decode(&body).unwrap();
+        Self { s }
+    }
+
+    fn call(&mut self, req: &Request) {
+        self.s.write_all(&frame(&encode(req).unwrap())).unwrap();
+        if let Response::Error(e) = decode::<Response>(&read_frame(&mut self.s)).unwrap() {
+            panic!("{e:?}");
+        }
+    }
+
+    fn raw_round_trip(&mut self, request: &[u8]) -> Vec<u8> {
+        self.s.write_all(request).unwrap();
+        frame(&read_frame(&mut self.s))
+    }
+}
+
+/// Open connections, as the daemon counts them (this one included).
+fn connections(sock: &Path) -> u64 {
+    let mut c = Conn::open(sock);
+    c.s.write_all(&frame(&encode(&Request::Status).unwrap()))
+        .unwrap();
+    match decode::<Response>(&read_frame(&mut c.s)).unwrap() {
+        Response::Status(s) => s.connections,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn read_frame(s: &mut UnixStream) -> Vec<u8> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body).unwrap();
+    body
+}
+
+/// The floor: a server that reads `req_len` bytes and writes `ans_len`
+/// bytes back, one thread per connection, nothing else.
+fn spawn_floor(path: &Path, req_len: usize, ans_len: usize) -> std::thread::JoinHandle<()> {
+    let l = UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut req = vec![0u8; req_len];
+                let ans = vec![7u8; ans_len];
+                while s.read_exact(&mut req).is_ok() {
+                    if s.write_all(&ans).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    })
+}
+
+fn round_trips(sock: &Path, daemon: bool, request: &[u8], answer_len: usize, n: usize) {
+    let mut s = if daemon {
+        Conn::open(sock).s
+    } else {
+        UnixStream::connect(sock).unwrap()
+    };
+    let mut ans = vec![0u8; answer_len];
+    for _ in 0..n {
+        s.write_all(request).unwrap();
+        s.read_exact(&mut ans).unwrap();
+    }
+}
+
+enum Client {
+    Daemon(Conn),
+    Floor(UnixStream),
+    Redis(UnixStream),
+}
+
+/// Requests per second with `conns` threads, one request in flight each.
+fn throughput(
+    conns: usize,
+    per_conn: usize,
+    open: impl Fn() -> Client + Sync,
+    request: &[u8],
+    answer_len: usize,
+) -> f64 {
+    let get = b"*2\r\n$3\r\nGET\r\n$4\r\nbkey\r\n";
+    let start = std::sync::Barrier::new(conns + 1);
+    let elapsed = std::thread::scope(|sc| {
+        for _ in 0..conns {
+            sc.spawn(|| {
+                let client = open();
+                start.wait();
+                match client {
+                    Client::Daemon(Conn { s: mut st }) | Client::Floor(mut st) => {
+                        let mut ans = vec![0u8; answer_len];
+                        for _ in 0..per_conn {
+                            st.write_all(request).unwrap();
+                            st.read_exact(&mut ans).unwrap();
+                        }
+                    }
+                    Client::Redis(st) => {
+                        let mut w = st.try_clone().unwrap();
+                        let mut r = BufReader::new(st);
+                        let mut line = String::new();
+                        for _ in 0..per_conn {
+                            w.write_all(get).unwrap();
+                            line.clear();
+                            r.read_line(&mut line).unwrap(); // $N
+                            line.clear();
+                            r.read_line(&mut line).unwrap(); // value
+                        }
+                    }
+                }
+            });
+        }
+        start.wait();
+        let t = Instant::now();
+        // The scope joins every thread before returning.
+        t
+    });
+    (conns * per_conn) as f64 / elapsed.elapsed().as_secs_f64()
+}
+
+struct Redis {
+    child: Child,
+    sock: PathBuf,
+}
+
+impl Redis {
+    fn start(dir: &Path) -> Option<Self> {
+        let sock = dir.join("redis.sock");
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--unixsocket",
+            ])
+            .arg(&sock)
+            .args(["--unixsocketperm", "700"])
+            .stdout(Stdio::null())
+            .spawn()
+            .ok()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while UnixStream::connect(&sock).is_err() {
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut s = UnixStream::connect(&sock).ok()?;
+        s.write_all(b"*3\r\n$3\r\nSET\r\n$4\r\nbkey\r\n$8\r\naccepted\r\n")
+            .ok()?;
+        let mut ok = [0u8; 5];
+        s.read_exact(&mut ok).ok()?;
+        Some(Self { child, sock })
+    }
+
+    /// redis-benchmark's own figure, for reference.
+    fn benchmark(&self) -> Option<String> {
+        let out = Command::new("redis-benchmark")
+            .arg("-s")
+            .arg(&self.sock)
+            .args(["-c", "50", "-n", "200000", "-t", "get", "-q"])
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.split('\r')
+            .rfind(|l| l.contains("requests per second"))
+            .map(|l| l.trim().to_string())
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes files one by one and times each until its `watch` event arrives.
+fn watch_delays(bin: &Path, sock: &Path, data: &Path, n: usize) -> Vec<Duration> {
+    let base = connections(sock);
+    let mut watch = Command::new(bin.join("mobile-session"))
+        .arg("--socket")
+        .arg(sock)
+        .args(["--json", "watch"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while connections(sock) <= base {
+        assert!(Instant::now() < deadline, "watch did not connect");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let folder = data.join("MobileApps").join("BENCHTEAM1.com.bench.app0");
+    let mut delays = Vec::with_capacity(n);
+    for i in 0..n + 1 {
+        let name = format!("{:040x}", 0xdead_0000_u64 + i as u64);
+        let t = Instant::now();
+        std::fs::write(folder.join(&name), "{}").unwrap();
+        loop {
+            let line = lines.next().expect("watch ended").unwrap();
+            if line.contains(&name) {
+                break;
+            }
+        }
+        if i > 0 {
+            delays.push(t.elapsed());
+        }
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    delays.sort();
+    delays
+}
