@@ -12,8 +12,14 @@
 //! (notify-debouncer-full is not used: it merges and re-times events, which
 //! breaks exactly that ordering.)
 //!
-//! Overflow: inotify's own (`Rescan` flag) or our bounded queue's triggers a
-//! full rescan, counted in `status`. If inotify cannot watch (limits), the
+//! On Linux the daemon talks to inotify directly, watching the root and each
+//! app folder with a mask that leaves out `IN_OPEN`: notify's recursive
+//! watcher asks for opens, so every read of a session file — ours during a
+//! rescan, or the 4D server's — would wake the daemon. Elsewhere notify's
+//! native watcher is used.
+//!
+//! Overflow: the kernel's (`IN_Q_OVERFLOW`) or our bounded queue's triggers
+//! a full rescan, counted in `status`. If inotify cannot watch (limits), the
 //! daemon says so and falls back to polling.
 
 use std::collections::{BTreeSet, HashMap};
@@ -23,14 +29,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use notify::event::{AccessKind, AccessMode};
-use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, WatcherMode};
 use crate::session::{is_app_folder_name, is_session_name};
 use crate::state::State;
+
+#[cfg(target_os = "linux")]
+const NATIVE: &str = "inotify";
+#[cfg(not(target_os = "linux"))]
+const NATIVE: &str = "native";
 
 const COOKIE_PREFIX: &str = ".mobile-sessiond-sync-";
 /// Events queued between the OS watcher and the settle loop.
@@ -124,6 +133,11 @@ impl WatcherHandle {
 
 type Sender = mpsc::Sender<Msg>;
 
+#[cfg(not(target_os = "linux"))]
+const ACCESS_WRITTEN: notify::event::AccessKind =
+    notify::event::AccessKind::Close(notify::event::AccessMode::Write);
+
+#[cfg(not(target_os = "linux"))]
 fn handler(
     tx: Sender,
     overflow: Arc<AtomicBool>,
@@ -131,9 +145,8 @@ fn handler(
     move |res| {
         let msg = match res {
             Ok(ev) if ev.need_rescan() => Msg::Rescan("the OS event queue overflowed"),
-            // notify watches IN_OPEN: our own reads would feed back into
-            // re-reads forever. Only a close after writing says something.
-            Ok(ev) if matches!(ev.kind, EventKind::Access(a) if a != AccessKind::Close(AccessMode::Write)) => {
+            // Reads are not changes (and our own would feed back into re-reads).
+            Ok(ev) if matches!(ev.kind, notify::EventKind::Access(a) if a != ACCESS_WRITTEN) => {
                 return
             }
             Ok(ev) => {
@@ -183,7 +196,10 @@ fn forward(tx: &Sender, overflow: &AtomicBool, msg: Msg) -> bool {
 
 /// Holding one keeps the OS watcher running.
 enum OsWatcher {
-    Inotify(#[allow(dead_code)] RecommendedWatcher),
+    #[cfg(target_os = "linux")]
+    Inotify(#[allow(dead_code)] linux::InotifyWatcher),
+    #[cfg(not(target_os = "linux"))]
+    Native(#[allow(dead_code)] notify::RecommendedWatcher),
     Poll(#[allow(dead_code)] Poller),
 }
 
@@ -280,11 +296,167 @@ fn poll_watcher(
     Ok(OsWatcher::Poll(Poller { stop }))
 }
 
+#[cfg(target_os = "linux")]
+fn native_watcher(
+    root: &Path,
+    tx: Sender,
+    overflow: Arc<AtomicBool>,
+) -> std::io::Result<OsWatcher> {
+    linux::InotifyWatcher::start(root, tx, overflow).map(OsWatcher::Inotify)
+}
+
+#[cfg(not(target_os = "linux"))]
 fn native_watcher(root: &Path, tx: Sender, overflow: Arc<AtomicBool>) -> notify::Result<OsWatcher> {
+    use notify::Watcher as _;
     let cfg = notify::Config::default().with_follow_symlinks(false);
-    let mut w = RecommendedWatcher::new(handler(tx, overflow), cfg)?;
-    w.watch(root, RecursiveMode::Recursive)?;
-    Ok(OsWatcher::Inotify(w))
+    let mut w = notify::RecommendedWatcher::new(handler(tx, overflow), cfg)?;
+    w.watch(root, notify::RecursiveMode::Recursive)?;
+    Ok(OsWatcher::Native(w))
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    //! inotify on the root and on each app folder (the tree is two levels deep).
+    use std::collections::HashMap;
+    use std::path::Path;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    use futures::StreamExt;
+    use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
+
+    use super::{forward, Msg, Sender, COOKIE_PREFIX};
+    use crate::session::{is_app_folder_name, is_session_name};
+
+    fn mask() -> WatchMask {
+        WatchMask::CREATE
+            | WatchMask::DELETE
+            | WatchMask::MOVED_FROM
+            | WatchMask::MOVED_TO
+            | WatchMask::CLOSE_WRITE
+            | WatchMask::MODIFY
+            | WatchMask::ATTRIB
+            | WatchMask::DELETE_SELF
+            | WatchMask::MOVE_SELF
+            | WatchMask::DONT_FOLLOW
+            | WatchMask::ONLYDIR
+    }
+
+    /// Reads the inotify queue on the runtime; dropping it stops the reading.
+    pub struct InotifyWatcher {
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for InotifyWatcher {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    /// Watch descriptor → app folder (`None` for the root).
+    type Folders = HashMap<WatchDescriptor, Option<String>>;
+
+    fn add(
+        watches: &mut Watches,
+        folders: &mut Folders,
+        root: &Path,
+        folder: &str,
+    ) -> std::io::Result<()> {
+        let wd = watches.add(root.join(folder), mask())?;
+        folders.insert(wd, Some(folder.to_string()));
+        Ok(())
+    }
+
+    impl InotifyWatcher {
+        pub fn start(root: &Path, tx: Sender, overflow: Arc<AtomicBool>) -> std::io::Result<Self> {
+            let inotify = Inotify::init()?;
+            let mut watches = inotify.watches();
+            let mut folders = Folders::new();
+            folders.insert(watches.add(root, mask())?, None);
+            for entry in std::fs::read_dir(root)?.flatten() {
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                if is_app_folder_name(&name) && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    add(&mut watches, &mut folders, root, &name)?;
+                }
+            }
+            let mut stream = inotify.into_event_stream(vec![0u8; 64 * 1024])?;
+            let root = root.to_path_buf();
+            let task = tokio::spawn(async move {
+                while let Some(event) = stream.next().await {
+                    let event = match event {
+                        Ok(e) => e,
+                        Err(e) => {
+                            tracing::warn!("inotify: {e}");
+                            forward(&tx, &overflow, Msg::Rescan("inotify reported an error"));
+                            continue;
+                        }
+                    };
+                    let name = event.name.and_then(|n| n.into_string().ok());
+                    let msg = on_event(
+                        &root,
+                        &mut watches,
+                        &mut folders,
+                        event.wd,
+                        event.mask,
+                        name,
+                    );
+                    if let Some(msg) = msg {
+                        forward(&tx, &overflow, msg);
+                    }
+                }
+            });
+            Ok(Self { task })
+        }
+    }
+
+    fn on_event(
+        root: &Path,
+        watches: &mut Watches,
+        folders: &mut Folders,
+        wd: WatchDescriptor,
+        mask: EventMask,
+        name: Option<String>,
+    ) -> Option<Msg> {
+        if mask.contains(EventMask::Q_OVERFLOW) {
+            return Some(Msg::Rescan("the inotify queue overflowed"));
+        }
+        if mask.contains(EventMask::IGNORED) {
+            folders.remove(&wd);
+            return None;
+        }
+        match (folders.get(&wd)?.clone(), name) {
+            // The root itself went away or moved.
+            (None, None) => Some(Msg::Rescan("MobileApps itself changed")),
+            (None, Some(name)) if name.starts_with(COOKIE_PREFIX) => mask
+                .contains(EventMask::CREATE)
+                .then_some(Msg::Cookie(name)),
+            (None, Some(name)) if is_app_folder_name(&name) => {
+                if mask.contains(EventMask::ISDIR)
+                    && mask.intersects(EventMask::CREATE | EventMask::MOVED_TO)
+                {
+                    // Files written before this watch exists are found when
+                    // the folder is read (see `apply_path`).
+                    if let Err(e) = add(watches, folders, root, &name) {
+                        if e.raw_os_error() == Some(libc::ENOSPC) {
+                            return Some(Msg::Failed(format!(
+                                "the inotify watch limit is reached ({e})"
+                            )));
+                        }
+                        tracing::debug!("cannot watch {name}: {e}");
+                    }
+                }
+                Some(Msg::Paths(vec![root.join(name)]))
+            }
+            (None, Some(_)) => None,
+            (Some(folder), Some(name)) if is_session_name(&name) => {
+                Some(Msg::Paths(vec![root.join(folder).join(name)]))
+            }
+            (Some(_), Some(_)) => None,
+            (Some(folder), None) => Some(Msg::Paths(vec![root.join(folder)])),
+        }
+    }
 }
 
 /// Settings drawn from the config.
@@ -347,12 +519,13 @@ pub fn prepare(root: &Path, settings: WatchSettings) -> Pending {
         WatcherMode::Poll => (poll(None), None),
         WatcherMode::Auto => match native_watcher(root, tx.clone(), overflow.clone()) {
             Ok(w) => (
-                (Some(w), "inotify".to_string()),
-                Some(Arc::new(WatchSync::new(root.to_path_buf()))),
+                (Some(w), NATIVE.to_string()),
+                // Only an ordered event queue can answer a push's cookie.
+                cfg!(target_os = "linux").then(|| Arc::new(WatchSync::new(root.to_path_buf()))),
             ),
             Err(e) => {
                 tracing::warn!(
-                    "cannot use inotify on {}: {e}; falling back to polling",
+                    "cannot watch {} natively: {e}; falling back to polling",
                     root.display()
                 );
                 (poll(Some(e.to_string())), None)

@@ -33,7 +33,7 @@ impl std::fmt::Display for Status {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
     Apps,
     Sessions(SessionFilter),
@@ -65,6 +65,46 @@ pub enum Request {
     },
     Status,
     Watch,
+}
+
+// Tokens are bearer credentials and sign-in bodies carry a password: a
+// request printed with {:?} (a log line, a panic) shows neither.
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Request::Apps => f.write_str("Apps"),
+            Request::Sessions(filter) => f.debug_tuple("Sessions").field(filter).finish(),
+            Request::Show { session } => f.debug_struct("Show").field("session", session).finish(),
+            Request::Path { session } => f.debug_struct("Path").field("session", session).finish(),
+            Request::SetStatus {
+                status,
+                sessions,
+                push,
+            } => f
+                .debug_struct("SetStatus")
+                .field("status", status)
+                .field("sessions", sessions)
+                .field("push", push)
+                .finish(),
+            Request::Delete { sessions, push } => f
+                .debug_struct("Delete")
+                .field("sessions", sessions)
+                .field("push", push)
+                .finish(),
+            Request::Push { full } => f.debug_struct("Push").field("full", full).finish(),
+            Request::Refresh => f.write_str("Refresh"),
+            Request::Verify { token } => f
+                .debug_struct("Verify")
+                .field("token", &format_args!("<{} bytes>", token.len()))
+                .finish(),
+            Request::Authenticate { body } => f
+                .debug_struct("Authenticate")
+                .field("body", &format_args!("<{} bytes>", body.len()))
+                .finish(),
+            Request::Status => f.write_str("Status"),
+            Request::Watch => f.write_str("Watch"),
+        }
+    }
 }
 
 impl Request {
@@ -356,4 +396,34 @@ pub enum ErrorCode {
 pub struct ErrorReply {
     pub code: ErrorCode,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_secrets() {
+        let v = format!(
+            "{:?}",
+            Request::Verify {
+                token: "eyJzZWNyZXQ".into()
+            }
+        );
+        assert!(!v.contains("eyJzZWNyZXQ"), "{v}");
+        let a = format!(
+            "{:?}",
+            Request::Authenticate {
+                body: r#"{"password":"hunter2"}"#.into()
+            }
+        );
+        assert!(!a.contains("hunter2"), "{a}");
+        let r = AuthReply {
+            id: "ab".into(),
+            status: Status::Accepted,
+            token: Some("eyJzZWNyZXQ".into()),
+            status_text: String::new(),
+        };
+        assert!(!format!("{r:?}").contains("eyJzZWNyZXQ"));
+    }
 }
