@@ -11,7 +11,9 @@
 //! - `mobile-session status` process time vs `redis-cli -s SOCK ping`.
 //!
 //! Run it with `bench/run` (release build, installs Redis if missing).
-//! Usage: mobile-session-bench TARGET_DIR [SESSIONS]
+//! Usage: mobile-session-bench TARGET_DIR [SESSIONS]; with
+//! `BENCH_ONLY_THROUGHPUT=1` only the verify/Redis throughput comparison
+//! runs, with the CPU time each server spends per request.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -29,6 +31,7 @@ fn main() {
             .expect("usage: mobile-session-bench TARGET_DIR [SESSIONS]"),
     );
     let sessions: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    let only_throughput = std::env::var_os("BENCH_ONLY_THROUGHPUT").is_some();
     let dir = tempfile::tempdir().expect("tempdir");
     println!(
         "# mobile-sessiond benchmarks ({sessions} sessions, {} cores)",
@@ -55,6 +58,48 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
+    if only_throughput {
+        let token = &tokens[tokens.len() / 3];
+        let request = frame(
+            &encode(&Request::Verify {
+                token: token.clone(),
+            })
+            .unwrap(),
+        );
+        let answer_len = Conn::open(&sock).raw_round_trip(&request).len();
+        let redis = Redis::start(dir.path()).expect("redis");
+        let (ratio, ours, r) = median_ratio(
+            7,
+            || throughput(50, 4000, Target::Daemon(&sock), &request, answer_len),
+            || throughput(50, 4000, Target::Redis(&redis.sock), &[], 0),
+        );
+        println!("median: ours {ours:.0}/s redis {r:.0}/s ratio {ratio:.3}");
+        let cpu = |pid: u32| -> (f64, f64) {
+            let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let f: Vec<&str> = st.rsplit(')').next().unwrap().split_whitespace().collect();
+            (
+                f[11].parse::<f64>().unwrap() / 100.0,
+                f[12].parse::<f64>().unwrap() / 100.0,
+            )
+        };
+        for _ in 0..2 {
+            let (u0, s0) = cpu(daemon.child.id());
+            throughput(50, 10000, Target::Daemon(&sock), &request, answer_len);
+            let (u1, s1) = cpu(daemon.child.id());
+            let (ru0, rs0) = cpu(redis.child.id());
+            throughput(50, 10000, Target::Redis(&redis.sock), &[], 0);
+            let (ru1, rs1) = cpu(redis.child.id());
+            println!(
+                "cpu per request: ours user {:.2} sys {:.2} µs; redis user {:.2} sys {:.2} µs",
+                (u1 - u0) * 2.0,
+                (s1 - s0) * 2.0,
+                (ru1 - ru0) * 2.0,
+                (rs1 - rs0) * 2.0
+            );
+        }
+        daemon.stop();
+        return;
+    }
     // Memory, with every session live.
     let rss = daemon.rss_bytes();
     let budget = bytes as f64 * 1.5 + 20.0 * 1048576.0;
@@ -133,36 +178,33 @@ fn main() {
 
     // Throughput, 50 connections, one request in flight each.
     let per_conn = 4_000;
-    let ours = throughput(
-        50,
-        per_conn,
-        || Client::Daemon(Conn::open(&sock)),
-        &request,
-        answer_len,
-    );
-    let floor_ops = throughput(
-        50,
-        per_conn,
-        || Client::Floor(UnixStream::connect(&floor_sock).unwrap()),
-        &request,
-        answer_len,
+    let (_, ours, floor_ops) = median_ratio(
+        3,
+        || throughput(50, per_conn, Target::Daemon(&sock), &request, answer_len),
+        || {
+            throughput(
+                50,
+                per_conn,
+                Target::Floor(&floor_sock),
+                &request,
+                answer_len,
+            )
+        },
     );
     println!("verify throughput, 50 connections: {ours:.0}/s (raw floor {floor_ops:.0}/s)");
     match Redis::start(dir.path()) {
         Some(redis) => {
-            let redis_ops = throughput(
-                50,
-                per_conn,
-                || Client::Redis(UnixStream::connect(&redis.sock).unwrap()),
-                &[],
-                0,
+            let (ratio, ours, redis_ops) = median_ratio(
+                5,
+                || throughput(50, per_conn, Target::Daemon(&sock), &request, answer_len),
+                || throughput(50, per_conn, Target::Redis(&redis.sock), &[], 0),
             );
             report(
                 "verify throughput / Redis GET throughput (higher is better)",
-                ours / redis_ops,
+                ratio,
                 -1.0,
             );
-            println!("  Redis GET {redis_ops:.0}/s through the same client loop");
+            println!("  median of 5 alternated rounds: {ours:.0}/s vs Redis GET {redis_ops:.0}/s, same client loop");
             if let Some(line) = redis.benchmark() {
                 println!("  redis-benchmark -c 50 -t get: {line}");
             }
@@ -442,56 +484,96 @@ fn round_trips(sock: &Path, daemon: bool, request: &[u8], answer_len: usize, n: 
     }
 }
 
-enum Client {
-    Daemon(Conn),
-    Floor(UnixStream),
-    Redis(UnixStream),
+/// What a throughput client talks to.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Daemon(&'a Path),
+    Floor(&'a Path),
+    Redis(&'a Path),
 }
 
-/// Requests per second with `conns` threads, one request in flight each.
+/// Requests per second over `conns` connections, one request in flight on
+/// each, driven like redis-benchmark: one client thread, an event loop.
 fn throughput(
     conns: usize,
     per_conn: usize,
-    open: impl Fn() -> Client + Sync,
+    target: Target<'_>,
     request: &[u8],
     answer_len: usize,
 ) -> f64 {
-    let get = b"*2\r\n$3\r\nGET\r\n$4\r\nbkey\r\n";
-    let start = std::sync::Barrier::new(conns + 1);
-    let elapsed = std::thread::scope(|sc| {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const GET: &[u8] = b"*2\r\n$3\r\nGET\r\n$4\r\nbkey\r\n";
+    // Redis answers "$8\r\naccepted\r\n".
+    const GET_ANSWER: usize = 14;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut streams = Vec::with_capacity(conns);
         for _ in 0..conns {
-            sc.spawn(|| {
-                let client = open();
-                start.wait();
-                match client {
-                    Client::Daemon(Conn { s: mut st }) | Client::Floor(mut st) => {
-                        let mut ans = vec![0u8; answer_len];
-                        for _ in 0..per_conn {
-                            st.write_all(request).unwrap();
-                            st.read_exact(&mut ans).unwrap();
-                        }
-                    }
-                    Client::Redis(st) => {
-                        let mut w = st.try_clone().unwrap();
-                        let mut r = BufReader::new(st);
-                        let mut line = String::new();
-                        for _ in 0..per_conn {
-                            w.write_all(get).unwrap();
-                            line.clear();
-                            r.read_line(&mut line).unwrap(); // $N
-                            line.clear();
-                            r.read_line(&mut line).unwrap(); // value
-                        }
-                    }
-                }
-            });
+            let (path, hello) = match target {
+                Target::Daemon(p) => (p, true),
+                Target::Floor(p) | Target::Redis(p) => (p, false),
+            };
+            let mut s = tokio::net::UnixStream::connect(path).await.unwrap();
+            if hello {
+                s.write_all(&frame(&encode(&ClientHello::current()).unwrap()))
+                    .await
+                    .unwrap();
+                let mut len = [0u8; 4];
+                s.read_exact(&mut len).await.unwrap();
+                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+                s.read_exact(&mut body).await.unwrap();
+            }
+            streams.push(s);
         }
-        start.wait();
+        let (req, ans_len) = match target {
+            Target::Redis(_) => (GET.to_vec(), GET_ANSWER),
+            _ => (request.to_vec(), answer_len),
+        };
         let t = Instant::now();
-        // The scope joins every thread before returning.
-        t
-    });
-    (conns * per_conn) as f64 / elapsed.elapsed().as_secs_f64()
+        let tasks: Vec<_> = streams
+            .into_iter()
+            .map(|mut s| {
+                let req = req.clone();
+                tokio::spawn(async move {
+                    let mut ans = vec![0u8; ans_len];
+                    for _ in 0..per_conn {
+                        s.write_all(&req).await.unwrap();
+                        s.read_exact(&mut ans).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        (conns * per_conn) as f64 / t.elapsed().as_secs_f64()
+    })
+}
+
+/// Median of `rounds` ratios, the two sides measured alternately so that
+/// a noisy moment hits both.
+fn median_ratio(
+    rounds: usize,
+    mut ours: impl FnMut() -> f64,
+    mut reference: impl FnMut() -> f64,
+) -> (f64, f64, f64) {
+    let mut rs = Vec::new();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let x = ours();
+        let y = reference();
+        rs.push(x / y);
+        a.push(x);
+        b.push(y);
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(|p, q| p.total_cmp(q));
+        v[v.len() / 2]
+    };
+    (med(&mut rs), med(&mut a), med(&mut b))
 }
 
 struct Redis {

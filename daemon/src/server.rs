@@ -209,10 +209,14 @@ async fn handle_connection(
     let Some(role) = handshake(&mut conn, access, creds).await else {
         return;
     };
+    // One cancellation future for the connection's life, not one per request.
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
     loop {
         let request = tokio::select! {
-            _ = shutdown.cancelled() => break,
+            biased;
             r = conn.recv::<Request>() => r,
+            _ = &mut cancelled => break,
         };
         let request = match request {
             Ok(Some(r)) => r,

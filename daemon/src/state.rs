@@ -383,22 +383,40 @@ impl State {
 
     /// `verify`: O(1) from the live view; anything unrecognised is `unknown`.
     pub fn verify(&self, token: &str) -> VerifyReply {
-        let Some(claims) = crate::token::decode(token) else {
-            return VerifyReply::unknown();
-        };
-        let folder = claims.folder();
-        let live = self.live();
-        match live.get(&folder, &claims.id) {
-            Some(rec) => VerifyReply {
-                status: match rec.status {
-                    Status::Accepted => VerifyStatus::Accepted,
-                    Status::Pending => VerifyStatus::Pending,
+        crate::token::with_claims(token, |c| {
+            let live = self.live();
+            let found = if c.team_id.is_empty() {
+                live.get(&c.app_id, &c.id).map(|rec| (rec, None))
+            } else {
+                // The folder name is TEAM.app: build it on the stack when short.
+                let mut buf = [0u8; 256];
+                let len = c.team_id.len() + 1 + c.app_id.len();
+                if len <= buf.len() {
+                    buf[..c.team_id.len()].copy_from_slice(c.team_id.as_bytes());
+                    buf[c.team_id.len()] = b'.';
+                    buf[c.team_id.len() + 1..len].copy_from_slice(c.app_id.as_bytes());
+                    let folder = std::str::from_utf8(&buf[..len]).unwrap_or_default();
+                    live.get(folder, &c.id)
+                        .map(|rec| (rec, Some(folder.to_string())))
+                } else {
+                    let folder = crate::session::app_folder(&c.app_id, Some(&c.team_id));
+                    live.get(&folder, &c.id)
+                        .map(|rec| (rec, Some(folder.clone())))
+                }
+            };
+            match found {
+                Some((rec, folder)) => VerifyReply {
+                    status: match rec.status {
+                        Status::Accepted => VerifyStatus::Accepted,
+                        Status::Pending => VerifyStatus::Pending,
+                    },
+                    app: Some(folder.unwrap_or_else(|| c.app_id.to_string())),
+                    id: Some(rec.id.to_string()),
                 },
-                app: Some(folder),
-                id: Some(rec.id.to_string()),
-            },
-            None => VerifyReply::unknown(),
-        }
+                None => VerifyReply::unknown(),
+            }
+        })
+        .unwrap_or_else(VerifyReply::unknown)
     }
 
     pub fn apps(&self) -> Vec<AppRow> {

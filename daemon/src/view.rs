@@ -172,10 +172,18 @@ impl DiskView {
 /// The live key of a session: `folder/lower-case id` (neither contains `/`).
 pub fn live_key(folder: &str, id: &str) -> String {
     let mut k = String::with_capacity(folder.len() + 1 + id.len());
-    k.push_str(folder);
-    k.push('/');
-    k.extend(id.chars().map(|c| c.to_ascii_lowercase()));
+    write_live_key(&mut k, folder, id);
     k
+}
+
+/// Writes a live key into `buf` (cleared first), for lookups without allocating.
+pub fn write_live_key(buf: &mut String, folder: &str, id: &str) {
+    buf.clear();
+    buf.push_str(folder);
+    buf.push('/');
+    let start = buf.len();
+    buf.push_str(id);
+    buf[start..].make_ascii_lowercase();
 }
 
 /// Splits a live key back into its folder and lower-case id.
@@ -191,7 +199,14 @@ pub struct LiveView {
 
 impl LiveView {
     pub fn get(&self, folder: &str, id: &str) -> Option<&Arc<SessionRecord>> {
-        self.sessions.get(&live_key(folder, id))
+        thread_local! {
+            static KEY: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(256));
+        }
+        KEY.with(|k| {
+            let mut k = k.borrow_mut();
+            write_live_key(&mut k, folder, id);
+            self.sessions.get(k.as_str())
+        })
     }
 
     pub fn len(&self) -> usize {
