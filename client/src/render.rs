@@ -189,7 +189,7 @@ pub fn status(s: &DaemonStatus, as_json: bool) {
                 "version": s.version,
                 "protocol": s.protocol,
                 "pid": s.pid,
-                "uptime_secs": s.uptime_secs,
+                "uptime": s.uptime_secs,
                 "data_dir": s.data_dir,
                 "socket": s.socket,
                 "live": s.live,

@@ -41,27 +41,30 @@ pub fn top_level_value(text: &str, key: &str) -> Option<Range<usize>> {
 /// Removes the white space between tokens of a JSON text (strings and
 /// numbers are kept exactly as written).
 pub fn minify(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
+    // Byte-wise: every byte that matters here is ASCII, so UTF-8 sequences
+    // pass through whole.
+    let mut out = Vec::with_capacity(json.len());
     let mut in_string = false;
     let mut escaped = false;
-    for c in json.chars() {
+    for &b in json.as_bytes() {
         if in_string {
-            out.push(c);
+            out.push(b);
             if escaped {
                 escaped = false;
-            } else if c == '\\' {
+            } else if b == b'\\' {
                 escaped = true;
-            } else if c == '"' {
+            } else if b == b'"' {
                 in_string = false;
             }
-        } else if c == '"' {
+        } else if b == b'"' {
             in_string = true;
-            out.push(c);
-        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
-            out.push(c);
+            out.push(b);
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            out.push(b);
         }
     }
-    out
+    // Only ASCII white space was removed, so this cannot fail.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {

@@ -111,8 +111,9 @@ impl State {
         let old = std::mem::replace(&mut *lock(&self.disk), fresh);
         tracing::debug!(?read, "rescan read the folder");
         if self.events.receiver_count() == 0 {
-            // Nobody watches: no need to compare the two views.
-            drop(old);
+            // Nobody watches: no need to compare the two views. Freeing
+            // 100 000 entries takes a while; not on the caller's time.
+            std::thread::spawn(move || drop(old));
             return Ok(());
         }
         let disk = lock(&self.disk);

@@ -383,12 +383,7 @@ pub fn push_incremental(root: &Path, disk: &mut DiskView, live: &mut LiveView) -
 /// hash lookup, no allocation.
 fn push_all_in_place(root: &Path, disk: &DiskView, live: &mut LiveView) -> PushReport {
     let mut report = PushReport::default();
-    live.sessions.retain(|k, _| {
-        let (folder, id) = split_key(k);
-        let keep = disk.get(folder, id).is_some_and(|e| e.state.is_ok());
-        report.removed += u64::from(!keep);
-        keep
-    });
+    let before = live.sessions.len() as u64;
     let mut key = String::with_capacity(128);
     for (folder, app) in &disk.apps {
         for (id_lower, entry) in &app.sessions {
@@ -412,6 +407,15 @@ fn push_all_in_place(root: &Path, disk: &DiskView, live: &mut LiveView) -> PushR
                 }
             }
         }
+    }
+    // Live sessions that no valid file matched leave; usually there are none.
+    let matched = report.updated + report.unchanged;
+    if matched < before {
+        live.sessions.retain(|k, _| {
+            let (folder, id) = split_key(k);
+            disk.get(folder, id).is_some_and(|e| e.state.is_ok())
+        });
+        report.removed = before - matched;
     }
     report.invalid = disk.invalid_files(root);
     report
