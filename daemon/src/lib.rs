@@ -134,6 +134,11 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
             return Err(e.into());
         }
     };
+    // Report the data dir as resolved (a relative --data-dir is ambiguous).
+    let data_dir = store
+        .root()
+        .parent()
+        .map_or(data_dir, std::path::Path::to_path_buf);
     // Watch before the first scan, so no change falls between the two.
     let pending_watcher =
         watcher::prepare(store.root(), watcher::WatchSettings::from_config(&config));

@@ -113,7 +113,10 @@ impl State {
         if self.events.receiver_count() == 0 {
             // Nobody watches: no need to compare the two views. Freeing
             // 100 000 entries takes a while; not on the caller's time.
-            std::thread::spawn(move || drop(old));
+            std::thread::spawn(move || {
+                drop(old);
+                release_freed_memory();
+            });
             return Ok(());
         }
         let disk = lock(&self.disk);
@@ -130,6 +133,7 @@ impl State {
         }
         drop(disk);
         drop(old);
+        release_freed_memory();
         tracing::debug!(total = ?t.elapsed(), "rescan done");
         Ok(())
     }
@@ -557,6 +561,16 @@ impl State {
 
     pub fn root(&self) -> &Path {
         self.store.root()
+    }
+}
+
+/// Hands memory freed by a dropped view back to the OS: glibc keeps freed
+/// blocks otherwise, and the RSS would carry a second view's worth.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -173,6 +173,15 @@ fn every_kind_of_change(d: &Daemon) {
         .iter()
         .any(|a| a["folder"] == new_app));
 
+    // An app folder moved out of MobileApps and back in.
+    let outside = d.dir.path().join("parked");
+    std::fs::rename(d.apps_dir().join(new_app), &outside).unwrap();
+    w.expect("deleted with its moved folder", |e| is(e, "deleted", nid));
+    std::fs::rename(&outside, d.apps_dir().join(new_app)).unwrap();
+    w.expect("created when the folder comes back", |e| {
+        is(e, "created", nid)
+    });
+
     // Deleting a whole app folder.
     std::fs::remove_dir_all(d.apps_dir().join(new_app)).unwrap();
     wait_until("a deleted app folder leaves", || {
