@@ -161,19 +161,16 @@ fn main() {
     let floor_sock = dir.path().join("floor.sock");
     let _floor = spawn_floor(&floor_sock, request.len(), answer_len);
     let n = 20_000;
-    let ours = best_of(3, || round_trips(&sock, true, &request, answer_len, n));
-    let floor = best_of(3, || {
-        round_trips(&floor_sock, false, &request, answer_len, n)
-    });
-    report(
-        "verify round trip / raw ping-pong floor",
-        ours.as_secs_f64() / floor.as_secs_f64(),
-        1.2,
+    let (ratio, ours, floor) = median_ratio(
+        7,
+        || time(|| round_trips(&sock, true, &request, answer_len, n)).as_secs_f64(),
+        || time(|| round_trips(&floor_sock, false, &request, answer_len, n)).as_secs_f64(),
     );
+    report("verify round trip / raw ping-pong floor", ratio, 1.2);
     println!(
-        "  {:.1} µs vs {:.1} µs per round trip",
-        us(ours) / n as f64,
-        us(floor) / n as f64
+        "  median of 7 alternated rounds: {:.1} µs vs {:.1} µs per round trip",
+        ours * 1e6 / n as f64,
+        floor * 1e6 / n as f64
     );
 
     // Throughput, 50 connections, one request in flight each.
@@ -205,6 +202,23 @@ fn main() {
                 -1.0,
             );
             println!("  median of 5 alternated rounds: {ours:.0}/s vs Redis GET {redis_ops:.0}/s, same client loop");
+            // The same bytes as a verify: the token as key, an answer-sized value.
+            let value = "v".repeat(answer_len.saturating_sub(4));
+            let (get, n) = redis.set_sized(token, &value);
+            let (ratio, _, sized) = median_ratio(
+                5,
+                || throughput(50, per_conn, Target::Daemon(&sock), &request, answer_len),
+                || {
+                    throughput(
+                        50,
+                        per_conn,
+                        Target::RedisSized(&redis.sock, &get, n),
+                        &[],
+                        0,
+                    )
+                },
+            );
+            println!("  (info) vs Redis GET of a token-sized key and answer-sized value: {ratio:.3} ({sized:.0}/s)");
             if let Some(line) = redis.benchmark() {
                 println!("  redis-benchmark -c 50 -t get: {line}");
             }
@@ -255,10 +269,6 @@ fn cores() -> usize {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-fn us(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
 }
 
 /// Prints one ratio and whether it meets its target (negative target: "at least").
@@ -490,6 +500,8 @@ enum Target<'a> {
     Daemon(&'a Path),
     Floor(&'a Path),
     Redis(&'a Path),
+    /// Redis GET of a token-sized key holding an answer-sized value.
+    RedisSized(&'a Path, &'a [u8], usize),
 }
 
 /// Requests per second over `conns` connections, one request in flight on
@@ -514,7 +526,7 @@ fn throughput(
         for _ in 0..conns {
             let (path, hello) = match target {
                 Target::Daemon(p) => (p, true),
-                Target::Floor(p) | Target::Redis(p) => (p, false),
+                Target::Floor(p) | Target::Redis(p) | Target::RedisSized(p, _, _) => (p, false),
             };
             let mut s = tokio::net::UnixStream::connect(path).await.unwrap();
             if hello {
@@ -530,6 +542,7 @@ fn throughput(
         }
         let (req, ans_len) = match target {
             Target::Redis(_) => (GET.to_vec(), GET_ANSWER),
+            Target::RedisSized(_, get, n) => (get.to_vec(), n),
             _ => (request.to_vec(), answer_len),
         };
         let t = Instant::now();
@@ -612,6 +625,18 @@ impl Redis {
         let mut ok = [0u8; 5];
         s.read_exact(&mut ok).ok()?;
         Some(Self { child, sock })
+    }
+
+    /// Stores `value` under `key`; returns the GET request and its answer length.
+    fn set_sized(&self, key: &str, value: &str) -> (Vec<u8>, usize) {
+        let bulk = |s: &str| format!("${}\r\n{s}\r\n", s.len());
+        let set = format!("*3\r\n$3\r\nSET\r\n{}{}", bulk(key), bulk(value));
+        let mut s = UnixStream::connect(&self.sock).unwrap();
+        s.write_all(set.as_bytes()).unwrap();
+        let mut ok = [0u8; 5];
+        s.read_exact(&mut ok).unwrap();
+        let get = format!("*2\r\n$3\r\nGET\r\n{}", bulk(key)).into_bytes();
+        (get, bulk(value).len())
     }
 
     /// redis-benchmark's own figure, for reference.

@@ -468,7 +468,7 @@ impl State {
             Some(a) => Some(resolve::resolve_app(&self.store, &disk, &live, a)?),
             None => None,
         };
-        let rows = view::session_rows(self.store.root(), &disk, &live);
+        let rows = view::session_rows(&disk, &live);
         drop(live);
         drop(disk);
         let root = self.store.root();

@@ -81,22 +81,30 @@ impl SessionStore {
         }
     }
 
+    /// The names in `dir` that `keep` accepts (by name and file type; a
+    /// symlink's type is its own, so links are never taken for folders or files).
+    fn list(
+        dir: &Path,
+        keep: impl Fn(&str, std::fs::FileType) -> bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let entries = std::fs::read_dir(dir).map_err(|source| StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        Ok(entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let kind = e.file_type().ok()?;
+                keep(&name, kind).then_some(name)
+            })
+            .collect())
+    }
+
     /// The app folders: real directories with plain, visible names. Symlinks
     /// are skipped; they may point anywhere.
     pub fn app_folders(&self) -> Result<Vec<String>, StoreError> {
-        let dir = std::fs::read_dir(&self.root).map_err(|source| StoreError::Io {
-            path: self.root.clone(),
-            source,
-        })?;
-        let mut out = Vec::new();
-        for entry in dir.flatten() {
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            if is_app_folder_name(&name) && entry.file_type().is_ok_and(|t| t.is_dir()) {
-                out.push(name);
-            }
-        }
+        let mut out = Self::list(&self.root, |n, t| is_app_folder_name(n) && t.is_dir())?;
         out.sort();
         Ok(out)
     }
@@ -104,17 +112,7 @@ impl SessionStore {
     /// The session file names of one folder (hex names, regular files).
     pub fn session_names(&self, folder: &str) -> Result<Vec<String>, StoreError> {
         let path = self.checked_folder(folder)?;
-        let dir = std::fs::read_dir(&path).map_err(|source| StoreError::Io { path, source })?;
-        let mut out = Vec::new();
-        for entry in dir.flatten() {
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            if is_session_name(&name) && entry.file_type().is_ok_and(|t| t.is_file()) {
-                out.push(name);
-            }
-        }
-        Ok(out)
+        Self::list(&path, |n, t| is_session_name(n) && t.is_file())
     }
 
     /// Every app folder with its session file names.
@@ -225,10 +223,7 @@ impl SessionStore {
         let dir = self.open_folder(folder)?;
         let path = self.session_path(folder, name);
         let old = match rfs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) if create => {
-                let _ = st;
-                return Err(StoreError::Exists { path });
-            }
+            Ok(_) if create => return Err(StoreError::Exists { path }),
             Ok(st) if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile => {
                 return Err(StoreError::NotRegular { path });
             }

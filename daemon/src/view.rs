@@ -233,7 +233,7 @@ pub fn unpushed_of(
 /// The rows of `sessions` (design §4): every valid file, plus live sessions
 /// whose file is gone (`deleted`) or no longer valid (`invalid`). Sorted by
 /// app, then id.
-pub fn session_rows(root: &Path, disk: &DiskView, live: &LiveView) -> Vec<RowSource> {
+pub fn session_rows(disk: &DiskView, live: &LiveView) -> Vec<RowSource> {
     let mut rows = Vec::with_capacity(disk.apps.values().map(|a| a.sessions.len()).sum());
     for (folder, entry) in disk.entries() {
         let live_rec = live.get(folder, &entry.name);
@@ -271,7 +271,6 @@ pub fn session_rows(root: &Path, disk: &DiskView, live: &LiveView) -> Vec<RowSou
         (a.folder.as_str(), a.name.to_ascii_lowercase())
             .cmp(&(b.folder.as_str(), b.name.to_ascii_lowercase()))
     });
-    let _ = root;
     rows
 }
 
@@ -502,7 +501,7 @@ mod tests {
             },
         );
         disk.insert("A", entry("dddd", "4"));
-        let rows = session_rows(root, &disk, &live);
+        let rows = session_rows(&disk, &live);
         let marks: Vec<_> = rows.iter().map(|r| (r.name.as_str(), r.unpushed)).collect();
         assert_eq!(
             marks,
