@@ -54,6 +54,12 @@ impl Access {
         })
     }
 
+    /// The group the socket should belong to so that group members can open
+    /// it at all: `reader_group`, else `admin_group`.
+    pub fn socket_group(&self) -> Option<u32> {
+        self.reader.as_ref().or(self.admin.as_ref()).map(|g| g.gid)
+    }
+
     /// The role of a peer, or why it is refused.
     pub fn role_of(&self, uid: Option<u32>, gid: Option<u32>) -> Result<Role, String> {
         let Some(uid) = uid else {

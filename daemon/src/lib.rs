@@ -125,7 +125,7 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
     // Bind first: a second daemon must fail fast, before scanning anything.
     let (listener, activated) = match opts.listen_fd.take() {
         Some(fd) => (server::from_fd(fd).map_err(StartError::Activation)?, true),
-        None => (server::bind(&socket)?, false),
+        None => (server::bind(&socket, access.socket_group())?, false),
     };
     let store = match store::SessionStore::open(&data_dir) {
         Ok(s) => s,

@@ -43,11 +43,14 @@ pub enum BindError {
 
 /// Binds the socket file: creates its folder (0750) if missing, removes a
 /// stale socket left by a killed daemon, refuses if a daemon answers there.
-pub fn bind(path: &Path) -> Result<Listener, BindError> {
+/// The socket is 0660; with `group`, the socket (and a folder we created)
+/// belongs to that group, so its members can connect.
+pub fn bind(path: &Path, group: Option<u32>) -> Result<Listener, BindError> {
     let io_err = |source| BindError::Io {
         path: path.to_path_buf(),
         source,
     };
+    let mut created_dir = None;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
             use std::os::unix::fs::DirBuilderExt;
@@ -56,6 +59,7 @@ pub fn bind(path: &Path) -> Result<Listener, BindError> {
                 .mode(0o750)
                 .create(dir)
                 .map_err(io_err)?;
+            created_dir = Some(dir);
         }
     }
     if let Ok(meta) = std::fs::symlink_metadata(path) {
@@ -89,6 +93,17 @@ pub fn bind(path: &Path) -> Result<Listener, BindError> {
         })?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io_err)?;
+    if let Some(gid) = group {
+        for p in created_dir.into_iter().chain([path]) {
+            // Allowed for root, or when the daemon's user is in that group.
+            if let Err(e) = std::os::unix::fs::chown(p, None, Some(gid)) {
+                tracing::warn!(
+                    "cannot give {} to group {gid}: {e}; its members cannot connect",
+                    p.display()
+                );
+            }
+        }
+    }
     Ok(listener)
 }
 

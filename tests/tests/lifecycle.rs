@@ -74,6 +74,50 @@ fn socket_and_folder_permissions() {
 }
 
 #[test]
+fn the_socket_belongs_to_the_reader_group() {
+    use std::os::unix::fs::MetadataExt;
+    // "daemon" exists on every Debian system; its gid is in /etc/group.
+    let groups = std::fs::read_to_string("/etc/group").unwrap();
+    let gid: u32 = groups
+        .lines()
+        .find_map(|l| l.strip_prefix("daemon:x:"))
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|g| g.parse().ok())
+        .expect("a daemon group");
+    let d = Daemon::start_with(Opts {
+        config: Some("reader_group = \"daemon\"\n".into()),
+        ..Default::default()
+    });
+    assert_eq!(std::fs::metadata(&d.socket).unwrap().gid(), gid);
+    assert_eq!(
+        std::fs::metadata(d.socket.parent().unwrap()).unwrap().gid(),
+        gid
+    );
+    // An unknown group is a clear start-up error.
+    let bad = Daemon::start_with(Opts {
+        empty: true,
+        ..Default::default()
+    });
+    let cfg = bad.dir.path().join("bad.toml");
+    std::fs::write(&cfg, "admin_group = \"no-such-group-here\"\n").unwrap();
+    let out = std::process::Command::new(daemon_bin())
+        .arg("--data-dir")
+        .arg(&bad.data)
+        .arg("--socket")
+        .arg(bad.dir.path().join("other.sock"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no-such-group-here"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn an_empty_data_dir_gets_a_mobileapps_folder() {
     let d = Daemon::start_with(Opts {
         empty: true,

@@ -1,0 +1,139 @@
+//! Who may talk to the daemon (design §6): readers may look and verify, with
+//! tokens redacted; writes need admin; anyone else is refused. The client
+//! runs as `nobody` (uid/gid 65534) against a daemon running as root.
+
+mod common;
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Output};
+
+const NOBODY: u32 = 65534;
+
+fn as_nobody(d: &Daemon, args: &[&str]) -> Output {
+    Command::new(client_bin())
+        .arg("--socket")
+        .arg(&d.socket)
+        .args(args)
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .expect("run the client as nobody")
+}
+
+/// A daemon whose socket `nobody` can reach, with `config`.
+fn daemon(config: &str) -> Option<Daemon> {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run the client as another user");
+        return None;
+    }
+    let d = Daemon::start_with(Opts {
+        config: Some(config.into()),
+        ..Default::default()
+    });
+    // The temp dir is 0700; let others traverse to the socket's folder.
+    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    Some(d)
+}
+
+#[test]
+fn readers_read_with_tokens_redacted_and_cannot_write() {
+    let Some(d) = daemon("reader_group = \"nogroup\"\n") else {
+        return;
+    };
+    let before = snapshot(&d.apps_dir());
+
+    let out = as_nobody(&d, &["--json", "apps"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = as_nobody(&d, &["--json", "sessions"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        !text.contains("f3a9c1d2e4b5a6978899"),
+        "push token shown to a reader: {text}"
+    );
+    assert!(text.contains("<redacted>"));
+
+    let out = as_nobody(&d, &["--json", "show", IPAD_ID]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["token"], "<redacted>");
+    assert_eq!(shown["device"]["token"], "<redacted>");
+    assert_eq!(shown["email"], "marie.dupont@example.com");
+
+    assert_eq!(
+        as_nobody(&d, &["verify", SEED_TOKEN]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        as_nobody(&d, &["verify", IPAD_TOKEN]).status.code(),
+        Some(3)
+    );
+    assert!(as_nobody(&d, &["status"]).status.success());
+
+    for cmd in [
+        &["accept", IPAD_ID][..],
+        &["set-status", "pending", SEED_ID],
+        &["delete", ANDROID_ID],
+        &["push"],
+        &["refresh"],
+    ] {
+        let out = as_nobody(&d, cmd);
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}");
+        assert!(
+            stderr(&out).contains("needs admin rights"),
+            "{cmd:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = Command::new(client_bin())
+        .arg("--socket")
+        .arg(&d.socket)
+        .arg("authenticate")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(snapshot(&d.apps_dir()), before, "a reader changed files");
+    // Admins (here root) still may.
+    d.ok(&["accept", IPAD_ID]);
+}
+
+#[test]
+fn admin_group_members_may_write() {
+    let Some(d) = daemon("admin_group = \"nogroup\"\n") else {
+        return;
+    };
+    let out = as_nobody(&d, &["accept", IPAD_ID, "--push"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(d.cli(&["verify", IPAD_TOKEN]).status.code(), Some(0));
+    let out = as_nobody(&d, &["--json", "show", IPAD_ID]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["token"], IPAD_TOKEN, "admins see tokens");
+}
+
+#[test]
+fn strangers_are_refused_with_a_clear_error() {
+    // The socket is the "daemon" group's, and nobody is not a member.
+    let Some(d) = daemon("reader_group = \"daemon\"\n") else {
+        return;
+    };
+    // Let nobody reach the socket at all, to reach the credential check.
+    std::fs::set_permissions(
+        d.socket.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(&d.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = as_nobody(&d, &["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("refused") && err.contains("uid 65534") && err.contains("daemon"),
+        "{err}"
+    );
+    assert!(d.log_text().contains("connection refused"));
+}
