@@ -340,15 +340,19 @@ fn a_stalled_watch_client_does_not_hold_anyone_up() {
     };
     let before = rss();
     let app = "com.sample.tasks";
-    for i in 0..1000 {
-        let id = format!("{:040x}", 0xbeef000 + i % 50);
-        let mut doc = session_json(app, None, &id, "accepted");
-        doc["email"] = format!("user{i}@example.com").into();
+    // More events than the daemon buffers per watcher (1024) plus what the
+    // socket holds: the stalled client must fall behind.
+    for i in 0..5000u64 {
+        let id = format!("{:040x}", 0xbeef_0000 + i);
+        let doc = session_json(app, None, &id, "accepted");
         std::fs::write(d.file(ANDROID, &id), doc.to_string()).unwrap();
-        if i % 100 == 0 {
+        if i % 500 == 0 {
             d.ok(&["status"]);
         }
     }
+    wait_until("every file is seen", || {
+        d.json(&["status"])["on_disk"] == 5003
+    });
     d.ok(&["push"]);
     live_watch.expect("pushed, despite the stalled client", |e| {
         e["event"] == "pushed"
@@ -358,6 +362,24 @@ fn a_stalled_watch_client_does_not_hold_anyone_up() {
         after < before + 64 * 1024,
         "RSS grew from {before} KiB to {after} KiB"
     );
+    // When the stalled client reads again, it is told what it missed.
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut lagged = None;
+    while lagged.is_none() {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len)
+            .expect("the stalled stream is still open");
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut body).unwrap();
+        if let mobile_session_proto::Response::Event(e) =
+            mobile_session_proto::connection::decode(&body).unwrap()
+        {
+            if e.kind == mobile_session_proto::EventKind::Lagged {
+                lagged = e.count;
+            }
+        }
+    }
+    assert!(lagged.unwrap_or(0) > 0);
     // Stopping is not held up by the stalled client either.
     drop(live_watch);
     let mut d = d;
