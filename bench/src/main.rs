@@ -74,6 +74,37 @@ fn main() {
             || throughput(50, 4000, Target::Redis(&redis.sock), &[], 0),
         );
         println!("median: ours {ours:.0}/s redis {r:.0}/s ratio {ratio:.3}");
+        let switches = |pid: u32| -> u64 {
+            let mut n = 0;
+            for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+                .unwrap()
+                .flatten()
+            {
+                let st = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+                for l in st.lines() {
+                    if l.starts_with("voluntary_ctxt_switches")
+                        || l.starts_with("nonvoluntary_ctxt_switches")
+                    {
+                        n += l
+                            .split_whitespace()
+                            .nth(1)
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .unwrap_or(0);
+                    }
+                }
+            }
+            n
+        };
+        let (a0, b0) = (switches(daemon.child.id()), switches(redis.child.id()));
+        throughput(50, 10000, Target::Daemon(&sock), &request, answer_len);
+        let a1 = switches(daemon.child.id());
+        throughput(50, 10000, Target::Redis(&redis.sock), &[], 0);
+        let b1 = switches(redis.child.id());
+        println!(
+            "context switches per request: ours {:.3}, redis {:.3}",
+            (a1 - a0) as f64 / 500000.0,
+            (b1 - b0) as f64 / 500000.0
+        );
         let cpu = |pid: u32| -> (f64, f64) {
             let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
             let f: Vec<&str> = st.rsplit(')').next().unwrap().split_whitespace().collect();

@@ -10,26 +10,51 @@ use std::process::{Command, Output};
 
 const NOBODY: u32 = 65534;
 
-/// The client binary, copied where `nobody` can run it (the checkout may
-/// sit under a folder only root can enter).
-fn client_for_nobody(d: &Daemon) -> std::path::PathBuf {
-    let path = d.dir.path().join("mobile-session");
-    if !path.exists() {
-        std::fs::copy(client_bin(), &path).unwrap();
+/// The client binary where `nobody` can run it (the checkout may sit under a
+/// folder only root can enter): hard-linked if possible, else copied, once.
+fn client_for_nobody() -> &'static std::path::Path {
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir =
+            std::env::temp_dir().join(format!("mobile-session-nobody-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.join("mobile-session");
+        let _ = std::fs::remove_file(&path);
+        if std::fs::hard_link(client_bin(), &path).is_err() {
+            std::fs::copy(client_bin(), &path).unwrap();
+        }
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    path
+        path
+    })
 }
 
-fn as_nobody(d: &Daemon, args: &[&str]) -> Output {
-    Command::new(client_for_nobody(d))
-        .arg("--socket")
+fn as_nobody_cmd(d: &Daemon, args: &[&str]) -> Command {
+    let mut cmd = Command::new(client_for_nobody());
+    cmd.arg("--socket")
         .arg(&d.socket)
         .args(args)
         .uid(NOBODY)
-        .gid(NOBODY)
-        .output()
-        .expect("run the client as nobody")
+        .gid(NOBODY);
+    cmd
+}
+
+/// Runs `cmd`; a copied binary can be briefly "busy" while another test
+/// thread forks (ETXTBSY), which is worth another try.
+fn output(mut cmd: Command) -> Output {
+    let mut result = None;
+    wait_until("the client runs", || match cmd.output() {
+        Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => false,
+        other => {
+            result = Some(other.expect("run the client as nobody"));
+            true
+        }
+    });
+    result.unwrap()
+}
+
+fn as_nobody(d: &Daemon, args: &[&str]) -> Output {
+    output(as_nobody_cmd(d, args))
 }
 
 /// A daemon whose socket `nobody` can reach, with `config`.
@@ -98,15 +123,9 @@ fn readers_read_with_tokens_redacted_and_cannot_write() {
             stderr(&out)
         );
     }
-    let out = Command::new(client_for_nobody(&d))
-        .arg("--socket")
-        .arg(&d.socket)
-        .arg("authenticate")
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let mut cmd = as_nobody_cmd(&d, &["authenticate"]);
+    cmd.stdin(std::process::Stdio::null());
+    let out = output(cmd);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(snapshot(&d.apps_dir()), before, "a reader changed files");
     // Admins (here root) still may.
