@@ -393,21 +393,8 @@ impl State {
             let found = if c.team_id.is_empty() {
                 live.get(&c.app_id, &c.id).map(|rec| (rec, None))
             } else {
-                // The folder name is TEAM.app: build it on the stack when short.
-                let mut buf = [0u8; 256];
-                let len = c.team_id.len() + 1 + c.app_id.len();
-                if len <= buf.len() {
-                    buf[..c.team_id.len()].copy_from_slice(c.team_id.as_bytes());
-                    buf[c.team_id.len()] = b'.';
-                    buf[c.team_id.len() + 1..len].copy_from_slice(c.app_id.as_bytes());
-                    let folder = std::str::from_utf8(&buf[..len]).unwrap_or_default();
-                    live.get(folder, &c.id)
-                        .map(|rec| (rec, Some(folder.to_string())))
-                } else {
-                    let folder = crate::session::app_folder(&c.app_id, Some(&c.team_id));
-                    live.get(&folder, &c.id)
-                        .map(|rec| (rec, Some(folder.clone())))
-                }
+                let folder = crate::session::app_folder(&c.app_id, Some(&c.team_id));
+                live.get(&folder, &c.id).map(|rec| (rec, Some(folder)))
             };
             match found {
                 Some((rec, folder)) => VerifyReply {

@@ -82,18 +82,20 @@ pub fn with_claims<T>(token: &str, f: impl FnOnce(ClaimsRef<'_>) -> T) -> Option
     } else {
         &STANDARD_ANY
     };
-    let mut stack = [0u8; 512];
-    let heap;
-    let bytes: &[u8] = match engine.decode_slice(token, &mut stack) {
-        Ok(n) => &stack[..n],
-        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
-            heap = engine.decode(token).ok()?;
-            &heap
+    thread_local! {
+        // Reused: no allocation and no zero-filling per token.
+        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 1024]);
+    }
+    BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        let need = token.len().div_ceil(4) * 3;
+        if buf.len() < need {
+            buf.resize(need, 0);
         }
-        Err(_) => return None,
-    };
-    let claims: ClaimsRef = serde_json::from_slice(bytes).ok()?;
-    Some(f(claims))
+        let n = engine.decode_slice(token, &mut buf[..]).ok()?;
+        let claims: ClaimsRef = serde_json::from_slice(&buf[..n]).ok()?;
+        Some(f(claims))
+    })
 }
 
 #[cfg(test)]

@@ -43,6 +43,9 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
     Ok(msg)
 }
 
+/// Queued output past which `feed` writes before queueing more.
+const WRITE_HIGH_WATER: usize = 128 * 1024;
+
 /// A framed stream of messages in both directions.
 pub struct Connection<S> {
     framed: Framed<S, LengthDelimitedCodec>,
@@ -71,10 +74,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
-    /// Queues one message without flushing (for pipelining).
+    /// Queues one message without flushing (for pipelining). It is encoded
+    /// straight into the write buffer: no intermediate allocation.
     pub async fn feed<T: Serialize>(&mut self, msg: &T) -> Result<(), FrameError> {
-        let body = Bytes::from(encode(msg)?);
-        self.framed.feed(body).await.map_err(|e| self.io_error(e))
+        use bytes::BufMut;
+        // Past the high-water mark, write out what is queued first.
+        if self.framed.write_buffer().len() >= WRITE_HIGH_WATER {
+            SinkExt::<Bytes>::flush(&mut self.framed)
+                .await
+                .map_err(|e| self.io_error(e))?;
+        }
+        let buf = self.framed.write_buffer_mut();
+        let start = buf.len();
+        buf.put_u32(0);
+        let mut w = buf.writer();
+        let written = bincode::serde::encode_into_std_write(msg, &mut w, config());
+        let buf = w.into_inner();
+        match written {
+            Ok(n) => {
+                let len =
+                    u32::try_from(n).map_err(|_| FrameError::Encode("message too large".into()))?;
+                buf[start..start + 4].copy_from_slice(&len.to_be_bytes());
+                Ok(())
+            }
+            Err(e) => {
+                buf.truncate(start);
+                Err(FrameError::Encode(e.to_string()))
+            }
+        }
     }
 
     pub async fn flush(&mut self) -> Result<(), FrameError> {
