@@ -27,7 +27,6 @@
 
 use std::path::{Path, PathBuf};
 
-use futures::{SinkExt, StreamExt};
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::tokio::Stream as _;
 use interprocess::local_socket::{GenericFilePath, ToFsName};
@@ -262,46 +261,31 @@ impl Client {
         &mut self,
         tokens: &[String],
     ) -> Result<Vec<VerifyReply>, ClientError> {
-        let sent: Vec<bool> = tokens.iter().map(|t| t.len() <= MAX_TOKEN_LEN).collect();
-        let expected = sent.iter().filter(|s| **s).count();
-        let framed = self.conn.framed_mut();
-        let (mut sink, mut stream) = StreamExt::split::<bytes::Bytes>(framed);
-        let writer = async {
-            for t in tokens.iter().filter(|t| t.len() <= MAX_TOKEN_LEN) {
-                let body = mobile_session_proto::connection::encode(&Request::Verify {
-                    token: t.clone(),
-                })?;
-                sink.feed(bytes::Bytes::from(body))
-                    .await
-                    .map_err(FrameError::Io)?;
-            }
-            sink.flush().await.map_err(FrameError::Io)?;
-            Ok::<_, ClientError>(())
-        };
-        let reader = async {
-            let mut out = Vec::with_capacity(expected);
-            while out.len() < expected {
-                let frame = stream
-                    .next()
-                    .await
-                    .ok_or_else(|| {
-                        ClientError::Protocol("the daemon closed the connection".into())
-                    })?
-                    .map_err(FrameError::Io)?;
-                match mobile_session_proto::connection::decode::<Response>(&frame)? {
-                    Response::Verified(v) => out.push(v),
-                    r => return Err(unexpected(r)),
+        let requests: Vec<Request> = tokens
+            .iter()
+            .filter(|t| t.len() <= MAX_TOKEN_LEN)
+            .map(|t| Request::Verify { token: t.clone() })
+            .collect();
+        let mut daemon_error = None;
+        let answers = self
+            .conn
+            .pipeline(&requests, |r: Response| match r {
+                Response::Verified(v) => Ok(v),
+                other => {
+                    daemon_error = Some(unexpected(other));
+                    Err(FrameError::Decode("unexpected answer to verify".into()))
                 }
-            }
-            Ok(out)
+            })
+            .await;
+        let answers = match (answers, daemon_error) {
+            (_, Some(e)) => return Err(e),
+            (r, None) => r?,
         };
-        let (w, answers) = tokio::join!(writer, reader);
-        w?;
-        let mut answers = answers?.into_iter();
-        Ok(sent
-            .into_iter()
-            .map(|s| {
-                if s {
+        let mut answers = answers.into_iter();
+        Ok(tokens
+            .iter()
+            .map(|t| {
+                if t.len() <= MAX_TOKEN_LEN {
                     answers.next().unwrap_or_else(VerifyReply::unknown)
                 } else {
                     VerifyReply::unknown()

@@ -1,6 +1,7 @@
-//! Keeps the disk view current on its own: `notify` reports changes under
-//! `MobileApps`, a settle loop batches them (`settle_ms`, ≤ 50 ms by
-//! default) and re-reads only the files named.
+//! Keeps the disk view current on its own: the OS watcher (inotify on
+//! Linux, notify's native watcher elsewhere, or a stat poller) reports
+//! changes under `MobileApps`, a settle loop batches them (`settle_ms`,
+//! 50 ms by default) and re-reads only the files named.
 //!
 //! **Push sync.** A push must see every change completed before it was
 //! issued, even one not reported yet. With inotify, the push creates a

@@ -1,10 +1,8 @@
-//! [`Connection`] owns the framing: a length prefix plus bincode 2.
+//! [`Connection`] owns the framing: a 4-byte big-endian length prefix plus bincode 2.
 
-use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
+use bytes::{Buf, BufMut, BytesMut};
 use serde::{de::DeserializeOwned, Serialize};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Why a frame could not be sent or received.
 #[derive(Debug, thiserror::Error)]
@@ -45,10 +43,16 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
 
 /// Queued output past which `feed` writes before queueing more.
 const WRITE_HIGH_WATER: usize = 128 * 1024;
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 8 * 1024;
 
-/// A framed stream of messages in both directions.
+/// A framed stream of messages in both directions. It owns the framing, as
+/// mini-redis's `Connection` does: bytes are read into one buffer, and each
+/// frame is decoded in place once it is whole.
 pub struct Connection<S> {
-    framed: Framed<S, LengthDelimitedCodec>,
+    stream: S,
+    read: BytesMut,
+    write: BytesMut,
     max_incoming: usize,
 }
 
@@ -56,58 +60,75 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// `max_incoming` bounds the frames this side accepts; the peer's own
     /// limit is its business.
     pub fn new(stream: S, max_incoming: usize) -> Self {
-        let framed = LengthDelimitedCodec::builder()
-            .max_frame_length(max_incoming)
-            .new_framed(stream);
         Self {
-            framed,
+            stream,
+            read: BytesMut::with_capacity(READ_CHUNK),
+            write: BytesMut::with_capacity(READ_CHUNK),
             max_incoming,
         }
     }
 
+    /// The length of the frame at the front of the read buffer, once its
+    /// header is in; a length over the limit is refused before any of its
+    /// body is read (or memory reserved for it).
+    fn next_len(&self) -> Result<Option<usize>, FrameError> {
+        let Some(h) = self.read.get(..4) else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
+        if len > self.max_incoming {
+            return Err(FrameError::TooLong {
+                max: self.max_incoming,
+            });
+        }
+        Ok(Some(len))
+    }
+
     /// Receives one message; `Ok(None)` when the peer closed cleanly.
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
-        match self.framed.next().await {
-            None => Ok(None),
-            Some(Ok(body)) => decode(&body).map(Some),
-            Some(Err(e)) => Err(self.io_error(e)),
+        loop {
+            if let Some(len) = self.next_len()? {
+                if self.read.len() >= 4 + len {
+                    let msg = decode(&self.read[4..4 + len]);
+                    self.read.advance(4 + len);
+                    return msg.map(Some);
+                }
+            }
+            self.read.reserve(READ_CHUNK);
+            let n = self
+                .stream
+                .read_buf(&mut self.read)
+                .await
+                .map_err(FrameError::Io)?;
+            if n == 0 {
+                return if self.read.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()))
+                };
+            }
         }
     }
 
     /// Queues one message without flushing (for pipelining). It is encoded
     /// straight into the write buffer: no intermediate allocation.
     pub async fn feed<T: Serialize>(&mut self, msg: &T) -> Result<(), FrameError> {
-        use bytes::BufMut;
-        // Past the high-water mark, write out what is queued first.
-        if self.framed.write_buffer().len() >= WRITE_HIGH_WATER {
-            SinkExt::<Bytes>::flush(&mut self.framed)
-                .await
-                .map_err(|e| self.io_error(e))?;
+        if self.write.len() >= WRITE_HIGH_WATER {
+            self.flush().await?;
         }
-        let buf = self.framed.write_buffer_mut();
-        let start = buf.len();
-        buf.put_u32(0);
-        let mut w = buf.writer();
-        let written = bincode::serde::encode_into_std_write(msg, &mut w, config());
-        let buf = w.into_inner();
-        match written {
-            Ok(n) => {
-                let len =
-                    u32::try_from(n).map_err(|_| FrameError::Encode("message too large".into()))?;
-                buf[start..start + 4].copy_from_slice(&len.to_be_bytes());
-                Ok(())
-            }
-            Err(e) => {
-                buf.truncate(start);
-                Err(FrameError::Encode(e.to_string()))
-            }
-        }
+        encode_frame(&mut self.write, msg)
     }
 
+    /// Writes out everything queued.
     pub async fn flush(&mut self) -> Result<(), FrameError> {
-        SinkExt::<Bytes>::flush(&mut self.framed)
-            .await
-            .map_err(|e| self.io_error(e))
+        if !self.write.is_empty() {
+            self.stream
+                .write_all(&self.write)
+                .await
+                .map_err(FrameError::Io)?;
+            self.write.clear();
+        }
+        self.stream.flush().await.map_err(FrameError::Io)
     }
 
     /// Sends one message and flushes it.
@@ -119,34 +140,82 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// True when the next request is already buffered whole: the daemon
     /// then delays its flush so pipelined answers share one write.
     pub fn has_complete_frame(&self) -> bool {
-        let buf = self.framed.read_buffer();
-        match buf.get(..4) {
-            Some(len) => {
-                let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
-                buf.len() >= 4 + len
-            }
-            None => false,
-        }
+        matches!(self.next_len(), Ok(Some(len)) if self.read.len() >= 4 + len)
     }
 
-    /// The framed transport, for callers that split it into a sink and a
-    /// stream to write and read at the same time.
-    pub fn framed_mut(&mut self) -> &mut Framed<S, LengthDelimitedCodec> {
-        &mut self.framed
+    /// Sends `requests` while reading their answers, so that neither side's
+    /// socket buffer can fill up and stall the other (pipelining). Answers
+    /// come back in order; `map` turns each into the caller's type.
+    pub async fn pipeline<Q: Serialize, A: DeserializeOwned, R>(
+        &mut self,
+        requests: &[Q],
+        mut map: impl FnMut(A) -> Result<R, FrameError>,
+    ) -> Result<Vec<R>, FrameError> {
+        let (mut rd, mut wr) = tokio::io::split(&mut self.stream);
+        let writer = async {
+            let mut buf = BytesMut::with_capacity(WRITE_HIGH_WATER);
+            for chunk in requests.chunks(256) {
+                for q in chunk {
+                    encode_frame(&mut buf, q)?;
+                }
+                wr.write_all(&buf).await.map_err(FrameError::Io)?;
+                buf.clear();
+            }
+            wr.flush().await.map_err(FrameError::Io)
+        };
+        let max = self.max_incoming;
+        let read = &mut self.read;
+        let reader = async {
+            let mut out = Vec::with_capacity(requests.len());
+            while out.len() < requests.len() {
+                let whole = read.get(..4).and_then(|h| {
+                    let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
+                    (read.len() >= 4 + len).then_some(len)
+                });
+                match whole {
+                    Some(len) if len > max => return Err(FrameError::TooLong { max }),
+                    Some(len) => {
+                        let a = decode(&read[4..4 + len]);
+                        read.advance(4 + len);
+                        out.push(map(a?)?);
+                    }
+                    None => {
+                        read.reserve(READ_CHUNK);
+                        if rd.read_buf(read).await.map_err(FrameError::Io)? == 0 {
+                            return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+                        }
+                    }
+                }
+            }
+            Ok(out)
+        };
+        let (w, r) = tokio::join!(writer, reader);
+        w?;
+        r
     }
 
     pub fn into_inner(self) -> S {
-        self.framed.into_inner()
+        self.stream
     }
+}
 
-    fn io_error(&self, e: std::io::Error) -> FrameError {
-        // LengthDelimitedCodec reports an oversized frame as InvalidData.
-        if e.kind() == std::io::ErrorKind::InvalidData {
-            FrameError::TooLong {
-                max: self.max_incoming,
-            }
-        } else {
-            FrameError::Io(e)
+/// Appends one frame (length prefix + bincode) to `buf`.
+fn encode_frame<T: Serialize>(buf: &mut BytesMut, msg: &T) -> Result<(), FrameError> {
+    let start = buf.len();
+    buf.put_u32(0);
+    let mut w = std::mem::take(buf).writer();
+    let written = bincode::serde::encode_into_std_write(msg, &mut w, config());
+    *buf = w.into_inner();
+    match written {
+        Ok(n) => {
+            let len =
+                u32::try_from(n).map_err(|_| FrameError::Encode("message too large".into()))?;
+            buf[start..start + 4].copy_from_slice(&len.to_be_bytes());
+            Ok(())
+        }
+        Err(e) => {
+            buf.truncate(start);
+            Err(FrameError::Encode(e.to_string()))
         }
     }
 }
