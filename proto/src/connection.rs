@@ -168,18 +168,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let reader = async {
             let mut out = Vec::with_capacity(requests.len());
             while out.len() < requests.len() {
-                let whole = read.get(..4).and_then(|h| {
-                    let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
-                    (read.len() >= 4 + len).then_some(len)
-                });
-                match whole {
+                // The limit applies from the header on, before any body is read.
+                let header = read
+                    .get(..4)
+                    .map(|h| u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize);
+                match header {
                     Some(len) if len > max => return Err(FrameError::TooLong { max }),
-                    Some(len) => {
+                    Some(len) if read.len() >= 4 + len => {
                         let a = decode(&read[4..4 + len]);
                         read.advance(4 + len);
                         out.push(map(a?)?);
                     }
-                    None => {
+                    _ => {
                         read.reserve(READ_CHUNK);
                         if rd.read_buf(read).await.map_err(FrameError::Io)? == 0 {
                             return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
@@ -267,6 +267,24 @@ mod tests {
         let mut body = vec![6u8, 0xFF];
         body.extend_from_slice(&u64::MAX.to_le_bytes());
         assert!(decode::<Request>(&body).is_err());
+    }
+
+    #[tokio::test]
+    async fn pipeline_refuses_a_forged_length_from_the_header() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (a, mut b) = tokio::io::duplex(1 << 16);
+        let mut client = Connection::new(a, 1024);
+        let peer = tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            let _ = b.read(&mut buf).await;
+            b.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+            // Keep the stream open: the refusal must not wait for more bytes.
+            b
+        });
+        let reqs = [Request::Status];
+        let r = client.pipeline(&reqs, |r: Response| Ok(r)).await;
+        assert!(matches!(r, Err(FrameError::TooLong { max: 1024 })), "{r:?}");
+        drop(peer.await);
     }
 
     #[test]
