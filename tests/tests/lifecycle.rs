@@ -53,13 +53,12 @@ fn a_regular_file_at_the_socket_path_is_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("not-a-socket");
     std::fs::write(&sock, "precious").unwrap();
-    let out = std::process::Command::new(daemon_bin())
-        .arg("--data-dir")
-        .arg(dir.path().join("Data"))
-        .arg("--socket")
-        .arg(&sock)
-        .output()
-        .unwrap();
+    let out = daemon_once(&[
+        "--data-dir".as_ref(),
+        dir.path().join("Data").as_os_str(),
+        "--socket".as_ref(),
+        sock.as_os_str(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not a socket"), "{}", stderr(&out));
     assert_eq!(std::fs::read(&sock).unwrap(), b"precious");
@@ -100,15 +99,14 @@ fn the_socket_belongs_to_the_reader_group() {
     });
     let cfg = bad.dir.path().join("bad.toml");
     std::fs::write(&cfg, "admin_group = \"no-such-group-here\"\n").unwrap();
-    let out = std::process::Command::new(daemon_bin())
-        .arg("--data-dir")
-        .arg(&bad.data)
-        .arg("--socket")
-        .arg(bad.dir.path().join("other.sock"))
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let out = daemon_once(&[
+        "--data-dir".as_ref(),
+        bad.data.as_os_str(),
+        "--socket".as_ref(),
+        bad.dir.path().join("other.sock").as_os_str(),
+        "--config".as_ref(),
+        cfg.as_os_str(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("no-such-group-here"),
@@ -133,20 +131,13 @@ fn bad_config_and_arguments_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.toml");
     std::fs::write(&cfg, "data_dir = 3\n").unwrap();
-    let out = std::process::Command::new(daemon_bin())
-        .arg("--config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let out = daemon_once(&["--config".as_ref(), cfg.as_os_str()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains(cfg.to_str().unwrap()),
         "{}",
         stderr(&out)
     );
-    let out = std::process::Command::new(daemon_bin())
-        .arg("--bogus")
-        .output()
-        .unwrap();
+    let out = daemon_once(&["--bogus"]);
     assert_eq!(out.status.code(), Some(2));
 }

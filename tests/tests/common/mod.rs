@@ -308,6 +308,19 @@ impl Drop for Daemon {
     }
 }
 
+/// Runs the daemon with exactly `args` and waits for it to exit (for start-up
+/// failures, which must exit at once with a message).
+pub fn daemon_once<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    Command::new(daemon_bin())
+        .args(args)
+        .env_remove("MOBILE_SESSION_SOCKET")
+        .env_remove("MOBILE_SESSIOND_CONFIG")
+        .env_remove("MOBILE_SESSIOND_DATA_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run mobile-sessiond")
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
