@@ -98,7 +98,6 @@ fn first_sign_in(state: &State, folder: &str, req: &SignIn) -> Result<AuthReply,
         Status::Accepted
     };
     state.store.ensure_folder(folder)?;
-    state.note_folder_locked(folder);
     // 160 random bits cannot realistically collide, but a clash must not overwrite.
     for _ in 0..8 {
         let id = new_session_id()?;

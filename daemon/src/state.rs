@@ -266,6 +266,16 @@ impl State {
         self.store.session_path(&t.folder, &t.name)
     }
 
+    fn changed_session(&self, t: &Target, status: Option<Status>, changed: bool) -> ChangedSession {
+        ChangedSession {
+            app: t.folder.clone(),
+            id: t.name.clone(),
+            path: self.path_of(t).display().to_string(),
+            status,
+            changed,
+        }
+    }
+
     /// Reads a session file's current bytes.
     pub fn read(&self, t: &Target) -> Result<Vec<u8>, CmdError> {
         self.store.read(&t.folder, &t.name).map_err(|e| {
@@ -333,13 +343,7 @@ impl State {
                 tracing::info!(app = %t.folder, id = %t.name, %status, "status changed");
             }
             self.refresh_file_locked(&t.folder, &t.name);
-            out.push(ChangedSession {
-                app: t.folder.clone(),
-                id: t.name.clone(),
-                path: self.path_of(&t).display().to_string(),
-                status: Some(status),
-                changed,
-            });
+            out.push(self.changed_session(&t, Some(status), changed));
         }
         Ok(out)
     }
@@ -369,13 +373,7 @@ impl State {
                 tracing::info!(app = %t.folder, id = %t.name, "session file deleted");
             }
             self.refresh_file_locked(&t.folder, &t.name);
-            out.push(ChangedSession {
-                app: t.folder.clone(),
-                id: t.name.clone(),
-                path: self.path_of(t).display().to_string(),
-                status: None,
-                changed,
-            });
+            out.push(self.changed_session(t, None, changed));
         }
         Ok(out)
     }
@@ -389,21 +387,16 @@ impl State {
     /// `verify`: O(1) from the live view; anything unrecognised is `unknown`.
     pub fn verify(&self, token: &str) -> VerifyReply {
         crate::token::with_claims(token, |c| {
+            let folder = c.folder();
             let live = self.live();
-            let found = if c.team_id.is_empty() {
-                live.get(&c.app_id, &c.id).map(|rec| (rec, None))
-            } else {
-                let folder = crate::session::app_folder(&c.app_id, Some(&c.team_id));
-                live.get(&folder, &c.id).map(|rec| (rec, Some(folder)))
-            };
-            match found {
-                Some((rec, folder)) => VerifyReply {
+            match live.get(&folder, &c.id) {
+                Some(rec) => VerifyReply {
                     status: match rec.status {
                         Status::Accepted => VerifyStatus::Accepted,
                         Status::Pending => VerifyStatus::Pending,
                     },
-                    app: Some(folder.unwrap_or_else(|| c.app_id.to_string())),
                     id: Some(rec.id.to_string()),
+                    app: Some(folder),
                 },
                 None => VerifyReply::unknown(),
             }
@@ -510,14 +503,8 @@ impl State {
         device_id: &str,
     ) -> Option<(String, Arc<SessionRecord>)> {
         let disk = lock(&self.disk);
-        let app = disk.apps().get(folder)?;
-        let rec = app.find_device(device_id)?.clone();
-        let name = app
-            .sessions
-            .values()
-            .find(|e| e.state.as_ref().is_ok_and(|r| Arc::ptr_eq(r, &rec)))
-            .map(|e| e.name.to_string())?;
-        Some((name, rec))
+        let (name, rec) = disk.apps().get(folder)?.find_device(device_id)?;
+        Some((name.to_string(), rec.clone()))
     }
 
     pub(crate) fn live_record(&self, folder: &str, id: &str) -> Option<Arc<SessionRecord>> {

@@ -20,13 +20,6 @@ pub struct Claims {
     pub team_id: String,
 }
 
-impl Claims {
-    /// The app folder this token belongs to.
-    pub fn folder(&self) -> String {
-        crate::session::app_folder(&self.app_id, Some(&self.team_id))
-    }
-}
-
 /// Builds the token exactly as 4D does.
 pub fn encode(app_id: &str, session_id: &str, team_id: Option<&str>) -> String {
     // serde_json escapes exactly like 4D's JSON Stringify for these strings.
@@ -58,6 +51,13 @@ pub struct ClaimsRef<'a> {
     pub id: Cow<'a, str>,
     #[serde(rename = "teamID", default, borrow)]
     pub team_id: Cow<'a, str>,
+}
+
+impl ClaimsRef<'_> {
+    /// The app folder this token belongs to.
+    pub fn folder(&self) -> String {
+        crate::session::app_folder(&self.app_id, Some(&self.team_id))
+    }
 }
 
 /// Decodes a token in any of the forms clients send: padded or not,
@@ -115,7 +115,10 @@ mod tests {
         let c = decode(SEED).unwrap();
         assert_eq!(c.app_id, "com.contactApp.Contact");
         assert_eq!(c.team_id, "UTT7VDX8W5");
-        assert_eq!(c.folder(), "UTT7VDX8W5.com.contactApp.Contact");
+        assert_eq!(
+            with_claims(SEED, |c| c.folder()).unwrap(),
+            "UTT7VDX8W5.com.contactApp.Contact"
+        );
     }
 
     #[test]
@@ -126,7 +129,7 @@ mod tests {
             None,
         );
         assert_eq!(t, "eyJhcHBOYW1lSUQiOiJjb20uc2FtcGxlLnRhc2tzIiwiaWQiOiIxODE4ZTgxMTg5MmY5MDJiZDIzZjA4MjQxMjhiMmYzMzBjNWM3ZmQwIiwidGVhbUlEIjoiIn0");
-        assert_eq!(decode(&t).unwrap().folder(), "com.sample.tasks");
+        assert_eq!(with_claims(&t, |c| c.folder()).unwrap(), "com.sample.tasks");
     }
 
     #[test]

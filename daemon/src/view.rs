@@ -29,12 +29,13 @@ pub struct AppView {
 }
 
 impl AppView {
-    /// The valid session whose `device.id` is `device_id`, if any.
-    pub fn find_device(&self, device_id: &str) -> Option<&Arc<SessionRecord>> {
-        self.sessions
-            .values()
-            .filter_map(|e| e.state.as_ref().ok())
-            .find(|r| r.device_id.as_deref() == Some(device_id))
+    /// The file name and record of the valid session whose `device.id` is
+    /// `device_id`, if any.
+    pub fn find_device(&self, device_id: &str) -> Option<(&str, &Arc<SessionRecord>)> {
+        self.sessions.values().find_map(|e| match &e.state {
+            Ok(r) if r.device_id.as_deref() == Some(device_id) => Some((&*e.name, r)),
+            _ => None,
+        })
     }
 }
 
