@@ -32,10 +32,10 @@ use interprocess::local_socket::traits::tokio::Stream as _;
 use interprocess::local_socket::{GenericFilePath, ToFsName};
 pub use mobile_session_proto as proto;
 use mobile_session_proto::{
-    AppRow, AuthReply, ChangeReport, ClientHello, Connection, DaemonStatus, ErrorCode, ErrorReply,
-    Event, FrameError, HelloOutcome, PushReport, Request, Response, Role, ServerHello,
-    SessionFilter, SessionRow, Status, VerifyReply, MAGIC, MAX_RESPONSE_FRAME, MAX_TOKEN_LEN,
-    PROTOCOL_VERSION,
+    AppRow, AuthReply, ChangeReport, ChangedSession, ClientHello, Connection, DaemonStatus,
+    ErrorCode, ErrorReply, Event, FrameError, HelloOutcome, PushReport, Request, Response, Role,
+    ServerHello, SessionFilter, SessionRow, Status, VerifyReply, MAGIC, MAX_RESPONSE_FRAME,
+    MAX_TOKEN_LEN, PROTOCOL_VERSION,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +47,8 @@ pub enum ClientError {
     },
     #[error("mobile-sessiond refused the connection: {0}")]
     Refused(String),
+    #[error("mobile-sessiond is busy: {0}")]
+    Busy(String),
     #[error("protocol error: {0}")]
     Protocol(String),
     /// The daemon answered with an error.
@@ -101,6 +103,7 @@ impl Client {
         }
         match hello.outcome {
             HelloOutcome::Refused { reason } => Err(ClientError::Refused(reason)),
+            HelloOutcome::Busy { reason } => Err(ClientError::Busy(reason)),
             HelloOutcome::Welcome { .. } if hello.protocol != PROTOCOL_VERSION => Err(ClientError::Protocol(format!(
                 "mobile-sessiond {} speaks protocol {}, this client ({}) speaks {PROTOCOL_VERSION}: use matching versions",
                 hello.daemon_version,
@@ -312,9 +315,39 @@ impl Client {
         }
     }
 
-    /// Turns this connection into an event stream.
-    pub async fn watch(mut self) -> Result<EventStream, ClientError> {
-        self.conn.send(&Request::Watch).await?;
+    /// Stores `userInfo` and the push token of 4D's `$userInfo` body in the
+    /// session of `token`.
+    pub async fn user_info(
+        &mut self,
+        token: &str,
+        body: &str,
+    ) -> Result<ChangedSession, ClientError> {
+        let req = Request::UserInfo {
+            token: token.into(),
+            body: body.into(),
+        };
+        match self.request(&req).await? {
+            Response::UserInfoStored(c) => Ok(c),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    /// 4D's `$logout`: deletes the session of `token`.
+    pub async fn logout(&mut self, token: &str) -> Result<ChangedSession, ClientError> {
+        match self
+            .request(&Request::Logout {
+                token: token.into(),
+            })
+            .await?
+        {
+            Response::LoggedOut(c) => Ok(c),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    /// Turns this connection into an event stream (of one app, with `app`).
+    pub async fn watch(mut self, app: Option<String>) -> Result<EventStream, ClientError> {
+        self.conn.send(&Request::Watch { app }).await?;
         Ok(EventStream { conn: self.conn })
     }
 }

@@ -101,6 +101,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 status: status.map(status_of),
                 email,
                 device_token,
+                invalid: false,
             };
             render::sessions(&client.sessions(filter).await?, json);
         }
@@ -161,16 +162,26 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let reply = client
                 .authenticate(body.as_deref().unwrap_or_default())
                 .await?;
+            let user_info: Option<serde_json::Value> = reply
+                .user_info
+                .as_deref()
+                .and_then(|u| serde_json::from_str(u).ok());
             if json {
                 print_json(&json!({
+                    "success": reply.success,
                     "id": reply.id,
-                    "status": reply.status.as_str(),
+                    "status": reply.status.map(|s| s.as_str()),
                     "token": reply.token,
                     "statusText": reply.status_text,
+                    "userInfo": user_info,
                 }));
             } else {
-                println!("id:     {}", reply.id);
-                println!("status: {}", reply.status);
+                if let Some(id) = &reply.id {
+                    println!("id:     {id}");
+                }
+                if let Some(s) = reply.status {
+                    println!("status: {s}");
+                }
                 if let Some(t) = &reply.token {
                     println!("token:  {t}");
                 }
@@ -179,7 +190,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Status => render::status(&client.status().await?, json),
         Command::Watch => {
-            let mut events = client.watch().await?;
+            let mut events = client.watch(None).await?;
             while let Some(event) = events.next().await? {
                 render::event(&event, json);
             }

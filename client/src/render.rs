@@ -78,7 +78,7 @@ pub fn sessions(rows: &[SessionRow], as_json: bool) {
                 json!({
                     "app": s.app,
                     "id": s.id,
-                    "status": s.status.as_str(),
+                    "status": s.status.map(|x| x.as_str()),
                     "email": s.email,
                     "device": device_of(s),
                     "path": s.path,
@@ -100,7 +100,7 @@ pub fn sessions(rows: &[SessionRow], as_json: bool) {
             vec![
                 s.app.clone(),
                 s.id.clone(),
-                s.status.to_string(),
+                s.status.map_or(String::new(), |x| x.to_string()),
                 text(&d, "description"),
                 os,
                 s.email.clone().unwrap_or_default(),

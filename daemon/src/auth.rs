@@ -192,16 +192,20 @@ fn sign_in_again(
 fn reply(id: String, status: Status, token: String) -> AuthReply {
     match status {
         Status::Accepted => AuthReply {
-            id,
-            status,
+            success: true,
+            id: Some(id),
+            status: Some(status),
             token: Some(token),
             status_text: ACCEPTED_TEXT.to_string(),
+            user_info: None,
         },
         Status::Pending => AuthReply {
-            id,
-            status,
+            success: true,
+            id: Some(id),
+            status: Some(status),
             token: None,
             status_text: PENDING_TEXT.to_string(),
+            user_info: None,
         },
     }
 }

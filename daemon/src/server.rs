@@ -254,7 +254,7 @@ async fn handle_connection(
                 break;
             }
         };
-        if request.writes() && role != Role::Admin {
+        if crate::cmd::writes(&request) && role != Role::Admin {
             let reply = Response::Error(ErrorReply {
                 code: ErrorCode::PermissionDenied,
                 message: "this command needs admin rights: run it as the daemon's user, root, or a member of admin_group".into(),
@@ -265,7 +265,7 @@ async fn handle_connection(
             continue;
         }
         let more = match request {
-            Request::Watch => {
+            Request::Watch { .. } => {
                 crate::cmd::watch::run(&mut conn, state, role, shutdown.clone()).await;
                 false
             }

@@ -418,6 +418,7 @@ impl State {
                     team_id,
                     sessions,
                     pending,
+                    unreadable: false,
                 }
             })
             .collect()
@@ -479,6 +480,10 @@ impl State {
             rescans: self.rescans.load(Ordering::Relaxed),
             auto_push: self.config.auto_push,
             connections: self.connections.load(Ordering::Relaxed),
+            watchers: self.events.receiver_count() as u64,
+            max_connections: 0,
+            read_errors: 0,
+            unreadable_folders: Vec::new(),
         }
     }
 

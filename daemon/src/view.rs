@@ -299,7 +299,7 @@ impl RowSource {
         SessionRow {
             app: self.folder.clone(),
             id: self.record.id.to_string(),
-            status: self.record.status,
+            status: Some(self.record.status),
             email: self.record.email.as_deref().map(str::to_string),
             device,
             path: root
@@ -308,6 +308,7 @@ impl RowSource {
                 .display()
                 .to_string(),
             unpushed: self.unpushed,
+            invalid: None,
         }
     }
 }

@@ -8,7 +8,7 @@ pub const MAGIC: u32 = 0x4D53_4553;
 
 /// Bumped whenever [`crate::Request`] / [`crate::Response`] change in a way an
 /// older peer cannot read.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientHello {
@@ -41,9 +41,11 @@ pub enum HelloOutcome {
     Welcome { role: Role },
     /// The daemon closes the connection; the reason is meant for a human.
     Refused { reason: String },
+    /// The daemon serves `max_connections` already; try again later.
+    Busy { reason: String },
 }
 
-/// What a caller may do (design §6).
+/// What a caller may do, decided from the peer's credentials at the handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Role {
     /// Read-only commands; tokens are redacted.

@@ -64,7 +64,21 @@ pub enum Request {
         body: String,
     },
     Status,
-    Watch,
+    /// Streams events; `app` (an APP argument) keeps only that app's.
+    Watch {
+        app: Option<String>,
+    },
+    /// 4D's `$userInfo`: `body` is `{"userInfo":{…},"device":{"token":"…"}}`,
+    /// stored in the session of `token` (a live, accepted session).
+    UserInfo {
+        token: String,
+        body: String,
+    },
+    /// 4D's `$logout`: deletes the session of `token` and drops it from the
+    /// live view at once.
+    Logout {
+        token: String,
+    },
 }
 
 // Tokens are bearer credentials and sign-in bodies carry a password: a
@@ -102,22 +116,17 @@ impl std::fmt::Debug for Request {
                 .field("body", &format_args!("<{} bytes>", body.len()))
                 .finish(),
             Request::Status => f.write_str("Status"),
-            Request::Watch => f.write_str("Watch"),
+            Request::Watch { app } => f.debug_struct("Watch").field("app", app).finish(),
+            Request::UserInfo { token, body } => f
+                .debug_struct("UserInfo")
+                .field("token", &format_args!("<{} bytes>", token.len()))
+                .field("body", &format_args!("<{} bytes>", body.len()))
+                .finish(),
+            Request::Logout { token } => f
+                .debug_struct("Logout")
+                .field("token", &format_args!("<{} bytes>", token.len()))
+                .finish(),
         }
-    }
-}
-
-impl Request {
-    /// Whether the request changes files or the live view (admins only).
-    pub fn writes(&self) -> bool {
-        matches!(
-            self,
-            Request::SetStatus { .. }
-                | Request::Delete { .. }
-                | Request::Push { .. }
-                | Request::Refresh
-                | Request::Authenticate { .. }
-        )
     }
 }
 
@@ -127,6 +136,8 @@ pub struct SessionFilter {
     pub status: Option<Status>,
     pub email: Option<String>,
     pub device_token: Option<String>,
+    /// Only the invalid files (each with its code).
+    pub invalid: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,6 +161,10 @@ pub enum Response {
     Status(DaemonStatus),
     Event(Event),
     Error(ErrorReply),
+    /// `UserInfo` stored its body in this session's file.
+    UserInfoStored(ChangedSession),
+    /// `Logout` deleted this session.
+    LoggedOut(ChangedSession),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,6 +178,9 @@ pub struct AppRow {
     pub sessions: u64,
     /// Valid session files whose status is pending.
     pub pending: u64,
+    /// The daemon cannot list the folder (permissions); its sessions are
+    /// kept as they were last read.
+    pub unreadable: bool,
 }
 
 /// Why a session row differs from the live view.
@@ -185,18 +203,30 @@ impl Unpushed {
     }
 }
 
+/// One row of `sessions`: a valid file, a live session whose file was
+/// deleted or became invalid, or an invalid file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRow {
     /// The app's folder name.
     pub app: String,
-    /// The session id as stored.
+    /// The session id as stored (the file name for an invalid file).
     pub id: String,
-    pub status: Status,
+    /// `None` only for an invalid file that is not live.
+    pub status: Option<Status>,
     pub email: Option<String>,
     /// The file's `device` object as JSON text (`null` when absent).
     pub device: String,
     pub path: String,
     pub unpushed: Option<Unpushed>,
+    /// Why the file is invalid, when it is.
+    pub invalid: Option<Invalidity>,
+}
+
+/// Why a session file is invalid: 4D's mobi code (1–4) and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invalidity {
+    pub code: u8,
+    pub error: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,7 +259,7 @@ pub struct PushReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvalidFile {
     pub path: String,
-    /// 4D's mobi error code, 1–4 (design §1).
+    /// 4D's mobi error code, 1–4: 1 location, 2 JSON, 3 schema, 4 token.
     pub code: u8,
     pub error: String,
 }
@@ -268,23 +298,32 @@ impl VerifyReply {
     }
 }
 
+/// The answer to a sign-in, as 4D's `$authenticate` gives it to the apps.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthReply {
-    pub id: String,
-    pub status: Status,
-    /// `None` while the session is pending.
+    /// False when the sign-in is refused (then nothing was written).
+    pub success: bool,
+    /// The session id; `None` when refused.
+    pub id: Option<String>,
+    /// `None` when refused.
+    pub status: Option<Status>,
+    /// `None` while the session is pending, and when refused.
     pub token: Option<String>,
     pub status_text: String,
+    /// The `userInfo` object (JSON text) the decision returned, if any.
+    pub user_info: Option<String>,
 }
 
 // The token is a bearer credential: keep it out of debug logs.
 impl std::fmt::Debug for AuthReply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthReply")
+            .field("success", &self.success)
             .field("id", &self.id)
             .field("status", &self.status)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("status_text", &self.status_text)
+            .field("user_info", &self.user_info)
             .finish()
     }
 }
@@ -310,7 +349,17 @@ pub struct DaemonStatus {
     /// Full rescans done since start (start-up scan excluded).
     pub rescans: u64,
     pub auto_push: bool,
+    /// Open client connections (`watch` streams included).
     pub connections: u64,
+    /// Open `watch` streams.
+    pub watchers: u64,
+    /// The connection limit (`max_connections`).
+    pub max_connections: u64,
+    /// Transient read errors (EMFILE, EIO, …) since start; the files'
+    /// last good entries were kept and the reads retried.
+    pub read_errors: u64,
+    /// App folders the daemon cannot list; their sessions are kept as last read.
+    pub unreadable_folders: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -344,6 +393,8 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     pub kind: EventKind,
+    /// When it happened: milliseconds since the Unix epoch.
+    pub time_ms: u64,
     pub app: Option<String>,
     pub id: Option<String>,
     /// New status for `StatusChanged` and `Created`.
@@ -358,9 +409,14 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event of `kind` that happens now.
     pub fn new(kind: EventKind) -> Self {
+        let time_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         Self {
             kind,
+            time_ms,
             app: None,
             id: None,
             status: None,
@@ -390,6 +446,16 @@ pub enum ErrorCode {
     /// The daemon is shutting down.
     ShuttingDown,
     Internal,
+    /// The token (of `user-info`, `logout`) names no live session, or one
+    /// that is not accepted.
+    UnknownToken,
+    /// The file changed while the daemon rewrote it, too often to retry;
+    /// nothing was written. Try again.
+    Conflict,
+    /// The daemon serves as many connections as it may.
+    Busy,
+    /// A sign-in was refused by the policy or its hook.
+    Refused,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -418,11 +484,24 @@ mod tests {
             }
         );
         assert!(!a.contains("hunter2"), "{a}");
+        let u = format!(
+            "{:?}",
+            Request::UserInfo {
+                token: "eyJzZWNyZXQ".into(),
+                body: r#"{"device":{"token":"apns-secret"}}"#.into()
+            }
+        );
+        assert!(
+            !u.contains("eyJzZWNyZXQ") && !u.contains("apns-secret"),
+            "{u}"
+        );
         let r = AuthReply {
-            id: "ab".into(),
-            status: Status::Accepted,
+            success: true,
+            id: Some("ab".into()),
+            status: Some(Status::Accepted),
             token: Some("eyJzZWNyZXQ".into()),
             status_text: String::new(),
+            user_info: None,
         };
         assert!(!format!("{r:?}").contains("eyJzZWNyZXQ"));
     }

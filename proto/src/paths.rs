@@ -1,4 +1,4 @@
-//! Where the socket lives (design §4). Both binaries resolve it the same way.
+//! Where the socket lives. Both binaries resolve it the same way.
 
 use std::path::{Path, PathBuf};
 

@@ -113,7 +113,8 @@ fn wrong_protocol_version_is_refused_with_a_clear_error() {
     match answer.outcome {
         HelloOutcome::Refused { reason } => {
             assert!(
-                reason.contains("protocol version 42") && reason.contains("speaks protocol 1"),
+                reason.contains(&format!("protocol version {}", PROTOCOL_VERSION + 41))
+                    && reason.contains(&format!("speaks protocol {PROTOCOL_VERSION}")),
                 "{reason}"
             )
         }

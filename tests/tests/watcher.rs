@@ -324,7 +324,7 @@ fn a_stalled_watch_client_does_not_hold_anyone_up() {
     let mut body = vec![0u8; u32::from_be_bytes(hello) as usize];
     s.read_exact(&mut body).unwrap();
     s.write_all(&frame(
-        encode(&mobile_session_proto::Request::Watch).unwrap(),
+        encode(&mobile_session_proto::Request::Watch { app: None }).unwrap(),
     ))
     .unwrap();
     let live_watch = Watch::start(&d);

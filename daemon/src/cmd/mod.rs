@@ -22,6 +22,20 @@ use mobile_session_proto::{Request, Response, Role};
 use crate::error::CmdError;
 use crate::state::State;
 
+/// Whether the request changes files or the live view (admins only).
+pub fn writes(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::SetStatus { .. }
+            | Request::Delete { .. }
+            | Request::Push { .. }
+            | Request::Refresh
+            | Request::Authenticate { .. }
+            | Request::UserInfo { .. }
+            | Request::Logout { .. }
+    )
+}
+
 pub async fn dispatch(state: &Arc<State>, role: Role, request: Request) -> Response {
     match request {
         Request::Verify { token } => verify::handle(state, &token),
@@ -49,8 +63,11 @@ pub async fn dispatch(state: &Arc<State>, role: Role, request: Request) -> Respo
         Request::Authenticate { body } => {
             blocking(state, move |s| authenticate::handle(s, &body)).await
         }
+        Request::UserInfo { .. } | Request::Logout { .. } => {
+            error(CmdError::bad_request("not supported yet"))
+        }
         // Streaming requests are served by the connection loop itself.
-        Request::Sessions(_) | Request::Watch => {
+        Request::Sessions(_) | Request::Watch { .. } => {
             error(CmdError::internal("streaming request in dispatch"))
         }
     }
