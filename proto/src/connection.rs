@@ -68,31 +68,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
-    /// The length of the frame at the front of the read buffer, once its
-    /// header is in; a length over the limit is refused before any of its
-    /// body is read (or memory reserved for it).
-    fn next_len(&self) -> Result<Option<usize>, FrameError> {
-        let Some(h) = self.read.get(..4) else {
-            return Ok(None);
-        };
-        let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
-        if len > self.max_incoming {
-            return Err(FrameError::TooLong {
-                max: self.max_incoming,
-            });
-        }
-        Ok(Some(len))
-    }
-
     /// Receives one message; `Ok(None)` when the peer closed cleanly.
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
         loop {
-            if let Some(len) = self.next_len()? {
-                if self.read.len() >= 4 + len {
-                    let msg = decode(&self.read[4..4 + len]);
-                    self.read.advance(4 + len);
-                    return msg.map(Some);
-                }
+            if let Some(msg) = take_frame(&mut self.read, self.max_incoming)? {
+                return Ok(Some(msg));
             }
             self.read.reserve(READ_CHUNK);
             let n = self
@@ -140,7 +120,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// True when the next request is already buffered whole: the daemon
     /// then delays its flush so pipelined answers share one write.
     pub fn has_complete_frame(&self) -> bool {
-        matches!(self.next_len(), Ok(Some(len)) if self.read.len() >= 4 + len)
+        matches!(frame_len(&self.read, self.max_incoming), Ok(Some(len)) if self.read.len() >= 4 + len)
     }
 
     /// Sends `requests` while reading their answers, so that neither side's
@@ -168,18 +148,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let reader = async {
             let mut out = Vec::with_capacity(requests.len());
             while out.len() < requests.len() {
-                // The limit applies from the header on, before any body is read.
-                let header = read
-                    .get(..4)
-                    .map(|h| u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize);
-                match header {
-                    Some(len) if len > max => return Err(FrameError::TooLong { max }),
-                    Some(len) if read.len() >= 4 + len => {
-                        let a = decode(&read[4..4 + len]);
-                        read.advance(4 + len);
-                        out.push(map(a?)?);
-                    }
-                    _ => {
+                match take_frame(read, max)? {
+                    Some(a) => out.push(map(a)?),
+                    None => {
                         read.reserve(READ_CHUNK);
                         if rd.read_buf(read).await.map_err(FrameError::Io)? == 0 {
                             return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
@@ -196,6 +167,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     pub fn into_inner(self) -> S {
         self.stream
+    }
+}
+
+/// The length of the frame at the front of `read`, once its header is in;
+/// a length over `max` is refused before any of its body is read (or
+/// memory reserved for it).
+fn frame_len(read: &BytesMut, max: usize) -> Result<Option<usize>, FrameError> {
+    let Some(h) = read.get(..4) else {
+        return Ok(None);
+    };
+    let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
+    if len > max {
+        return Err(FrameError::TooLong { max });
+    }
+    Ok(Some(len))
+}
+
+/// Takes the message at the front of `read` once its frame is whole: the
+/// one frame parser of both `recv` and `pipeline`.
+fn take_frame<T: DeserializeOwned>(
+    read: &mut BytesMut,
+    max: usize,
+) -> Result<Option<T>, FrameError> {
+    match frame_len(read, max)? {
+        Some(len) if read.len() >= 4 + len => {
+            let msg = decode(&read[4..4 + len]);
+            read.advance(4 + len);
+            msg.map(Some)
+        }
+        _ => Ok(None),
     }
 }
 
