@@ -1,5 +1,5 @@
-//! Benchmarks of design §8. Every figure is a ratio against a reference run
-//! measured in the same process, on the same machine, moments apart:
+//! The performance targets, each as a ratio against a reference run made in
+//! the same process, on the same machine, moments apart:
 //!
 //! - verify round trip (1 connection) vs a raw ping-pong of the same bytes;
 //! - verify throughput (50 connections, no pipelining) vs Redis `GET` over a

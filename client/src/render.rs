@@ -200,6 +200,7 @@ pub fn status(s: &DaemonStatus, as_json: bool) {
                 "rescans": s.rescans,
                 "auto_push": s.auto_push,
                 "connections": s.connections,
+                "watchers": s.watchers,
             })
         );
         return;

@@ -1,43 +1,42 @@
 //! `mobile-sessiond`: the daemon that owns the 4D mobile sessions of one
 //! `MobileApps` folder. `main.rs` is a thin shell over [`run`], so tests can
-//! also run the daemon in-process.
+//! also run the daemon in-process. `ARCHITECTURE.md` at the repository root
+//! tells the whole story; in short, the layers, each using only those below:
 //!
-//! Where things live:
-//! - [`store`]: every file operation (scan, read, atomic write, delete, path safety);
-//! - [`session`]: what a session file is, and 4D's validity codes;
-//! - [`view`]: the disk view and the live view, and push;
-//! - [`state`]: both views behind their locks, and the operations on them;
-//! - [`auth`]: sign-in; [`token`]: the 4D token;
+//! - [`model`]: names and keys, the 4D token, a session file and its
+//!   validity, the disk and live views, events — no I/O, no locks;
+//! - [`store`]: every file operation (scan, read, checked atomic write,
+//!   delete, path safety);
+//! - [`core`]: the object that owns the views and their locks; every change
+//!   goes through its [`core::Txn`];
+//! - [`cmd`]: the rules of each request, and the only place that builds a
+//!   response and decides what a reader may see;
+//! - [`watcher`]: inotify, polling or notify's native watcher, feeding the
+//!   core, and the push barrier;
 //! - [`server`]: the socket, the handshake and one task per connection;
-//! - [`cmd`]: one module per request;
-//! - [`service`]: systemd readiness, watchdog and socket activation.
+//! - [`service`]: systemd readiness, watchdog and socket activation;
+//! - this file: the wiring.
 
-pub mod access;
-pub mod auth;
 pub mod cmd;
 pub mod config;
-pub mod error;
-pub mod json_span;
-pub mod redact;
-pub mod resolve;
+pub mod core;
+pub mod model;
 pub mod server;
 pub mod service;
-pub mod session;
-pub mod state;
 pub mod store;
-pub mod token;
-pub mod view;
 pub mod watcher;
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
+use crate::cmd::DaemonInfo;
 use crate::config::Config;
-use crate::state::State;
+use crate::core::Core;
 
 /// Environment variable for the data dir.
 pub const DATA_DIR_ENV: &str = "MOBILE_SESSIOND_DATA_DIR";
@@ -65,13 +64,15 @@ pub enum StartError {
     #[error("cannot open the data dir: {0}")]
     Store(#[from] store::StoreError),
     #[error(transparent)]
-    Bind(#[from] server::BindError),
+    Bind(#[from] server::listener::BindError),
     #[error("cannot use the socket passed by the service manager: {0}")]
     Activation(std::io::Error),
     #[error(transparent)]
-    Access(#[from] access::UnknownGroup),
+    Access(#[from] server::access::UnknownGroup),
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error("the start-up scan crashed (a bug; please report it): {0}")]
+    ScanPanicked(String),
 }
 
 /// `--data-dir`, else `$MOBILE_SESSIOND_DATA_DIR`, else the config's
@@ -86,6 +87,27 @@ pub fn data_dir(flag: Option<PathBuf>, config: &Config) -> Option<PathBuf> {
         .or_else(|| config.data_dir.clone())
         .or_else(|| env("XDG_DATA_HOME").map(|d| d.join("mobile-sessiond")))
         .or_else(|| env("HOME").map(|h| h.join(".local/share/mobile-sessiond")))
+}
+
+/// The text of a panic payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
+/// The outcome of start-up work run on the blocking pool: its own error, or
+/// a panic reported as the crash it is.
+fn started<T>(
+    joined: Result<Result<T, store::StoreError>, tokio::task::JoinError>,
+) -> Result<T, StartError> {
+    match joined {
+        Ok(result) => Ok(result?),
+        Err(e) if e.is_panic() => Err(StartError::ScanPanicked(panic_message(&*e.into_panic()))),
+        Err(e) => Err(StartError::ScanPanicked(e.to_string())),
+    }
 }
 
 /// Runs the daemon until `shutdown` is cancelled or SIGTERM/SIGINT arrives.
@@ -114,7 +136,7 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
             .clone()
             .unwrap_or_else(|| mobile_session_proto::paths::socket_path(None)),
     };
-    let access = access::Access::new(
+    let access = server::access::Access::new(
         config.admin_group.as_deref(),
         config.reader_group.as_deref(),
     )?;
@@ -123,17 +145,13 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
     let mut sighup = signal(SignalKind::hangup()).map_err(StartError::Signals)?;
 
     // Bind first: a second daemon must fail fast, before scanning anything.
-    let (listener, activated) = match opts.listen_fd.take() {
-        Some(fd) => (server::from_fd(fd).map_err(StartError::Activation)?, true),
-        None => (server::bind(&socket, access.socket_group())?, false),
+    // The guard removes a socket we bound on every way out of here.
+    let (listener, socket_guard) = match opts.listen_fd.take() {
+        Some(fd) => server::listener::from_fd(fd, &socket).map_err(StartError::Activation)?,
+        None => server::listener::bind(&socket, access.socket_group())?,
     };
-    let store = match store::SessionStore::open(&data_dir) {
-        Ok(s) => s,
-        Err(e) => {
-            remove_socket(&socket, activated);
-            return Err(e.into());
-        }
-    };
+    let activated = !socket_guard.owned();
+    let store = store::SessionStore::open(&data_dir)?;
     // Report the data dir as resolved (a relative --data-dir is ambiguous).
     let data_dir = store
         .root()
@@ -142,37 +160,34 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
     // Watch before the first scan, so no change falls between the two.
     let pending_watcher =
         watcher::prepare(store.root(), watcher::WatchSettings::from_config(&config));
-    let state = {
-        let (store, dd, sock, cfg) = (store, data_dir.clone(), socket.clone(), config);
-        let opened = tokio::task::spawn_blocking(move || State::open(store, dd, sock, cfg)).await;
-        match opened {
-            Ok(Ok(s)) => Arc::new(s),
-            Ok(Err(e)) => {
-                remove_socket(&socket, activated);
-                return Err(e.into());
-            }
-            Err(e) => {
-                remove_socket(&socket, activated);
-                return Err(StartError::Activation(std::io::Error::other(e.to_string())));
-            }
-        }
-    };
+    let opened = tokio::task::spawn_blocking(move || Core::open(store, config)).await;
+    let core = Arc::new(started(opened)?);
+    let info = Arc::new(DaemonInfo {
+        data_dir: data_dir.clone(),
+        socket: socket_guard.path().to_path_buf(),
+        started: Instant::now(),
+        max_connections: 0,
+    });
     tracing::info!(
         data_dir = %data_dir.display(),
-        socket = %socket.display(),
+        socket = %info.socket.display(),
         activated,
         "mobile-sessiond {} ready: {}",
         mobile_session_proto::VERSION,
-        state.summary()
+        cmd::status::summary(&core)
     );
-    let watcher = pending_watcher.start(state.clone(), shutdown.clone());
-    service::ready(&state.summary());
+    let watcher = pending_watcher.start(core.clone(), shutdown.clone());
+    let retries = tokio::spawn(core::run_retries(core.clone(), shutdown.clone()));
+    service::ready(&cmd::status::summary(&core));
 
     let server = tokio::spawn(server::serve(
         listener,
-        state.clone(),
-        access,
-        shutdown.clone(),
+        server::Shared {
+            core: core.clone(),
+            info,
+            access: Arc::new(access),
+            shutdown: shutdown.clone(),
+        },
     ));
     let watchdog = service::watchdog_interval();
     let mut tick = tokio::time::interval(watchdog.unwrap_or(std::time::Duration::from_secs(3600)));
@@ -184,36 +199,46 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
             _ = sighup.recv() => {
                 tracing::info!("SIGHUP: pushing");
                 service::reloading();
-                let s = state.clone();
-                match tokio::task::spawn_blocking(move || s.push_request(false)).await {
+                let c = core.clone();
+                match tokio::task::spawn_blocking(move || c.push(false)).await {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => tracing::error!("push on SIGHUP failed: {e}"),
                     Err(e) => tracing::error!("push on SIGHUP failed: {e}"),
                 }
-                service::ready(&state.summary());
+                service::ready(&cmd::status::summary(&core));
             }
             _ = tick.tick(), if watchdog.is_some() => {
                 service::watchdog();
-                service::status(&state.summary());
+                service::status(&cmd::status::summary(&core));
             }
         }
     }
     service::stopping();
     shutdown.cancel();
     let _ = server.await;
+    let _ = retries.await;
     watcher.stopped().await;
-    remove_socket(&socket, activated);
+    drop(socket_guard);
     tracing::info!("stopped");
     Ok(())
 }
 
-fn remove_socket(path: &std::path::Path, activated: bool) {
-    // An activated socket belongs to the service manager.
-    if !activated {
-        if let Err(e) = std::fs::remove_file(path) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!("cannot remove {}: {e}", path.display());
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_start_up_work_is_reported_as_a_crash() {
+        let joined = tokio::task::spawn_blocking(|| -> Result<(), store::StoreError> {
+            panic!("scan worker fell over")
+        })
+        .await;
+        let e = started(joined).unwrap_err();
+        assert!(matches!(e, StartError::ScanPanicked(_)));
+        assert!(e.to_string().contains("scan worker fell over"), "{e}");
+        let joined =
+            tokio::task::spawn_blocking(|| Err::<(), _>(store::StoreError::BadName("x".into())))
+                .await;
+        assert!(matches!(started(joined), Err(StartError::Store(_))));
     }
 }

@@ -1,10 +1,31 @@
-//! `delete SESSION... [--push]`: removes the session files.
+//! `delete SESSION... [--push]`: removes the session files. A session whose
+//! file is already gone (live until the next push) is reported unchanged.
 use mobile_session_proto::{ChangeReport, Response};
 
-use crate::error::CmdError;
-use crate::state::State;
+use super::resolve::resolve_all;
+use super::{changed_session, CmdError, Context};
 
-pub fn handle(state: &State, sessions: &[String], push: bool) -> Result<Response, CmdError> {
-    let (sessions, push) = state.delete(sessions, push)?;
-    Ok(Response::Changed(ChangeReport { sessions, push }))
+pub fn handle(ctx: &Context, sessions: &[String], push: bool) -> Result<Response, CmdError> {
+    let deleted = {
+        let mut txn = ctx.core.txn();
+        let targets = txn.views(|disk, live| resolve_all(disk, live, sessions))?;
+        let mut out = Vec::with_capacity(targets.len());
+        for t in &targets {
+            let changed = match txn.delete(&t.folder, &t.name) {
+                Ok(()) => true,
+                Err(e) if e.is_not_found() => false,
+                Err(e) => return Err(e.into()),
+            };
+            if changed {
+                tracing::info!(app = %t.folder, id = %t.name, "session file deleted");
+            }
+            out.push(changed_session(ctx, t, None, changed));
+        }
+        out
+    };
+    let push = push.then(|| ctx.core.push(false)).transpose()?;
+    Ok(Response::Changed(ChangeReport {
+        sessions: deleted,
+        push,
+    }))
 }

@@ -28,6 +28,9 @@ impl CmdError {
     pub fn internal(m: impl Into<String>) -> Self {
         Self::new(ErrorCode::Internal, m)
     }
+    pub fn permission_denied(m: impl Into<String>) -> Self {
+        Self::new(ErrorCode::PermissionDenied, m)
+    }
     pub fn into_reply(self) -> ErrorReply {
         ErrorReply {
             code: self.code,
@@ -42,6 +45,12 @@ impl From<crate::store::StoreError> for CmdError {
         let code = match &e {
             StoreError::BadName(_) => ErrorCode::BadRequest,
             StoreError::NotRegular { .. } | StoreError::TooLarge { .. } => ErrorCode::InvalidFile,
+            StoreError::Changed { .. } => {
+                return Self::new(
+                    ErrorCode::Conflict,
+                    format!("{e}: it kept changing while being rewritten; try again"),
+                )
+            }
             _ if e.is_not_found() => ErrorCode::NotFound,
             _ => ErrorCode::Io,
         };

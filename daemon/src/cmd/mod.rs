@@ -1,13 +1,22 @@
-//! One module per request: each parses its arguments, applies them to the
-//! [`State`] and builds the response. Anything that touches files runs on
-//! the blocking pool so the connection tasks never wait on a disk.
+//! One module per request: each checks its arguments, applies them to the
+//! [`Core`] and builds the [`Response`]. This layer is the only one that
+//! builds responses, and the only one that decides what a reader may see
+//! ([`redact`]) and who may run what ([`required_role`]).
+//!
+//! Where a request runs: `verify` and `status` are answered inline on the
+//! connection's thread (a hash lookup, a copy of the counts); `sessions` and
+//! `watch` stream on the connection; everything that reads or writes files
+//! runs on the blocking pool, so the I/O thread never waits on a disk.
 
 pub mod apps;
 pub mod authenticate;
 pub mod delete;
+pub mod error;
 pub mod path;
 pub mod push;
+pub mod redact;
 pub mod refresh;
+pub mod resolve;
 pub mod sessions;
 pub mod set_status;
 pub mod show;
@@ -15,71 +24,136 @@ pub mod status;
 pub mod verify;
 pub mod watch;
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
-use mobile_session_proto::{Request, Response, Role};
+use mobile_session_proto::{ChangedSession, Connection, Request, Response, Role, Status};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
 
-use crate::error::CmdError;
-use crate::state::State;
+use crate::core::Core;
+pub use error::CmdError;
+use resolve::Target;
 
-/// Whether the request changes files or the live view (admins only).
-pub fn writes(request: &Request) -> bool {
-    matches!(
-        request,
-        Request::SetStatus { .. }
-            | Request::Delete { .. }
-            | Request::Push { .. }
-            | Request::Refresh
-            | Request::Authenticate { .. }
-            | Request::UserInfo { .. }
-            | Request::Logout { .. }
-    )
+/// Facts about the running daemon that `status` reports.
+#[derive(Debug, Clone)]
+pub struct DaemonInfo {
+    pub data_dir: PathBuf,
+    /// The socket clients reach the daemon at (the one handed over by the
+    /// service manager, under socket activation).
+    pub socket: PathBuf,
+    pub started: Instant,
+    pub max_connections: u64,
 }
 
-pub async fn dispatch(state: &Arc<State>, role: Role, request: Request) -> Response {
+/// What a request runs with: the core, the daemon's facts, the caller's
+/// role, and the daemon's shutdown signal.
+#[derive(Clone)]
+pub struct Context {
+    pub core: Arc<Core>,
+    pub info: Arc<DaemonInfo>,
+    pub role: Role,
+    pub shutdown: CancellationToken,
+}
+
+/// Whether the connection goes on after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Close,
+}
+
+/// The role a request needs. Exhaustive on purpose: a new request does not
+/// compile until someone decides who may run it. Readers may look (tokens
+/// redacted) and verify; everything that writes a file or changes the live
+/// view needs an admin.
+pub fn required_role(request: &Request) -> Role {
     match request {
-        Request::Verify { token } => verify::handle(state, &token),
-        Request::Status => status::handle(state),
-        Request::Apps => blocking(state, apps::handle).await,
-        Request::Show { session } => {
-            blocking(state, move |s| show::handle(s, role, &session)).await
-        }
-        Request::Path { session } => blocking(state, move |s| path::handle(s, &session)).await,
+        Request::Apps
+        | Request::Sessions(_)
+        | Request::Show { .. }
+        | Request::Path { .. }
+        | Request::Verify { .. }
+        | Request::Status
+        | Request::Watch { .. } => Role::Reader,
+        Request::SetStatus { .. }
+        | Request::Delete { .. }
+        | Request::Push { .. }
+        | Request::Refresh
+        | Request::Authenticate { .. }
+        | Request::UserInfo { .. }
+        | Request::Logout { .. } => Role::Admin,
+    }
+}
+
+/// Whether `role` may run a request that needs `needed`.
+pub fn permits(role: Role, needed: Role) -> bool {
+    match needed {
+        Role::Reader => true,
+        Role::Admin => role == Role::Admin,
+    }
+}
+
+/// Runs one request and queues its answer(s) on `conn`; the caller flushes
+/// (so pipelined answers share one write), except for streams, which
+/// flush themselves.
+pub async fn execute<S: AsyncRead + AsyncWrite + Unpin>(
+    ctx: &Context,
+    conn: &mut Connection<S>,
+    request: Request,
+) -> Flow {
+    if !permits(ctx.role, required_role(&request)) {
+        let e = CmdError::permission_denied(
+            "this command needs admin rights: run it as the daemon's user, root, or a member of admin_group",
+        );
+        return queue(conn, error(e)).await;
+    }
+    let reply = match request {
+        Request::Verify { token } => verify::handle(ctx, &token),
+        Request::Status => status::handle(ctx),
+        Request::Sessions(filter) => return sessions::run(ctx, conn, filter).await,
+        Request::Watch { app } => return watch::run(ctx, conn, app).await,
+        Request::Apps => blocking(ctx, apps::handle).await,
+        Request::Show { session } => blocking(ctx, move |c| show::handle(c, &session)).await,
+        Request::Path { session } => blocking(ctx, move |c| path::handle(c, &session)).await,
         Request::SetStatus {
             status,
             sessions,
             push,
-        } => {
-            blocking(state, move |s| {
-                set_status::handle(s, status, &sessions, push)
-            })
-            .await
-        }
+        } => blocking(ctx, move |c| set_status::handle(c, status, &sessions, push)).await,
         Request::Delete { sessions, push } => {
-            blocking(state, move |s| delete::handle(s, &sessions, push)).await
+            blocking(ctx, move |c| delete::handle(c, &sessions, push)).await
         }
-        Request::Push { full } => blocking(state, move |s| push::handle(s, full)).await,
-        Request::Refresh => blocking(state, refresh::handle).await,
+        Request::Push { full } => blocking(ctx, move |c| push::handle(c, full)).await,
+        Request::Refresh => blocking(ctx, refresh::handle).await,
         Request::Authenticate { body } => {
-            blocking(state, move |s| authenticate::handle(s, &body)).await
+            blocking(ctx, move |c| authenticate::handle(c, &body)).await
         }
-        Request::UserInfo { .. } | Request::Logout { .. } => {
-            error(CmdError::bad_request("not supported yet"))
-        }
-        // Streaming requests are served by the connection loop itself.
-        Request::Sessions(_) | Request::Watch { .. } => {
-            error(CmdError::internal("streaming request in dispatch"))
-        }
+        Request::UserInfo { .. } | Request::Logout { .. } => error(CmdError::bad_request(
+            "user-info and logout are not supported by this daemon yet",
+        )),
+    };
+    queue(conn, reply).await
+}
+
+async fn queue<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Connection<S>,
+    reply: Response,
+) -> Flow {
+    match conn.feed(&reply).await {
+        Ok(()) => Flow::Continue,
+        Err(_) => Flow::Close,
     }
 }
 
 /// Runs `f` on the blocking pool.
-async fn blocking<F>(state: &Arc<State>, f: F) -> Response
+async fn blocking<F>(ctx: &Context, f: F) -> Response
 where
-    F: FnOnce(&State) -> Result<Response, CmdError> + Send + 'static,
+    F: FnOnce(&Context) -> Result<Response, CmdError> + Send + 'static,
 {
-    let state = state.clone();
-    match tokio::task::spawn_blocking(move || f(&state)).await {
+    let ctx = ctx.clone();
+    match tokio::task::spawn_blocking(move || f(&ctx)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => error(e),
         Err(e) => error(CmdError::internal(format!("the command failed: {e}"))),
@@ -89,3 +163,27 @@ where
 pub fn error(e: CmdError) -> Response {
     Response::Error(e.into_reply())
 }
+
+/// The row `set-status`, `delete` and friends report for one session.
+fn changed_session(
+    ctx: &Context,
+    t: &Target,
+    status: Option<Status>,
+    changed: bool,
+) -> ChangedSession {
+    ChangedSession {
+        app: t.folder.clone(),
+        id: t.name.clone(),
+        path: ctx
+            .core
+            .store()
+            .session_path(&t.folder, &t.name)
+            .display()
+            .to_string(),
+        status,
+        changed,
+    }
+}
+
+#[cfg(test)]
+mod tests;

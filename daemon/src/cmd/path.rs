@@ -1,12 +1,19 @@
 //! `path SESSION`: the absolute path of the session file.
 use mobile_session_proto::Response;
 
-use crate::error::CmdError;
-use crate::state::State;
+use super::resolve::resolve_session;
+use super::{CmdError, Context};
 
-pub fn handle(state: &State, arg: &str) -> Result<Response, CmdError> {
-    let target = state.resolve_one(arg)?;
+pub fn handle(ctx: &Context, arg: &str) -> Result<Response, CmdError> {
+    let t = ctx
+        .core
+        .read_views(|disk, live| resolve_session(disk, live, arg))?;
     Ok(Response::Path {
-        path: state.path_of(&target).display().to_string(),
+        path: ctx
+            .core
+            .store()
+            .session_path(&t.folder, &t.name)
+            .display()
+            .to_string(),
     })
 }

@@ -1,9 +1,9 @@
-//! `push`: applies the disk to the live view (`MOBILE APP REFRESH SESSIONS`).
+//! `push`: applies the disk to the live view, as 4D's `MOBILE APP REFRESH
+//! SESSIONS` does; `full` re-reads every file first.
 use mobile_session_proto::Response;
 
-use crate::error::CmdError;
-use crate::state::State;
+use super::{CmdError, Context};
 
-pub fn handle(state: &State, full: bool) -> Result<Response, CmdError> {
-    Ok(Response::Pushed(state.push_request(full)?))
+pub fn handle(ctx: &Context, full: bool) -> Result<Response, CmdError> {
+    Ok(Response::Pushed(ctx.core.push(full)?))
 }

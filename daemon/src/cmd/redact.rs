@@ -1,5 +1,5 @@
-//! Hiding secrets from readers (design §6): the session token and the
-//! device's push-notification token.
+//! Hiding secrets from readers: the session token (a bearer credential) and
+//! the device's push-notification token. Only the commands decide when.
 
 use serde_json::Value;
 

@@ -1,10 +1,10 @@
-//! `refresh`: rescans every folder into the disk view, then answers `apps`.
+//! `refresh`: rescans every folder into the disk view (counted in
+//! `status`), then answers as `apps` does.
 use mobile_session_proto::Response;
 
-use crate::error::CmdError;
-use crate::state::State;
+use super::{apps, CmdError, Context};
 
-pub fn handle(state: &State) -> Result<Response, CmdError> {
-    state.rescan()?;
-    Ok(Response::Apps(state.apps()))
+pub fn handle(ctx: &Context) -> Result<Response, CmdError> {
+    ctx.core.txn().rescan(true)?;
+    Ok(Response::Apps(apps::rows(ctx)))
 }

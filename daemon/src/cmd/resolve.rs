@@ -1,11 +1,14 @@
-//! Turns the SESSION and APP arguments of the CLI into files (design §4):
-//! a full id, a unique prefix of at least 4 hex characters, or `APP/ID`;
-//! APP is a folder name or an unambiguous app id.
+//! Turns the SESSION and APP arguments into files: a SESSION is a full id,
+//! a unique prefix of at least 4 hex characters, or `APP/ID`; an APP is a
+//! folder name, or an app id when only one folder has it.
+//!
+//! Resolution reads the views only (the app labels are cached in the disk
+//! view), so it does no I/O and may run under the view locks.
 
-use crate::error::CmdError;
-use crate::session::{is_app_folder_name, is_plain_name};
-use crate::store::SessionStore;
-use crate::view::{split_key, DiskView, LiveView};
+use crate::model::names::{is_app_folder_name, is_plain_name, SessionKey};
+use crate::model::view::{DiskView, LiveView};
+
+use super::error::CmdError;
 
 /// A resolved session: its folder and file name (or live id if the file is gone).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,65 +17,13 @@ pub struct Target {
     pub name: String,
 }
 
+impl Target {
+    pub fn key(&self) -> SessionKey {
+        SessionKey::new(&self.folder, &self.name)
+    }
+}
+
 pub const MIN_PREFIX: usize = 4;
-
-/// The app id a folder stands for: from a valid session, else its
-/// `manifest.json`, else the folder name itself (Android).
-pub fn folder_app_id(store: &SessionStore, disk: &DiskView, folder: &str) -> Option<String> {
-    app_meta(store, disk, folder).0
-}
-
-/// `(app id, name, team id)` of a folder.
-pub fn app_meta(
-    store: &SessionStore,
-    disk: &DiskView,
-    folder: &str,
-) -> (Option<String>, Option<String>, Option<String>) {
-    let from_doc = |doc: &serde_json::Value| {
-        let s = |a: &str, b: &str| {
-            doc.get(a)
-                .and_then(|v| v.get(b))
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        };
-        (
-            s("application", "id"),
-            s("application", "name"),
-            s("team", "id").filter(|t| !t.is_empty()),
-        )
-    };
-    // The first valid session names the app (read from disk: the caches
-    // do not keep whole files).
-    let first_valid = disk
-        .apps()
-        .get(folder)
-        .and_then(|a| a.sessions.values().find(|e| e.state.is_ok()));
-    if let Some(bytes) = first_valid.and_then(|e| store.read(folder, &e.name).ok()) {
-        if let Ok(doc) =
-            serde_json::from_slice::<serde_json::Value>(crate::session::strip_bom(&bytes))
-        {
-            let meta = from_doc(&doc);
-            if meta.0.is_some() {
-                return meta;
-            }
-        }
-    }
-    if let Some(doc) = store.manifest(folder) {
-        let meta = from_doc(&doc);
-        if let Some(app) = &meta.0 {
-            // The manifest may not name the team; the folder does.
-            let team = meta.2.clone().or_else(|| {
-                folder
-                    .strip_suffix(app.as_str())
-                    .and_then(|t| t.strip_suffix('.'))
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_string)
-            });
-            return (meta.0, meta.1, team);
-        }
-    }
-    (Some(folder.to_string()), None, None)
-}
 
 fn check_plain(arg: &str, what: &str) -> Result<(), CmdError> {
     if arg.contains('\0') {
@@ -88,35 +39,45 @@ fn check_plain(arg: &str, what: &str) -> Result<(), CmdError> {
     Ok(())
 }
 
+/// The folders that hold live sessions but are not in the disk view (their
+/// folder was deleted since the last push); usually none.
+fn live_only_folders<'a>(disk: &DiskView, live: &'a LiveView) -> Vec<&'a str> {
+    let mut out: Vec<&str> = live
+        .keys()
+        .map(|k| k.folder())
+        .filter(|f| disk.app(f).is_none())
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Resolves an APP argument to a folder name.
-pub fn resolve_app(
-    store: &SessionStore,
-    disk: &DiskView,
-    live: &LiveView,
-    arg: &str,
-) -> Result<String, CmdError> {
+pub fn resolve_app(disk: &DiskView, live: &LiveView, arg: &str) -> Result<String, CmdError> {
     check_plain(arg, "APP")?;
     if !is_plain_name(arg) || !is_app_folder_name(arg) {
         return Err(CmdError::bad_request(format!(
             "APP {arg:?} is not a plain folder name (no '/', '..' or leading '.')"
         )));
     }
-    if disk.apps().contains_key(arg) || live_folders(live).any(|f| f == arg) {
+    if disk.app(arg).is_some() {
         return Ok(arg.to_string());
     }
-    let mut folders: Vec<String> = disk.apps().keys().cloned().collect();
-    folders.extend(live_folders(live).map(str::to_string));
-    folders.sort();
-    folders.dedup();
-    let matches: Vec<String> = folders
-        .into_iter()
-        .filter(|f| f.ends_with(arg) && folder_app_id(store, disk, f).as_deref() == Some(arg))
+    let gone = live_only_folders(disk, live);
+    if gone.contains(&arg) {
+        return Ok(arg.to_string());
+    }
+    let mut matches: Vec<String> = disk
+        .apps()
+        .iter()
+        .filter(|(folder, app)| app.label(folder).app_id == arg)
+        .map(|(folder, _)| folder.clone())
         .collect();
     match matches.len() {
         0 => Err(CmdError::not_found(format!(
             "no app folder or app id {arg:?}; `mobile-session apps` lists them"
         ))),
-        1 => Ok(matches.into_iter().next().unwrap_or_default()),
+        1 => Ok(matches.remove(0)),
         _ => Err(CmdError::ambiguous(format!(
             "app id {arg:?} names several folders: {}; give the folder name",
             matches.join(", ")
@@ -124,18 +85,9 @@ pub fn resolve_app(
     }
 }
 
-fn live_folders(live: &LiveView) -> impl Iterator<Item = &str> {
-    live.sessions.keys().map(|k| split_key(k).0)
-}
-
 /// Resolves a SESSION argument against the disk view and the live view
 /// (a live session whose file was deleted can still be named).
-pub fn resolve_session(
-    store: &SessionStore,
-    disk: &DiskView,
-    live: &LiveView,
-    arg: &str,
-) -> Result<Target, CmdError> {
+pub fn resolve_session(disk: &DiskView, live: &LiveView, arg: &str) -> Result<Target, CmdError> {
     check_plain(arg, "SESSION")?;
     let (app, id) = match arg.split_once('/') {
         Some((app, id)) => {
@@ -144,7 +96,7 @@ pub fn resolve_session(
                     "SESSION {arg:?} has more than one '/'; use APP/ID"
                 )));
             }
-            (Some(resolve_app(store, disk, live, app)?), id)
+            (Some(resolve_app(disk, live, app)?), id)
         }
         None => (None, arg),
     };
@@ -159,8 +111,8 @@ pub fn resolve_session(
         )));
     }
     let want = id.to_ascii_lowercase();
-    let mut candidates: Vec<Target> = Vec::new();
     let in_app = |f: &str| app.as_deref().is_none_or(|a| a == f);
+    let mut candidates: Vec<Target> = Vec::new();
     for (folder, a) in disk.apps() {
         if !in_app(folder) {
             continue;
@@ -175,11 +127,10 @@ pub fn resolve_session(
             });
         }
     }
-    for (key, rec) in &live.sessions {
-        let (folder, lid) = split_key(key);
-        if in_app(folder) && lid.starts_with(&want) && disk.get(folder, lid).is_none() {
+    for (key, rec) in disk.deleted_but_live(live) {
+        if in_app(key.folder()) && key.id().starts_with(&want) {
             candidates.push(Target {
-                folder: folder.to_string(),
+                folder: key.folder().to_string(),
                 name: rec.id.to_string(),
             });
         }
@@ -206,4 +157,23 @@ pub fn resolve_session(
                 .join("\n")
         ))),
     }
+}
+
+/// Resolves every SESSION argument (at least one), without duplicates.
+pub fn resolve_all(
+    disk: &DiskView,
+    live: &LiveView,
+    args: &[String],
+) -> Result<Vec<Target>, CmdError> {
+    if args.is_empty() {
+        return Err(CmdError::bad_request("no SESSION given"));
+    }
+    let mut out: Vec<Target> = Vec::with_capacity(args.len());
+    for a in args {
+        let t = resolve_session(disk, live, a)?;
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    Ok(out)
 }

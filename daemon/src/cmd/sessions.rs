@@ -1,47 +1,171 @@
-//! `sessions [APP] [filters]`: the disk view's rows, sent in pages so that
-//! 100 000 sessions never make one huge frame.
+//! `sessions [APP] [filters]`: the rows of the disk view, each marked when
+//! its live copy differs (new, changed, deleted, invalid).
+//!
+//! The rows stream page by page ([`SESSIONS_PAGE_ROWS`] a frame): each page
+//! is read from the views where the previous one stopped (in (folder, id)
+//! order), built on the blocking pool and sent before the next is read. So
+//! a listing of 100 000 sessions never sits whole in memory, and a client
+//! that stops reading holds at most a page and its socket buffer. A session
+//! that exists throughout the listing is listed exactly once; one created or
+//! deleted meanwhile may or may not be.
+
 use std::sync::Arc;
 
-use interprocess::local_socket::tokio::Stream;
-use mobile_session_proto::{Connection, Response, Role, SessionFilter, SESSIONS_PAGE_ROWS};
+use mobile_session_proto::{
+    Connection, Invalidity, Response, Role, SessionFilter, SessionRow, SESSIONS_PAGE_ROWS,
+};
+use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::state::State;
+use super::resolve::resolve_app;
+use super::{error, redact, CmdError, Context, Flow};
+use crate::model::names::SessionKey;
+use crate::model::session::SessionRecord;
+use crate::model::view::{rows_page, RowCursor, RowSource};
 
-/// Returns whether the connection may go on.
-pub async fn run(
-    conn: &mut Connection<Stream>,
-    state: &Arc<State>,
-    role: Role,
+/// The rows one listing wants.
+struct Query {
+    app: Option<String>,
     filter: SessionFilter,
-) -> bool {
-    let s = state.clone();
-    let rows =
-        match tokio::task::spawn_blocking(move || s.sessions(&filter, role != Role::Admin)).await {
-            Ok(Ok(rows)) => rows,
-            Ok(Err(e)) => return conn.send(&super::error(e)).await.is_ok(),
-            Err(e) => {
-                let e = crate::error::CmdError::internal(e.to_string());
-                return conn.send(&super::error(e)).await.is_ok();
-            }
-        };
-    let mut pages = rows.chunks(SESSIONS_PAGE_ROWS).peekable();
-    if pages.peek().is_none() {
-        return conn
-            .send(&Response::SessionsPage {
-                rows: Vec::new(),
-                done: true,
-            })
-            .await
-            .is_ok();
-    }
-    while let Some(page) = pages.next() {
-        let msg = Response::SessionsPage {
-            rows: page.to_vec(),
-            done: pages.peek().is_none(),
-        };
-        if conn.send(&msg).await.is_err() {
+    redact: bool,
+    /// Live sessions whose file was deleted, taken once at the start.
+    deleted: Vec<(SessionKey, Arc<SessionRecord>)>,
+}
+
+impl Query {
+    fn keep(&self, row: &RowSource) -> bool {
+        if self.app.as_deref().is_some_and(|a| a != row.folder) {
             return false;
         }
+        if self.filter.invalid {
+            return row.invalid.is_some();
+        }
+        // A row is a valid file, or a live session (whose file is gone or
+        // invalid): an invalid file that was never live is no session.
+        let Some(rec) = &row.record else {
+            return false;
+        };
+        if self.filter.status.is_some_and(|s| s != rec.status) {
+            return false;
+        }
+        if let Some(want) = &self.filter.email {
+            let email = rec.email.as_deref().unwrap_or("");
+            if !email.eq_ignore_ascii_case(want.trim()) {
+                return false;
+            }
+        }
+        if let Some(want) = &self.filter.device_token {
+            let device: serde_json::Value = serde_json::from_str(&rec.device).unwrap_or_default();
+            if device.get("token").and_then(|t| t.as_str()) != Some(want.trim()) {
+                return false;
+            }
+        }
+        true
     }
-    true
+
+    fn render(&self, ctx: &Context, row: &RowSource) -> SessionRow {
+        let rec = row.record.as_deref();
+        let device = match rec {
+            Some(r) if self.redact => {
+                let mut d: serde_json::Value = serde_json::from_str(&r.device).unwrap_or_default();
+                redact::device(&mut d);
+                d.to_string()
+            }
+            Some(r) => r.device.to_string(),
+            None => "null".to_string(),
+        };
+        SessionRow {
+            app: row.folder.clone(),
+            id: rec.map_or_else(|| row.name.clone(), |r| r.id.to_string()),
+            status: rec.map(|r| r.status),
+            email: rec.and_then(|r| r.email.as_deref().map(str::to_string)),
+            device,
+            path: ctx
+                .core
+                .store()
+                .session_path(&row.folder, &row.name)
+                .display()
+                .to_string(),
+            unpushed: row.unpushed,
+            invalid: row.invalid.as_ref().map(|i| Invalidity {
+                code: i.code(),
+                error: i.error.clone(),
+            }),
+        }
+    }
+}
+
+/// One page: the rows after `cursor`, and where the next page starts.
+fn page(
+    ctx: &Context,
+    query: &Query,
+    cursor: Option<&RowCursor>,
+) -> (Vec<SessionRow>, Option<RowCursor>) {
+    let (rows, next) = ctx.core.read_views(|disk, live| {
+        rows_page(
+            disk,
+            live,
+            &query.deleted,
+            cursor,
+            SESSIONS_PAGE_ROWS,
+            |r| query.keep(r),
+        )
+    });
+    // Rendered outside the view locks.
+    let rows = rows.iter().map(|r| query.render(ctx, r)).collect();
+    (rows, next)
+}
+
+fn start(ctx: &Context, filter: SessionFilter) -> Result<Query, CmdError> {
+    let (app, deleted) = ctx.core.read_views(|disk, live| {
+        let app = filter
+            .app
+            .as_deref()
+            .map(|a| resolve_app(disk, live, a))
+            .transpose()?;
+        Ok::<_, CmdError>((app, disk.deleted_but_live(live)))
+    })?;
+    Ok(Query {
+        app,
+        filter,
+        redact: ctx.role != Role::Admin,
+        deleted,
+    })
+}
+
+/// Streams the listing; returns whether the connection may go on.
+pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    ctx: &Context,
+    conn: &mut Connection<S>,
+    filter: SessionFilter,
+) -> Flow {
+    let c = ctx.clone();
+    let query = match tokio::task::spawn_blocking(move || start(&c, filter)).await {
+        Ok(Ok(q)) => Arc::new(q),
+        Ok(Err(e)) => return send(conn, error(e)).await,
+        Err(e) => return send(conn, error(CmdError::internal(e.to_string()))).await,
+    };
+    let mut cursor: Option<RowCursor> = None;
+    loop {
+        let (c, q, at) = (ctx.clone(), query.clone(), cursor.take());
+        let built = tokio::task::spawn_blocking(move || page(&c, &q, at.as_ref())).await;
+        let (rows, next) = match built {
+            Ok(p) => p,
+            Err(e) => return send(conn, error(CmdError::internal(e.to_string()))).await,
+        };
+        let done = next.is_none();
+        if send(conn, Response::SessionsPage { rows, done }).await == Flow::Close {
+            return Flow::Close;
+        }
+        match next {
+            Some(n) => cursor = Some(n),
+            None => return Flow::Continue,
+        }
+    }
+}
+
+async fn send<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Connection<S>, r: Response) -> Flow {
+    match conn.send(&r).await {
+        Ok(()) => Flow::Continue,
+        Err(_) => Flow::Close,
+    }
 }

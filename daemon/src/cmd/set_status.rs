@@ -1,16 +1,84 @@
 //! `set-status STATUS SESSION... [--push]` (and `accept`): rewrites only the
-//! `status` of each file.
-use mobile_session_proto::{ChangeReport, Response, Status};
+//! bytes of the top-level `status` value of each file; every other byte —
+//! layout, key order, unknown fields, a BOM — stays. Every argument is
+//! resolved and every file validated before any is written, and each
+//! rewrite is checked: a change another writer makes meanwhile is kept
+//! and the status applied on top of it.
+use mobile_session_proto::{ChangeReport, ErrorCode, Response, Status};
 
-use crate::error::CmdError;
-use crate::state::State;
+use super::resolve::{resolve_all, Target};
+use super::{changed_session, CmdError, Context};
+use crate::model::session::{validate, with_status};
+use crate::store::FileBytes;
+
+/// The new bytes of `file` with `status`, or `None` when it already says so.
+fn edit(
+    ctx: &Context,
+    t: &Target,
+    file: &FileBytes,
+    status: Status,
+) -> Result<Option<Vec<u8>>, CmdError> {
+    let path = || ctx.core.store().session_path(&t.folder, &t.name);
+    let rec = validate(&t.folder, &t.name, &file.bytes).map_err(|inv| {
+        CmdError::new(
+            ErrorCode::InvalidFile,
+            format!(
+                "{} is invalid (code {}: {}); it is left untouched — fix or delete it first",
+                path().display(),
+                inv.code(),
+                inv.error
+            ),
+        )
+    })?;
+    if rec.status == status {
+        return Ok(None);
+    }
+    with_status(&file.bytes, status).map(Some).ok_or_else(|| {
+        CmdError::internal(format!("cannot locate \"status\" in {}", path().display()))
+    })
+}
 
 pub fn handle(
-    state: &State,
+    ctx: &Context,
     status: Status,
     sessions: &[String],
     push: bool,
 ) -> Result<Response, CmdError> {
-    let (sessions, push) = state.set_status(sessions, status, push)?;
-    Ok(Response::Changed(ChangeReport { sessions, push }))
+    let changed = {
+        let mut txn = ctx.core.txn();
+        let targets = txn.views(|disk, live| resolve_all(disk, live, sessions))?;
+        for t in &targets {
+            let file = txn
+                .read(&t.folder, &t.name)
+                .map_err(|e| not_found_or(ctx, t, e))?;
+            edit(ctx, t, &file, status)?;
+        }
+        let mut out = Vec::with_capacity(targets.len());
+        for t in &targets {
+            let written = txn.rewrite(&t.folder, &t.name, |file| edit(ctx, t, file, status))?;
+            if written {
+                tracing::info!(app = %t.folder, id = %t.name, %status, "status changed");
+            }
+            out.push(changed_session(ctx, t, Some(status), written));
+        }
+        out
+    };
+    // Once the write lock is free: the watcher needs it to catch up.
+    let push = push.then(|| ctx.core.push(false)).transpose()?;
+    Ok(Response::Changed(ChangeReport {
+        sessions: changed,
+        push,
+    }))
+}
+
+/// A session whose file was deleted reads as "not found", said plainly.
+fn not_found_or(ctx: &Context, t: &Target, e: crate::store::StoreError) -> CmdError {
+    if e.is_not_found() {
+        CmdError::not_found(format!(
+            "{} was deleted (the session stays live until the next push)",
+            ctx.core.store().session_path(&t.folder, &t.name).display()
+        ))
+    } else {
+        e.into()
+    }
 }

@@ -1,34 +1,45 @@
-//! `show SESSION`: the file's whole JSON object (tokens redacted for readers).
+//! `show SESSION`: the file's whole JSON object — every byte as stored for
+//! admins; for readers, parsed and re-printed with the session token and
+//! the device's push token redacted.
 use mobile_session_proto::{ErrorCode, Response, Role};
 
-use crate::error::CmdError;
-use crate::state::State;
+use super::resolve::resolve_session;
+use super::{redact, CmdError, Context};
+use crate::model::session::strip_bom;
 
-pub fn handle(state: &State, role: Role, arg: &str) -> Result<Response, CmdError> {
-    let target = state.resolve_one(arg)?;
-    let bytes = state.read(&target)?;
-    let text = std::str::from_utf8(crate::session::strip_bom(&bytes)).map_err(|_| {
+pub fn handle(ctx: &Context, arg: &str) -> Result<Response, CmdError> {
+    let t = ctx
+        .core
+        .read_views(|disk, live| resolve_session(disk, live, arg))?;
+    let path = ctx.core.store().session_path(&t.folder, &t.name);
+    let file = ctx.core.store().read(&t.folder, &t.name).map_err(|e| {
+        if e.is_not_found() {
+            CmdError::not_found(format!(
+                "{} was deleted (the session stays live until the next push)",
+                path.display()
+            ))
+        } else {
+            e.into()
+        }
+    })?;
+    let text = std::str::from_utf8(strip_bom(&file.bytes)).map_err(|_| {
         CmdError::new(
             ErrorCode::InvalidFile,
-            format!("{} is not UTF-8 text", state.path_of(&target).display()),
+            format!("{} is not UTF-8 text", path.display()),
         )
     })?;
     let mut doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         CmdError::new(
             ErrorCode::InvalidFile,
-            format!(
-                "{} is not well-formed JSON: {e}",
-                state.path_of(&target).display()
-            ),
+            format!("{} is not well-formed JSON: {e}", path.display()),
         )
     })?;
-    if role == Role::Admin {
-        // Every byte as stored.
+    if ctx.role == Role::Admin {
         return Ok(Response::Show {
             json: text.to_string(),
         });
     }
-    crate::redact::session(&mut doc);
+    redact::session(&mut doc);
     let json = serde_json::to_string_pretty(&doc).map_err(|e| CmdError::internal(e.to_string()))?;
     Ok(Response::Show { json })
 }

@@ -1,11 +1,29 @@
 //! `verify TOKEN`: the hot path. Answered inline from the live view (no
-//! blocking pool, no disk): a decode and one hash lookup.
-use std::sync::Arc;
+//! blocking pool, no disk): a decode on the stack and one hash lookup.
+//! Anything that is not a token of a live session is `unknown`.
+use mobile_session_proto::{Response, Status, VerifyReply, VerifyStatus};
 
-use mobile_session_proto::Response;
+use super::Context;
+use crate::model::token;
 
-use crate::state::State;
+pub fn reply(ctx: &Context, token: &str) -> VerifyReply {
+    token::with_claims(token, |c| {
+        let folder = c.folder();
+        ctx.core.read_live(|live| match live.get(&folder, &c.id) {
+            Some(rec) => VerifyReply {
+                status: match rec.status {
+                    Status::Accepted => VerifyStatus::Accepted,
+                    Status::Pending => VerifyStatus::Pending,
+                },
+                id: Some(rec.id.to_string()),
+                app: Some(folder.clone()),
+            },
+            None => VerifyReply::unknown(),
+        })
+    })
+    .unwrap_or_else(VerifyReply::unknown)
+}
 
-pub fn handle(state: &Arc<State>, token: &str) -> Response {
-    Response::Verified(state.verify(token))
+pub fn handle(ctx: &Context, token: &str) -> Response {
+    Response::Verified(reply(ctx, token))
 }

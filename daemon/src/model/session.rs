@@ -1,10 +1,20 @@
-//! One session file: which names are sessions, how a file is read without
-//! loss, and 4D's validity rules (mobi error codes 1–4, design §1).
+//! One session file: what the views keep of it, 4D's validity rules (mobi
+//! error codes 1–4), and the lossless edit of its `status`.
+//!
+//! A session file is a JSON object such as
+//! `{"application":{"id","name","version"},"team":{"id"},"language":{…},
+//! "email","device":{"id","description","version","os","token",…},"send",
+//! "session":{"id","ip"},"status":"accepted"|"pending","token"}`, possibly
+//! pretty-printed, with a BOM or CRLF line ends, and with any fields a
+//! future 4D adds; every field we do not change must survive a rewrite.
 
 use std::borrow::Cow;
 
 use mobile_session_proto::Status;
 use serde::Deserialize;
+
+use super::names::app_folder;
+use super::{json_span, token};
 
 /// A session file as the caches keep it: what listings, filters and
 /// `verify` need, and a hash of the content to tell a changed file. The
@@ -39,54 +49,53 @@ pub fn content_hash(text: &str) -> u64 {
     h.finish()
 }
 
-/// Why a file is not a valid session; `code` is 4D's mobi error number.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid {
-    pub code: u8,
-    pub error: String,
+/// 4D's validity faults, its mobi error codes 1–4. A file with several
+/// faults reports the first in the order [`Fault::Json`], [`Fault::Schema`],
+/// [`Fault::Location`], [`Fault::Token`] (codes 2, 3, 1, 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// 1: the folder is not `team.id + "." + application.id` (or the app id
+    /// alone without a team), or the file name is not `session.id`.
+    Location,
+    /// 2: not well-formed JSON, or not an object (or not readable).
+    Json,
+    /// 3: `application.id`, `session.id` or `token` is not a string, or
+    /// `status` is missing or neither `accepted` nor `pending`.
+    Schema,
+    /// 4: the token does not decode to this file's app, id and team.
+    Token,
 }
 
-impl Invalid {
-    fn new(code: u8, error: impl Into<String>) -> Self {
-        Self {
-            code,
-            error: error.into(),
+impl Fault {
+    /// 4D's mobi error number.
+    pub fn code(self) -> u8 {
+        match self {
+            Fault::Location => 1,
+            Fault::Json => 2,
+            Fault::Schema => 3,
+            Fault::Token => 4,
         }
     }
 }
 
-/// Files that live beside sessions and are never sessions.
-const NOT_SESSIONS: &[&str] = &["manifest.json", "google-services.json", "key.mobileapp"];
-
-/// Whether a directory entry's name is a session file name: hexadecimal and
-/// nothing else (4D ignores the rest: `manifest.json`, `*.p8`, dot-files …).
-pub fn is_session_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
-        && name.bytes().all(|b| b.is_ascii_hexdigit())
-        && !NOT_SESSIONS.contains(&name)
+/// Why a file is not a valid session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub fault: Fault,
+    pub error: String,
 }
 
-/// Whether a name may be an app folder: a plain, visible file name.
-pub fn is_app_folder_name(name: &str) -> bool {
-    is_plain_name(name) && !name.starts_with('.')
-}
+impl Invalid {
+    pub fn new(fault: Fault, error: impl Into<String>) -> Self {
+        Self {
+            fault,
+            error: error.into(),
+        }
+    }
 
-/// A single path component that cannot climb or escape: no `/`, no NUL,
-/// not `.` or `..`, not empty.
-pub fn is_plain_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains(['/', '\\', '\0'])
-        && name.len() <= 255
-}
-
-/// The folder an app's sessions live in: `TEAM.bundle` or `bundle`.
-pub fn app_folder(app_id: &str, team_id: Option<&str>) -> String {
-    match team_id {
-        Some(team) if !team.is_empty() => format!("{team}.{app_id}"),
-        _ => app_id.to_string(),
+    /// 4D's mobi error number.
+    pub fn code(&self) -> u8 {
+        self.fault.code()
     }
 }
 
@@ -144,9 +153,9 @@ fn fast_fields(text: &str) -> Option<Fields<'_>> {
         // `device` may be any JSON: only an object has an id.
         Some(raw) if raw.get().starts_with('{') => {
             let d: FastObj = serde_json::from_str(raw.get()).ok()?;
-            (d.id, Some(crate::json_span::minify(raw.get())))
+            (d.id, Some(json_span::minify(raw.get())))
         }
-        Some(raw) => (None, Some(crate::json_span::minify(raw.get()))),
+        Some(raw) => (None, Some(json_span::minify(raw.get()))),
         None => (None, None),
     };
     Some(Fields {
@@ -163,10 +172,10 @@ fn fast_fields(text: &str) -> Option<Fields<'_>> {
 
 fn value_fields(text: &str) -> Result<Fields<'static>, Invalid> {
     let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Invalid::new(2, format!("not well-formed JSON: {e}")))?;
+        .map_err(|e| Invalid::new(Fault::Json, format!("not well-formed JSON: {e}")))?;
     let obj = value
         .as_object()
-        .ok_or_else(|| Invalid::new(2, "the JSON is not an object"))?;
+        .ok_or_else(|| Invalid::new(Fault::Json, "the JSON is not an object"))?;
     let string_at = |outer: &str, inner: Option<&str>| -> Option<Cow<'static, str>> {
         let v = obj.get(outer)?;
         let v = match inner {
@@ -190,14 +199,22 @@ fn value_fields(text: &str) -> Result<Fields<'static>, Invalid> {
 /// Validates a session file found at `folder/file_name`, in 4D's order of
 /// codes: 2 (JSON), 3 (schema), 1 (location), 4 (token).
 pub fn validate(folder: &str, file_name: &str, bytes: &[u8]) -> Result<SessionRecord, Invalid> {
-    let text = std::str::from_utf8(strip_bom(bytes))
-        .map_err(|e| Invalid::new(2, format!("not well-formed JSON: not UTF-8 ({e})")))?;
+    let text = std::str::from_utf8(strip_bom(bytes)).map_err(|e| {
+        Invalid::new(
+            Fault::Json,
+            format!("not well-formed JSON: not UTF-8 ({e})"),
+        )
+    })?;
     let fields = match fast_fields(text) {
         Some(f) => f,
         None => value_fields(text)?,
     };
-    let missing =
-        |what: &str| Invalid::new(3, format!("schema: {what} is missing or not a string"));
+    let missing = |what: &str| {
+        Invalid::new(
+            Fault::Schema,
+            format!("schema: {what} is missing or not a string"),
+        )
+    };
     let app_id = fields
         .app_id
         .as_deref()
@@ -211,7 +228,7 @@ pub fn validate(folder: &str, file_name: &str, bytes: &[u8]) -> Result<SessionRe
         None => return Err(missing("status")),
         Some(s) => Status::parse(s).ok_or_else(|| {
             Invalid::new(
-                3,
+                Fault::Schema,
                 format!("schema: status {s:?} is neither \"accepted\" nor \"pending\""),
             )
         })?,
@@ -220,26 +237,26 @@ pub fn validate(folder: &str, file_name: &str, bytes: &[u8]) -> Result<SessionRe
     let expected = app_folder(app_id, team_id);
     if folder != expected {
         return Err(Invalid::new(
-            1,
+            Fault::Location,
             format!("location: the file is in folder {folder:?} but its content belongs in {expected:?}"),
         ));
     }
     if !file_name.eq_ignore_ascii_case(session_id) {
         return Err(Invalid::new(
-            1,
+            Fault::Location,
             format!(
                 "location: the file is named {file_name:?} but its session.id is {session_id:?}"
             ),
         ));
     }
-    let compliant = crate::token::decode(token).is_some_and(|c| {
+    let compliant = token::decode(token).is_some_and(|c| {
         c.app_id == app_id
             && c.id.eq_ignore_ascii_case(session_id)
             && c.team_id == team_id.unwrap_or("")
     });
     if !compliant {
         return Err(Invalid::new(
-            4,
+            Fault::Token,
             "token: it does not decode to this file's application.id, session.id and team.id",
         ));
     }
@@ -258,7 +275,7 @@ pub fn validate(folder: &str, file_name: &str, bytes: &[u8]) -> Result<SessionRe
 pub fn with_status(original: &[u8], status: Status) -> Option<Vec<u8>> {
     let bom = original.len() - strip_bom(original).len();
     let text = std::str::from_utf8(&original[bom..]).ok()?;
-    let span = crate::json_span::top_level_value(text, "status")?;
+    let span = json_span::top_level_value(text, "status")?;
     let mut out = Vec::with_capacity(original.len() + 2);
     out.extend_from_slice(&original[..bom + span.start]);
     out.push(b'"');
@@ -283,7 +300,7 @@ mod tests {
     fn code_of(folder: &str, name: &str, text: &str) -> u8 {
         validate(folder, name, text.as_bytes())
             .err()
-            .map_or(0, |e| e.code)
+            .map_or(0, |e| e.code())
     }
 
     #[test]
@@ -326,7 +343,7 @@ mod tests {
         assert_eq!(code_of(FOLDER, ID, "\u{0}\u{ff}"), 2);
         let mut latin1 = SEED.as_bytes().to_vec();
         latin1.push(0xE9);
-        assert_eq!(validate(FOLDER, ID, &latin1).unwrap_err().code, 2);
+        assert_eq!(validate(FOLDER, ID, &latin1).unwrap_err().code(), 2);
     }
 
     #[test]
@@ -347,26 +364,5 @@ mod tests {
         let out = with_status(original.as_bytes(), Status::Pending).unwrap();
         let expected = original.replace("\"status\":\"accepted\"", "\"status\":\"pending\"");
         assert_eq!(String::from_utf8(out).unwrap(), expected);
-    }
-
-    #[test]
-    fn names() {
-        assert!(is_session_name(ID));
-        assert!(is_session_name("0DC5132E1EF4407CA8325FE33D818AF3"));
-        for n in [
-            "manifest.json",
-            "AuthKey_4S3T2R1Q0P.p8",
-            ".tmp",
-            "key.mobileapp",
-            "",
-            "abc.tmp",
-        ] {
-            assert!(!is_session_name(n), "{n}");
-        }
-        for n in ["..", ".", "a/b", "a\0b", ""] {
-            assert!(!is_plain_name(n), "{n:?}");
-        }
-        assert_eq!(app_folder("com.x", Some("")), "com.x");
-        assert_eq!(app_folder("com.x", Some("T")), "T.com.x");
     }
 }

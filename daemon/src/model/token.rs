@@ -56,7 +56,7 @@ pub struct ClaimsRef<'a> {
 impl ClaimsRef<'_> {
     /// The app folder this token belongs to.
     pub fn folder(&self) -> String {
-        crate::session::app_folder(&self.app_id, Some(&self.team_id))
+        super::names::app_folder(&self.app_id, Some(&self.team_id))
     }
 }
 

@@ -1,17 +1,26 @@
-//! The two views of the sessions (design §2):
-//! - [`DiskView`]: what the files say now;
+//! The two views of the sessions:
+//! - [`DiskView`]: what the files say now (kept current by the watcher);
 //! - [`LiveView`]: what the last push applied; `verify` answers from it.
 //!
-//! Both share the same `Arc<SessionRecord>` when a file has been pushed
-//! unchanged, so a session's text is held once.
+//! A push is 4D's `MOBILE APP REFRESH SESSIONS`: every valid file replaces
+//! its live copy, and a live session whose file is gone or invalid leaves.
+//! Both views share one `Arc<SessionRecord>` when a file was pushed
+//! unchanged, so a session's data is held once.
+//!
+//! The disk view remembers which keys changed since the last push, so a
+//! push, the `unpushed` count and the list of deleted-but-live sessions cost
+//! what changed, not the number of sessions (except right after a rescan).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
-use mobile_session_proto::{InvalidFile, PushReport, SessionRow, Status, Unpushed};
+use mobile_session_proto::{InvalidFile, PushReport, Status, Unpushed};
 
-use crate::session::{Invalid, SessionRecord};
+use super::app::{folder_label, AppLabel};
+use super::names::{write_key, SessionKey};
+use super::session::{Invalid, SessionRecord};
 
 /// One session file as last read.
 #[derive(Debug, Clone)]
@@ -21,11 +30,36 @@ pub struct DiskEntry {
     pub state: Result<Arc<SessionRecord>, Invalid>,
 }
 
+/// What is known of an app folder besides its sessions.
+#[derive(Debug, Default, Clone)]
+pub struct AppMeta {
+    /// From the valid session file with the smallest (lower-case) id read.
+    pub session_label: Option<(String, AppLabel)>,
+    /// From the folder's `manifest.json`.
+    pub manifest_label: Option<AppLabel>,
+    /// The folder cannot be listed now; its entries are the last read.
+    pub unreadable: bool,
+}
+
+impl AppMeta {
+    /// Takes the label of valid session `id` if it is the smallest seen.
+    pub fn offer_session_label(&mut self, id: &str, label: AppLabel) {
+        if self
+            .session_label
+            .as_ref()
+            .is_none_or(|(from, _)| id <= from.as_str())
+        {
+            self.session_label = Some((id.to_string(), label));
+        }
+    }
+}
+
 /// One app folder of the disk view.
 #[derive(Debug, Default, Clone)]
 pub struct AppView {
-    /// Keyed by the lower-cased file name.
+    /// Keyed by the lower-case file name.
     pub sessions: BTreeMap<String, DiskEntry>,
+    pub meta: AppMeta,
 }
 
 impl AppView {
@@ -37,20 +71,35 @@ impl AppView {
             _ => None,
         })
     }
+
+    /// The app id, name and team this folder is known by.
+    pub fn label(&self, folder: &str) -> AppLabel {
+        folder_label(
+            folder,
+            self.meta.session_label.as_ref().map(|(_, l)| l),
+            self.meta.manifest_label.as_ref(),
+        )
+    }
+
+    /// Number of valid and of pending sessions.
+    pub fn counts(&self) -> (u64, u64) {
+        let valid = self.sessions.values().filter_map(|e| e.state.as_ref().ok());
+        valid.fold((0, 0), |(n, p), r| {
+            (n + 1, p + u64::from(r.status == Status::Pending))
+        })
+    }
 }
 
-/// The disk view, plus what changed since the last push, so that a push and
-/// the counts of `status` cost what changed, not the number of sessions.
+/// The disk view, plus what changed since the last push.
 #[derive(Debug, Default, Clone)]
 pub struct DiskView {
     apps: BTreeMap<String, AppView>,
-    /// Live keys whose entry changed since the last push.
-    dirty: HashSet<String>,
+    /// Keys whose entry changed since the last push.
+    dirty: HashSet<SessionKey>,
     /// Everything may have changed (a rescan): the next push compares all.
     all_dirty: bool,
     valid: u64,
-    /// `(folder, lower-case name)` of the invalid files.
-    invalid: BTreeSet<(String, String)>,
+    invalid: BTreeSet<SessionKey>,
 }
 
 impl DiskView {
@@ -58,60 +107,67 @@ impl DiskView {
         &self.apps
     }
 
-    pub fn get(&self, folder: &str, id_lower: &str) -> Option<&DiskEntry> {
-        self.apps.get(folder)?.sessions.get(id_lower)
+    pub fn app(&self, folder: &str) -> Option<&AppView> {
+        self.apps.get(folder)
     }
 
-    fn account(&mut self, folder: &str, key: &str, entry: &DiskEntry, sign: bool) {
-        match &entry.state {
-            Ok(_) if sign => self.valid += 1,
-            Ok(_) => self.valid -= 1,
-            Err(_) if sign => {
-                self.invalid.insert((folder.to_string(), key.to_string()));
+    pub fn get(&self, key: &SessionKey) -> Option<&DiskEntry> {
+        self.apps.get(key.folder())?.sessions.get(key.id())
+    }
+
+    fn account(&mut self, key: &SessionKey, entry: &DiskEntry, added: bool) {
+        match (&entry.state, added) {
+            (Ok(_), true) => self.valid += 1,
+            (Ok(_), false) => self.valid -= 1,
+            (Err(_), true) => {
+                self.invalid.insert(key.clone());
             }
-            Err(_) => {
-                self.invalid.remove(&(folder.to_string(), key.to_string()));
+            (Err(_), false) => {
+                self.invalid.remove(key);
             }
         }
     }
 
     /// Puts (or replaces) one file's entry; creates the app if needed.
-    pub fn insert(&mut self, folder: &str, entry: DiskEntry) {
-        let key = entry.name.to_ascii_lowercase();
+    /// Returns the entry it replaced.
+    pub fn insert(&mut self, folder: &str, entry: DiskEntry) -> Option<DiskEntry> {
+        let key = SessionKey::new(folder, &entry.name);
         // Retire the old entry before counting the new one: both may be invalid.
-        self.remove(folder, &key);
-        self.account(folder, &key, &entry, true);
-        self.dirty.insert(live_key(folder, &key));
+        let old = self.remove(&key);
+        self.account(&key, &entry, true);
         self.apps
             .entry(folder.to_string())
             .or_default()
             .sessions
-            .insert(key, entry);
+            .insert(key.id().to_string(), entry);
+        self.dirty.insert(key);
+        old
     }
 
-    pub fn remove(&mut self, folder: &str, id_lower: &str) -> Option<DiskEntry> {
-        let old = self.apps.get_mut(folder)?.sessions.remove(id_lower)?;
-        self.account(folder, id_lower, &old, false);
-        self.dirty.insert(live_key(folder, id_lower));
+    pub fn remove(&mut self, key: &SessionKey) -> Option<DiskEntry> {
+        let old = self.apps.get_mut(key.folder())?.sessions.remove(key.id())?;
+        self.account(key, &old, false);
+        self.dirty.insert(key.clone());
         Some(old)
     }
 
-    /// Registers an app folder (it may have no session yet).
-    pub fn ensure_app(&mut self, folder: &str) {
-        self.apps.entry(folder.to_string()).or_default();
+    /// The app folder, registered if new (it may have no session yet).
+    pub fn app_mut(&mut self, folder: &str) -> &mut AppView {
+        self.apps.entry(folder.to_string()).or_default()
     }
 
-    /// Removes an app folder; returns the entries it had.
+    /// Removes an app folder; returns it, with the entries it had.
     pub fn remove_app(&mut self, folder: &str) -> Option<AppView> {
-        let keys: Vec<String> = self.apps.get(folder)?.sessions.keys().cloned().collect();
-        let mut removed = AppView::default();
-        for k in keys {
-            if let Some(e) = self.remove(folder, &k) {
-                removed.sessions.insert(k, e);
+        let ids: Vec<String> = self.apps.get(folder)?.sessions.keys().cloned().collect();
+        let mut removed = std::collections::BTreeMap::new();
+        for id in ids {
+            if let Some(e) = self.remove(&SessionKey::new(folder, &id)) {
+                removed.insert(id, e);
             }
         }
-        self.apps.remove(folder);
-        Some(removed)
+        let mut app = self.apps.remove(folder)?;
+        app.sessions = removed;
+        Some(app)
     }
 
     /// A view built in bulk by a scan: counts computed once, everything dirty.
@@ -122,11 +178,11 @@ impl DiskView {
             ..Default::default()
         };
         for (folder, app) in &view.apps {
-            for (key, e) in &app.sessions {
+            for (id, e) in &app.sessions {
                 match e.state {
                     Ok(_) => view.valid += 1,
                     Err(_) => {
-                        view.invalid.insert((folder.clone(), key.clone()));
+                        view.invalid.insert(SessionKey::new(folder, id));
                     }
                 }
             }
@@ -146,6 +202,28 @@ impl DiskView {
             .flat_map(|(f, a)| a.sessions.values().map(move |e| (f.as_str(), e)))
     }
 
+    /// Entries after `after` (exclusive) in (folder, id) order, with their ids.
+    pub fn entries_after<'a>(
+        &'a self,
+        after: Option<(&'a str, &'a str)>,
+    ) -> impl Iterator<Item = (&'a str, &'a str, &'a DiskEntry)> + 'a {
+        let start = match after {
+            Some((folder, _)) => Bound::Included(folder),
+            None => Bound::Unbounded,
+        };
+        self.apps
+            .range::<str, _>((start, Bound::Unbounded))
+            .flat_map(move |(folder, app)| {
+                let from = match after {
+                    Some((f, id)) if f == folder => Bound::Excluded(id),
+                    _ => Bound::Unbounded,
+                };
+                app.sessions
+                    .range::<str, _>((from, Bound::Unbounded))
+                    .map(move |(id, e)| (folder.as_str(), id.as_str(), e))
+            })
+    }
+
     pub fn valid_count(&self) -> u64 {
         self.valid
     }
@@ -157,57 +235,72 @@ impl DiskView {
     fn invalid_files(&self, root: &Path) -> Vec<InvalidFile> {
         self.invalid
             .iter()
-            .filter_map(|(folder, key)| {
-                let e = self.get(folder, key)?;
+            .filter_map(|key| {
+                let e = self.get(key)?;
                 let inv = e.state.as_ref().err()?;
                 Some(InvalidFile {
-                    path: root.join(folder).join(&*e.name).display().to_string(),
-                    code: inv.code,
+                    path: root.join(key.folder()).join(&*e.name).display().to_string(),
+                    code: inv.code(),
                     error: inv.error.clone(),
                 })
             })
             .collect()
     }
-}
 
-/// The live key of a session: `folder/lower-case id` (neither contains `/`).
-pub fn live_key(folder: &str, id: &str) -> String {
-    let mut k = String::with_capacity(folder.len() + 1 + id.len());
-    write_live_key(&mut k, folder, id);
-    k
-}
-
-/// Writes a live key into `buf` (cleared first), for lookups without allocating.
-pub fn write_live_key(buf: &mut String, folder: &str, id: &str) {
-    buf.clear();
-    buf.push_str(folder);
-    buf.push('/');
-    let start = buf.len();
-    buf.push_str(id);
-    buf[start..].make_ascii_lowercase();
-}
-
-/// Splits a live key back into its folder and lower-case id.
-pub fn split_key(key: &str) -> (&str, &str) {
-    key.rsplit_once('/').unwrap_or((key, ""))
+    /// Live sessions with no entry on disk (their file was deleted), in
+    /// (folder, id) order. Only keys changed since the last push can be such.
+    pub fn deleted_but_live(&self, live: &LiveView) -> Vec<(SessionKey, Arc<SessionRecord>)> {
+        let mut out: Vec<(SessionKey, Arc<SessionRecord>)> = if self.all_dirty {
+            live.sessions
+                .iter()
+                .filter(|(k, _)| self.get(k).is_none())
+                .map(|(k, r)| (k.clone(), r.clone()))
+                .collect()
+        } else {
+            self.dirty
+                .iter()
+                .filter(|k| self.get(k).is_none())
+                .filter_map(|k| Some((k.clone(), live.sessions.get(k)?.clone())))
+                .collect()
+        };
+        out.sort_by(|a, b| (a.0.folder(), a.0.id()).cmp(&(b.0.folder(), b.0.id())));
+        out
+    }
 }
 
 /// What the server holds in memory after the last push: O(1) by key.
 #[derive(Debug, Default, Clone)]
 pub struct LiveView {
-    pub sessions: HashMap<String, Arc<SessionRecord>>,
+    sessions: HashMap<SessionKey, Arc<SessionRecord>>,
 }
 
 impl LiveView {
+    /// Looks up session `id` (any case) of `folder` without allocating.
     pub fn get(&self, folder: &str, id: &str) -> Option<&Arc<SessionRecord>> {
         thread_local! {
             static KEY: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(256));
         }
         KEY.with(|k| {
             let mut k = k.borrow_mut();
-            write_live_key(&mut k, folder, id);
+            write_key(&mut k, folder, id);
             self.sessions.get(k.as_str())
         })
+    }
+
+    pub fn get_key(&self, key: &SessionKey) -> Option<&Arc<SessionRecord>> {
+        self.sessions.get(key)
+    }
+
+    pub fn insert(&mut self, key: SessionKey, rec: Arc<SessionRecord>) {
+        self.sessions.insert(key, rec);
+    }
+
+    pub fn remove(&mut self, key: &SessionKey) -> Option<Arc<SessionRecord>> {
+        self.sessions.remove(key)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &SessionKey> {
+        self.sessions.keys()
     }
 
     pub fn len(&self) -> usize {
@@ -231,93 +324,10 @@ pub fn unpushed_of(
     }
 }
 
-/// The rows of `sessions` (design §4): every valid file, plus live sessions
-/// whose file is gone (`deleted`) or no longer valid (`invalid`). Sorted by
-/// app, then id.
-pub fn session_rows(disk: &DiskView, live: &LiveView) -> Vec<RowSource> {
-    let mut rows = Vec::with_capacity(disk.apps.values().map(|a| a.sessions.len()).sum());
-    for (folder, entry) in disk.entries() {
-        let live_rec = live.get(folder, &entry.name);
-        match &entry.state {
-            Ok(rec) => rows.push(RowSource {
-                folder: folder.to_string(),
-                name: entry.name.to_string(),
-                record: rec.clone(),
-                unpushed: unpushed_of(live_rec, rec),
-            }),
-            Err(_) => {
-                if let Some(l) = live_rec {
-                    rows.push(RowSource {
-                        folder: folder.to_string(),
-                        name: entry.name.to_string(),
-                        record: l.clone(),
-                        unpushed: Some(Unpushed::Invalid),
-                    });
-                }
-            }
-        }
-    }
-    for (key, rec) in &live.sessions {
-        let (folder, id_lower) = split_key(key);
-        if disk.get(folder, id_lower).is_none() {
-            rows.push(RowSource {
-                folder: folder.to_string(),
-                name: rec.id.to_string(),
-                record: rec.clone(),
-                unpushed: Some(Unpushed::Deleted),
-            });
-        }
-    }
-    rows.sort_by(|a, b| {
-        (a.folder.as_str(), a.name.to_ascii_lowercase())
-            .cmp(&(b.folder.as_str(), b.name.to_ascii_lowercase()))
-    });
-    rows
-}
-
-/// A `sessions` row before it is rendered for the wire.
-#[derive(Debug, Clone)]
-pub struct RowSource {
-    pub folder: String,
-    /// File name on disk (or the live id when the file is gone).
-    pub name: String,
-    pub record: Arc<SessionRecord>,
-    pub unpushed: Option<Unpushed>,
-}
-
-impl RowSource {
-    /// Renders the row; `redact` hides the device's push token (readers).
-    pub fn to_row(&self, root: &Path, redact: bool) -> SessionRow {
-        let device = if redact {
-            let mut d: serde_json::Value =
-                serde_json::from_str(&self.record.device).unwrap_or_default();
-            crate::redact::device(&mut d);
-            d.to_string()
-        } else {
-            self.record.device.to_string()
-        };
-        SessionRow {
-            app: self.folder.clone(),
-            id: self.record.id.to_string(),
-            status: Some(self.record.status),
-            email: self.record.email.as_deref().map(str::to_string),
-            device,
-            path: root
-                .join(&self.folder)
-                .join(&self.name)
-                .display()
-                .to_string(),
-            unpushed: self.unpushed,
-            invalid: None,
-        }
-    }
-}
-
 /// Whether the `sessions` row of one key carries an unpushed mark.
-fn key_unpushed(disk: &DiskView, live: &LiveView, key: &str) -> bool {
-    let (folder, id) = split_key(key);
-    let l = live.sessions.get(key);
-    match disk.get(folder, id).map(|e| &e.state) {
+fn key_unpushed(disk: &DiskView, live: &LiveView, key: &SessionKey) -> bool {
+    let l = live.get_key(key);
+    match disk.get(key).map(|e| &e.state) {
         Some(Ok(rec)) => unpushed_of(l, rec).is_some(),
         Some(Err(_)) | None => l.is_some(),
     }
@@ -334,14 +344,20 @@ pub fn unpushed_count(disk: &DiskView, live: &LiveView) -> u64 {
             .count() as u64;
     }
     let mut n = 0u64;
+    let mut key = String::with_capacity(128);
     for (folder, entry) in disk.entries() {
-        n += u64::from(key_unpushed(disk, live, &live_key(folder, &entry.name)));
+        write_key(&mut key, folder, &entry.name);
+        let l = live.sessions.get(key.as_str());
+        n += u64::from(match &entry.state {
+            Ok(rec) => unpushed_of(l, rec).is_some(),
+            Err(_) => l.is_some(),
+        });
     }
-    for key in live.sessions.keys() {
-        let (folder, id) = split_key(key);
-        n += u64::from(disk.get(folder, id).is_none());
-    }
-    n
+    n + live
+        .sessions
+        .keys()
+        .filter(|k| disk.get(k).is_none())
+        .count() as u64
 }
 
 /// Applies the disk view to the live view in place, looking only at what
@@ -354,8 +370,7 @@ pub fn push_incremental(root: &Path, disk: &mut DiskView, live: &mut LiveView) -
     }
     let mut report = PushReport::default();
     for key in std::mem::take(&mut disk.dirty) {
-        let (folder, id) = split_key(&key);
-        let now = disk.get(folder, id).and_then(|e| e.state.as_ref().ok());
+        let now = disk.get(&key).and_then(|e| e.state.as_ref().ok());
         match (now, live.sessions.get(&key)) {
             (Some(rec), None) => {
                 report.added += 1;
@@ -389,10 +404,7 @@ fn push_all_in_place(root: &Path, disk: &DiskView, live: &mut LiveView) -> PushR
     for (folder, app) in &disk.apps {
         for (id_lower, entry) in &app.sessions {
             let Ok(rec) = &entry.state else { continue };
-            key.clear();
-            key.push_str(folder);
-            key.push('/');
-            key.push_str(id_lower);
+            write_key(&mut key, folder, id_lower);
             match live.sessions.get_mut(key.as_str()) {
                 Some(old) => {
                     if old.same_content(rec) {
@@ -404,7 +416,8 @@ fn push_all_in_place(root: &Path, disk: &DiskView, live: &mut LiveView) -> PushR
                 }
                 None => {
                     report.added += 1;
-                    live.sessions.insert(key.clone(), rec.clone());
+                    live.sessions
+                        .insert(SessionKey::from(key.as_str()), rec.clone());
                 }
             }
         }
@@ -412,26 +425,23 @@ fn push_all_in_place(root: &Path, disk: &DiskView, live: &mut LiveView) -> PushR
     // Live sessions that no valid file matched leave; usually there are none.
     let matched = report.updated + report.unchanged;
     if matched < before {
-        live.sessions.retain(|k, _| {
-            let (folder, id) = split_key(k);
-            disk.get(folder, id).is_some_and(|e| e.state.is_ok())
-        });
+        live.sessions
+            .retain(|k, _| disk.get(k).is_some_and(|e| e.state.is_ok()));
         report.removed = before - matched;
     }
     report.invalid = disk.invalid_files(root);
     report
 }
 
-/// Applies the disk view to a copy of the live view, as `MOBILE APP REFRESH
-/// SESSIONS`: valid files replace their live copy, everything else leaves
-/// it. The straightforward reference the in-place pushes are tested against.
+/// Applies the disk view to a copy of the live view, the straightforward
+/// way: the reference the in-place pushes are tested against.
 #[cfg(test)]
 pub fn push(root: &Path, disk: &DiskView, live: &LiveView) -> (LiveView, PushReport) {
     let mut report = PushReport::default();
     let mut next = HashMap::with_capacity(live.sessions.len().max(16));
     for (folder, entry) in disk.entries() {
         if let Ok(rec) = &entry.state {
-            let key = live_key(folder, &entry.name);
+            let key = SessionKey::new(folder, &entry.name);
             match live.sessions.get(&key) {
                 None => report.added += 1,
                 Some(old) if old.same_content(rec) => report.unchanged += 1,
@@ -449,17 +459,99 @@ pub fn push(root: &Path, disk: &DiskView, live: &LiveView) -> (LiveView, PushRep
     (LiveView { sessions: next }, report)
 }
 
-/// Number of valid and pending sessions of an app.
-pub fn app_counts(app: &AppView) -> (u64, u64) {
-    let valid = app.sessions.values().filter_map(|e| e.state.as_ref().ok());
-    valid.fold((0, 0), |(n, p), r| {
-        (n + 1, p + u64::from(r.status == Status::Pending))
-    })
+/// One `sessions` row before the command renders it.
+#[derive(Debug, Clone)]
+pub struct RowSource {
+    pub folder: String,
+    /// File name on disk (or the live id when the file is gone).
+    pub name: String,
+    /// The data shown: the file's when valid, else the live copy's.
+    pub record: Option<Arc<SessionRecord>>,
+    pub unpushed: Option<Unpushed>,
+    /// Why the file is invalid, when it is.
+    pub invalid: Option<Invalid>,
+}
+
+/// Where a listing stopped: the (folder, lower-case id) of the last entry
+/// it looked at.
+pub type RowCursor = (String, String);
+
+/// The next page of `sessions` rows: up to `max` rows after `after`, in
+/// (folder, id) order, that `keep` accepts. Rows are every disk entry (a
+/// valid file, or an invalid one with its live copy if any) and the live
+/// sessions whose file was deleted (`deleted`, given sorted).
+/// Returns the rows and where to continue (`None` at the end).
+pub fn rows_page(
+    disk: &DiskView,
+    live: &LiveView,
+    deleted: &[(SessionKey, Arc<SessionRecord>)],
+    after: Option<&RowCursor>,
+    max: usize,
+    mut keep: impl FnMut(&RowSource) -> bool,
+) -> (Vec<RowSource>, Option<RowCursor>) {
+    let after_ref = after.map(|(f, i)| (f.as_str(), i.as_str()));
+    let mut on_disk = disk.entries_after(after_ref).peekable();
+    let first_deleted =
+        deleted.partition_point(|(k, _)| after_ref.is_some_and(|a| (k.folder(), k.id()) <= a));
+    let mut gone = deleted[first_deleted..].iter().peekable();
+    let mut rows = Vec::new();
+    loop {
+        let take_disk = match (on_disk.peek(), gone.peek()) {
+            (None, None) => return (rows, None),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some((f, id, _)), Some((k, _))) => (*f, *id) < (k.folder(), k.id()),
+        };
+        let (cursor, row) = if take_disk {
+            let Some((folder, id, entry)) = on_disk.next() else {
+                return (rows, None);
+            };
+            let live_rec = live.get(folder, id);
+            let row = match &entry.state {
+                Ok(rec) => RowSource {
+                    folder: folder.to_string(),
+                    name: entry.name.to_string(),
+                    record: Some(rec.clone()),
+                    unpushed: unpushed_of(live_rec, rec),
+                    invalid: None,
+                },
+                Err(inv) => RowSource {
+                    folder: folder.to_string(),
+                    name: entry.name.to_string(),
+                    record: live_rec.cloned(),
+                    unpushed: live_rec.map(|_| Unpushed::Invalid),
+                    invalid: Some(inv.clone()),
+                },
+            };
+            ((folder, id), row)
+        } else {
+            let Some((key, rec)) = gone.next() else {
+                return (rows, None);
+            };
+            let row = RowSource {
+                folder: key.folder().to_string(),
+                name: rec.id.to_string(),
+                record: Some(rec.clone()),
+                unpushed: Some(Unpushed::Deleted),
+                invalid: None,
+            };
+            ((key.folder(), key.id()), row)
+        };
+        if keep(&row) {
+            rows.push(row);
+            if rows.len() >= max {
+                let more = on_disk.peek().is_some() || gone.peek().is_some();
+                let next = (cursor.0.to_string(), cursor.1.to_string());
+                return (rows, more.then_some(next));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::session::{content_hash, Fault};
 
     fn rec(id: &str, status: Status, text: &str) -> Arc<SessionRecord> {
         Arc::new(SessionRecord {
@@ -468,7 +560,7 @@ mod tests {
             device_id: None,
             email: None,
             device: "null".into(),
-            hash: crate::session::content_hash(text),
+            hash: content_hash(text),
         })
     }
 
@@ -476,6 +568,29 @@ mod tests {
         DiskEntry {
             name: id.into(),
             state: Ok(rec(id, Status::Accepted, text)),
+        }
+    }
+
+    fn invalid(id: &str) -> DiskEntry {
+        DiskEntry {
+            name: id.into(),
+            state: Err(Invalid::new(Fault::Json, "x")),
+        }
+    }
+
+    fn all_rows(disk: &DiskView, live: &LiveView, page: usize) -> Vec<RowSource> {
+        let deleted = disk.deleted_but_live(live);
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (rows, next) = rows_page(disk, live, &deleted, cursor.as_ref(), page, |r| {
+                r.record.is_some()
+            });
+            out.extend(rows);
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return out,
+            }
         }
     }
 
@@ -491,19 +606,10 @@ mod tests {
         assert_eq!(unpushed_count(&disk, &live), 0);
 
         disk.insert("A", entry("aaaa", "1 changed"));
-        disk.remove("A", "bbbb");
-        disk.insert(
-            "A",
-            DiskEntry {
-                name: "cccc".into(),
-                state: Err(Invalid {
-                    code: 2,
-                    error: "x".into(),
-                }),
-            },
-        );
+        disk.remove(&SessionKey::new("A", "bbbb"));
+        disk.insert("A", invalid("cccc"));
         disk.insert("A", entry("dddd", "4"));
-        let rows = session_rows(&disk, &live);
+        let rows = all_rows(&disk, &live, 1000);
         let marks: Vec<_> = rows.iter().map(|r| (r.name.as_str(), r.unpushed)).collect();
         assert_eq!(
             marks,
@@ -520,6 +626,49 @@ mod tests {
         assert_eq!(r.invalid[0].path, "/m/A/cccc");
         assert_eq!(live2.len(), 2);
         assert_eq!(unpushed_count(&disk, &live2), 0);
+    }
+
+    #[test]
+    fn a_removed_app_gives_back_its_entries_and_counts_follow() {
+        let mut disk = DiskView::default();
+        disk.insert("A", entry("aaaa", "1"));
+        disk.insert("A", invalid("bbbb"));
+        disk.insert("B", entry("cccc", "3"));
+        let gone = disk.remove_app("A").unwrap();
+        assert_eq!(gone.sessions.len(), 2);
+        assert_eq!((disk.valid_count(), disk.invalid_count()), (1, 0));
+        assert!(disk.app("A").is_none());
+    }
+
+    #[test]
+    fn pages_cover_every_row_once_in_order() {
+        let mut disk = DiskView::default();
+        for f in ["a", "a.b", "b"] {
+            for i in 0..7u8 {
+                disk.insert(f, entry(&format!("{i:04x}"), f));
+            }
+        }
+        let (live, _) = push(Path::new("/m"), &disk, &LiveView::default());
+        // Files deleted while live, interleaved with the others.
+        disk.remove(&SessionKey::new("a.b", "0003"));
+        disk.remove(&SessionKey::new("b", "0006"));
+        disk.insert("a", invalid("0009"));
+        let whole = all_rows(&disk, &live, usize::MAX);
+        assert_eq!(whole.len(), 21);
+        let order: Vec<(String, String)> = whole
+            .iter()
+            .map(|r| (r.folder.clone(), r.name.to_ascii_lowercase()))
+            .collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(order, sorted);
+        for page in [1, 2, 3, 5, 20] {
+            let paged: Vec<_> = all_rows(&disk, &live, page)
+                .iter()
+                .map(|r| (r.folder.clone(), r.name.to_ascii_lowercase()))
+                .collect();
+            assert_eq!(paged, order, "page size {page}");
+        }
     }
 
     use proptest::prelude::*;
@@ -544,7 +693,8 @@ mod tests {
     }
 
     proptest! {
-        /// The incremental push gives the full push's answer and live view.
+        /// The incremental push gives the full push's answer and live view,
+        /// and the deleted-but-live list matches a full comparison.
         #[test]
         fn incremental_push_equals_full_push(ops in proptest::collection::vec(op(), 1..60)) {
             let root = Path::new("/m");
@@ -559,20 +709,21 @@ mod tests {
                     }
                     Op::Invalid(f, i) => {
                         let (f, n) = name(f, i);
-                        disk.insert(&f, DiskEntry { name: n.into(), state: Err(Invalid { code: 2, error: "x".into() }) });
+                        disk.insert(&f, invalid(&n));
                     }
                     Op::Remove(f, i) => {
                         let (f, n) = name(f, i);
-                        disk.remove(&f, &n);
+                        disk.remove(&SessionKey::new(&f, &n));
                     }
                     Op::Rescan => disk.mark_all_dirty(),
                     Op::Push => {
-                        let full_unpushed = {
-                            let mut all = disk.clone();
-                            all.mark_all_dirty();
-                            unpushed_count(&all, &live)
+                        let mut all = disk.clone();
+                        all.mark_all_dirty();
+                        prop_assert_eq!(unpushed_count(&disk, &live), unpushed_count(&all, &live));
+                        let keys = |v: Vec<(SessionKey, Arc<SessionRecord>)>| {
+                            v.into_iter().map(|(k, _)| k).collect::<Vec<_>>()
                         };
-                        prop_assert_eq!(unpushed_count(&disk, &live), full_unpushed);
+                        prop_assert_eq!(keys(disk.deleted_but_live(&live)), keys(all.deleted_but_live(&live)));
                         let (full_live, full) = push(root, &disk, &live);
                         let inc = push_incremental(root, &mut disk, &mut live);
                         prop_assert_eq!(&inc, &full);

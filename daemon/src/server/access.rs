@@ -1,4 +1,4 @@
-//! Who may talk to the daemon (design §6), from the peer's credentials:
+//! Who may talk to the daemon, from the peer's credentials:
 //! **admin** is the daemon's own uid, root, or a member of `admin_group`;
 //! **reader** is a member of `reader_group`; anyone else is refused.
 //!

@@ -4,18 +4,33 @@
 //! Each operation opens the app folder with `O_NOFOLLOW | O_DIRECTORY` and
 //! then works relative to that descriptor (`openat`, `renameat`, `unlinkat`),
 //! so a symlink planted as an app folder or a session file is never followed,
-//! even if it appears between a check and a use.
+//! even if it appears between a check and a use. Entries that are not
+//! regular files (FIFOs, devices, sockets, directories, symlinks) are never
+//! opened for reading: they are reported as such from their `lstat`.
+//!
+//! Writes are atomic: a temporary dot-file in the same folder, fsync,
+//! rename over the old file, fsync of the folder. A crash at any instant
+//! leaves the old or the new file, never a torn one. A rewrite is also
+//! *checked* ([`WriteMode::ReplaceIfUnchanged`]): it only replaces the very
+//! version it read, so a change made meanwhile by another writer (the 4D
+//! server) is never lost — see [`SessionStore::write`].
+
+pub mod scan;
 
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 
-use crate::session::{is_app_folder_name, is_plain_name, is_session_name};
+use crate::model::names::{is_app_folder_name, is_plain_name, is_session_name};
 
 /// Session files larger than this are reported invalid instead of being read.
 pub const MAX_SESSION_FILE: u64 = 1024 * 1024;
+
+/// The suffix of our atomic-write temporaries: `.<session id>.<12 hex>.tmp`.
+pub const TEMP_SUFFIX: &str = ".tmp";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -33,12 +48,78 @@ pub enum StoreError {
     TooLarge { path: PathBuf },
     #[error("{path} already exists")]
     Exists { path: PathBuf },
+    #[error("{path} changed while it was being rewritten; nothing was written")]
+    Changed { path: PathBuf },
 }
 
 impl StoreError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
     }
+
+    /// An error that says nothing about the file itself and may pass on
+    /// its own (out of descriptors or memory, an I/O hiccup, an interrupted
+    /// call): the file's last good reading should be kept and retried.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Io { source, .. } = self else {
+            return false;
+        };
+        matches!(
+            source.raw_os_error(),
+            Some(
+                libc::EMFILE
+                    | libc::ENFILE
+                    | libc::ENOMEM
+                    | libc::ENOBUFS
+                    | libc::EIO
+                    | libc::EINTR
+                    | libc::EAGAIN
+                    | libc::ETIMEDOUT
+                    | libc::ESTALE
+                    | libc::EBUSY
+            )
+        )
+    }
+}
+
+/// What identifies one version of a file: enough to see any rewrite
+/// (rename or in place) between a read and a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    pub ino: u64,
+    pub size: u64,
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+}
+
+impl FileStamp {
+    fn of(st: &rfs::Stat) -> Self {
+        #[allow(clippy::unnecessary_cast)] // the field types differ by platform
+        Self {
+            ino: st.st_ino as u64,
+            size: st.st_size as u64,
+            mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
+        }
+    }
+}
+
+/// A file as read: its bytes and the version they are.
+#[derive(Debug, Clone)]
+pub struct FileBytes {
+    pub bytes: Vec<u8>,
+    pub stamp: FileStamp,
+}
+
+/// How [`SessionStore::write`] treats the file it writes.
+#[derive(Debug, Clone, Copy)]
+pub enum WriteMode<'a> {
+    /// A new file (mode 0600); fails with [`StoreError::Exists`] if the name
+    /// is taken, even by a file that appears meanwhile.
+    Create,
+    /// Replaces the file, provided it is still the version read (same inode,
+    /// same bytes); else fails with [`StoreError::Changed`] and writes nothing.
+    ReplaceIfUnchanged(&'a FileBytes),
 }
 
 /// The `MobileApps` folder of one data dir.
@@ -82,7 +163,7 @@ impl SessionStore {
     }
 
     /// The names in `dir` that `keep` accepts (by name and file type; a
-    /// symlink's type is its own, so links are never taken for folders or files).
+    /// symlink's type is its own, so links are never taken for folders).
     fn list(
         dir: &Path,
         keep: impl Fn(&str, std::fs::FileType) -> bool,
@@ -109,24 +190,12 @@ impl SessionStore {
         Ok(out)
     }
 
-    /// The session file names of one folder (hex names, regular files).
+    /// The entries of one folder named like sessions, whatever their type:
+    /// a FIFO or a directory named like a session is listed (and found
+    /// invalid when read), the same at a scan as when the watcher reports it.
     pub fn session_names(&self, folder: &str) -> Result<Vec<String>, StoreError> {
         let path = self.checked_folder(folder)?;
-        Self::list(&path, |n, t| is_session_name(n) && t.is_file())
-    }
-
-    /// Every app folder with its session file names.
-    pub fn scan(&self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
-        let mut out = Vec::new();
-        for folder in self.app_folders()? {
-            match self.session_names(&folder) {
-                Ok(names) => out.push((folder, names)),
-                // The folder went away during the scan: it simply has no sessions.
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
+        Self::list(&path, |n, _| is_session_name(n))
     }
 
     fn checked_folder(&self, folder: &str) -> Result<PathBuf, StoreError> {
@@ -162,76 +231,60 @@ impl SessionStore {
     }
 
     /// Reads one session file (never through a symlink, at most 1 MiB).
-    pub fn read(&self, folder: &str, name: &str) -> Result<Vec<u8>, StoreError> {
+    pub fn read(&self, folder: &str, name: &str) -> Result<FileBytes, StoreError> {
         Self::check_name(name)?;
         let dir = self.open_folder(folder)?;
         self.read_in(&dir, folder, name)
     }
 
     /// Reads one session file of a folder opened with `open_folder`.
-    pub fn read_in(&self, dir: &OwnedFd, folder: &str, name: &str) -> Result<Vec<u8>, StoreError> {
+    pub fn read_in(
+        &self,
+        dir: &OwnedFd,
+        folder: &str,
+        name: &str,
+    ) -> Result<FileBytes, StoreError> {
         Self::check_name(name)?;
-        let path = self.session_path(folder, name);
-        let fd = rfs::openat(
-            dir,
-            name,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
-            Mode::empty(),
-        )
-        .map_err(|e| {
-            if e == rustix::io::Errno::LOOP {
-                StoreError::NotRegular { path: path.clone() }
-            } else {
-                Self::io(path.clone())(e)
-            }
-        })?;
-        let st = rfs::fstat(&fd).map_err(Self::io(path.clone()))?;
-        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-            return Err(StoreError::NotRegular { path });
-        }
-        if st.st_size as u64 > MAX_SESSION_FILE {
-            return Err(StoreError::TooLarge { path });
-        }
-        let mut file = std::fs::File::from(fd);
-        let mut buf = Vec::with_capacity(st.st_size as usize);
-        // Read one byte past the limit so a file that grew is still caught.
-        (&mut file)
-            .take(MAX_SESSION_FILE + 1)
-            .read_to_end(&mut buf)
-            .map_err(|source| StoreError::Io {
-                path: path.clone(),
-                source,
-            })?;
-        if buf.len() as u64 > MAX_SESSION_FILE {
-            return Err(StoreError::TooLarge { path });
-        }
-        Ok(buf)
+        read_regular(dir, name, MAX_SESSION_FILE, || {
+            self.session_path(folder, name)
+        })
     }
 
-    /// Replaces (or, with `create`, creates) a session file atomically: a
-    /// temporary dot-file in the same folder, fsync, rename, fsync of the
-    /// folder. A replaced file keeps its mode, and its owner where allowed;
-    /// a new one is 0600. `create` refuses to replace an existing file.
-    pub fn write_atomic(
+    /// Writes a session file atomically (see [`WriteMode`]): a temporary
+    /// dot-file in the same folder, fsync, then a link (create) or a checked
+    /// rename (replace), then an fsync of the folder. A replaced file keeps
+    /// its mode, and its owner where allowed (as root); a new one is 0600.
+    ///
+    /// The check of a replace: just before the rename, the file must still
+    /// be the inode and the bytes that were read. Where the platform can
+    /// (Linux `renameat2(RENAME_EXCHANGE)`, macOS `RENAME_SWAP`), the new
+    /// file is *swapped* in and the file it displaced is checked again, so a
+    /// writer that replaced or rewrote the file between the check and the
+    /// swap is seen too, and the swap undone. What remains: a writer that
+    /// already holds the file open and writes into it after that second
+    /// check — its bytes land in the displaced version.
+    pub fn write(
         &self,
         folder: &str,
         name: &str,
         bytes: &[u8],
-        create: bool,
+        mode: WriteMode<'_>,
     ) -> Result<(), StoreError> {
         Self::check_name(name)?;
         let dir = self.open_folder(folder)?;
         let path = self.session_path(folder, name);
-        let old = match rfs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(_) if create => return Err(StoreError::Exists { path }),
-            Ok(st) if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile => {
+        let old = match (mode, rfs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)) {
+            (WriteMode::Create, Ok(_)) => return Err(StoreError::Exists { path }),
+            (WriteMode::Create, Err(rustix::io::Errno::NOENT)) => None,
+            (WriteMode::ReplaceIfUnchanged(_), Ok(st))
+                if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile =>
+            {
                 return Err(StoreError::NotRegular { path });
             }
-            Ok(st) => Some(st),
-            Err(rustix::io::Errno::NOENT) if create => None,
-            Err(e) => return Err(Self::io(path)(e)),
+            (WriteMode::ReplaceIfUnchanged(_), Ok(st)) => Some(st),
+            (_, Err(e)) => return Err(Self::io(path)(e)),
         };
-        let tmp_name = format!(".{name}.{}.tmp", random_suffix());
+        let tmp_name = format!(".{name}.{}{TEMP_SUFFIX}", random_suffix());
         let tmp_path = self.session_path(folder, &tmp_name);
         let fd = rfs::openat(
             &dir,
@@ -240,6 +293,7 @@ impl SessionStore {
             Mode::from_raw_mode(0o600),
         )
         .map_err(Self::io(tmp_path.clone()))?;
+        let mut tmp_exists = true;
         let result = (|| {
             if let Some(st) = &old {
                 rfs::fchmod(&fd, Mode::from_raw_mode(st.st_mode & 0o7777))
@@ -262,27 +316,48 @@ impl SessionStore {
                     source,
                 })?;
             drop(file);
-            if create {
-                // Link, not rename: fails if a file of that name appeared meanwhile.
-                rfs::linkat(&dir, tmp_name.as_str(), &dir, name, AtFlags::empty()).map_err(
-                    |e| match e {
-                        rustix::io::Errno::EXIST => StoreError::Exists { path: path.clone() },
-                        e => Self::io(path.clone())(e),
-                    },
-                )?;
-                rfs::unlinkat(&dir, tmp_name.as_str(), AtFlags::empty())
-                    .map_err(Self::io(tmp_path.clone()))?;
-            } else {
-                rfs::renameat(&dir, tmp_name.as_str(), &dir, name)
-                    .map_err(Self::io(path.clone()))?;
+            match mode {
+                WriteMode::Create => {
+                    // Link, not rename: fails if a file of that name appeared meanwhile.
+                    rfs::linkat(&dir, tmp_name.as_str(), &dir, name, AtFlags::empty()).map_err(
+                        |e| match e {
+                            rustix::io::Errno::EXIST => StoreError::Exists { path: path.clone() },
+                            e => Self::io(path.clone())(e),
+                        },
+                    )?;
+                }
+                WriteMode::ReplaceIfUnchanged(expected) => {
+                    if !still(&dir, name, expected) {
+                        return Err(StoreError::Changed { path: path.clone() });
+                    }
+                    if swap(&dir, &tmp_name, name).map_err(Self::io(path.clone()))? {
+                        // The temporary name now holds the displaced file.
+                        if !still(&dir, &tmp_name, expected) {
+                            // Someone rewrote it meanwhile: put theirs back
+                            // (ours, then at the temporary name, goes).
+                            if !matches!(swap(&dir, &tmp_name, name), Ok(true)) {
+                                // Theirs is at the temporary name: never remove it.
+                                tmp_exists = false;
+                                rfs::renameat(&dir, tmp_name.as_str(), &dir, name)
+                                    .map_err(Self::io(path.clone()))?;
+                            }
+                            return Err(StoreError::Changed { path: path.clone() });
+                        }
+                    } else {
+                        rfs::renameat(&dir, tmp_name.as_str(), &dir, name)
+                            .map_err(Self::io(path.clone()))?;
+                        tmp_exists = false;
+                    }
+                }
             }
-            rfs::fsync(&dir).map_err(Self::io(self.root.join(folder)))
+            Ok(())
         })();
-        if result.is_err() {
-            // Best effort: never leave our temporary behind.
+        if tmp_exists {
+            // Our temporary, or the version a swap displaced: either way ours to remove.
             let _ = rfs::unlinkat(&dir, tmp_name.as_str(), AtFlags::empty());
         }
-        result
+        result?;
+        rfs::fsync(&dir).map_err(Self::io(self.root.join(folder)))
     }
 
     /// Deletes one session file (a regular file, never a link target).
@@ -299,43 +374,148 @@ impl SessionStore {
         rfs::fsync(&dir).map_err(Self::io(self.root.join(folder)))
     }
 
-    /// Creates an app folder (0750) for a first sign-in.
-    pub fn ensure_folder(&self, folder: &str) -> Result<(), StoreError> {
-        let path = self.checked_folder(folder)?;
-        let root = rfs::open(
+    fn open_root(&self) -> Result<OwnedFd, StoreError> {
+        rfs::open(
             &self.root,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(Self::io(self.root.clone()))?;
+        .map_err(Self::io(self.root.clone()))
+    }
+
+    /// Creates an app folder (0750) for a first sign-in. Returns whether it
+    /// was created (false: it existed).
+    pub fn ensure_folder(&self, folder: &str) -> Result<bool, StoreError> {
+        let path = self.checked_folder(folder)?;
+        let root = self.open_root()?;
         match rfs::mkdirat(&root, folder, Mode::from_raw_mode(0o750)) {
-            Ok(()) => rfs::fsync(&root).map_err(Self::io(self.root.clone())),
-            Err(rustix::io::Errno::EXIST) => Ok(()),
+            Ok(()) => rfs::fsync(&root)
+                .map(|()| true)
+                .map_err(Self::io(self.root.clone())),
+            Err(rustix::io::Errno::EXIST) => Ok(false),
             Err(e) => Err(Self::io(path)(e)),
         }
     }
 
-    /// Reads the `application`/`team` of `manifest.json`, if any (read-only;
-    /// used to name apps that have no sessions yet).
-    pub fn manifest(&self, folder: &str) -> Option<serde_json::Value> {
+    /// Removes an app folder if it is empty (undoing `ensure_folder` after
+    /// a failed first write); a folder with anything in it stays.
+    pub fn remove_folder_if_empty(&self, folder: &str) -> Result<(), StoreError> {
+        let path = self.checked_folder(folder)?;
+        let root = self.open_root()?;
+        match rfs::unlinkat(&root, folder, AtFlags::REMOVEDIR) {
+            Ok(()) => rfs::fsync(&root).map_err(Self::io(self.root.clone())),
+            Err(rustix::io::Errno::NOTEMPTY | rustix::io::Errno::EXIST) => Ok(()),
+            Err(e) => Err(Self::io(path)(e)),
+        }
+    }
+
+    /// The bytes of a folder's `manifest.json`, if it has a readable one
+    /// (read-only; it names apps that have no session yet).
+    pub fn read_manifest(&self, folder: &str) -> Option<Vec<u8>> {
         let dir = self.open_folder(folder).ok()?;
-        let fd = rfs::openat(
-            &dir,
-            "manifest.json",
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
-            Mode::empty(),
-        )
-        .ok()?;
-        let mut buf = Vec::new();
-        std::fs::File::from(fd)
-            .take(MAX_SESSION_FILE)
-            .read_to_end(&mut buf)
-            .ok()?;
-        serde_json::from_slice(crate::session::strip_bom(&buf)).ok()
+        read_regular(&dir, "manifest.json", MAX_SESSION_FILE, || {
+            self.root.join(folder).join("manifest.json")
+        })
+        .ok()
+        .map(|f| f.bytes)
     }
 }
 
-use std::os::unix::fs::DirBuilderExt;
+/// Reads a regular file of `dir` (at most `max` bytes). The entry's type is
+/// checked before it is opened (a FIFO or a device is never opened), and
+/// again on the descriptor, in case it was swapped in between.
+fn read_regular(
+    dir: &OwnedFd,
+    name: &str,
+    max: u64,
+    path: impl Fn() -> PathBuf,
+) -> Result<FileBytes, StoreError> {
+    let st = rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| SessionStore::io(path())(e))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(StoreError::NotRegular { path: path() });
+    }
+    let fd = rfs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        if e == rustix::io::Errno::LOOP {
+            StoreError::NotRegular { path: path() }
+        } else {
+            SessionStore::io(path())(e)
+        }
+    })?;
+    let st = rfs::fstat(&fd).map_err(|e| SessionStore::io(path())(e))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(StoreError::NotRegular { path: path() });
+    }
+    if st.st_size as u64 > max {
+        return Err(StoreError::TooLarge { path: path() });
+    }
+    let stamp = FileStamp::of(&st);
+    let mut file = std::fs::File::from(fd);
+    let mut buf = Vec::with_capacity(st.st_size as usize);
+    // Read one byte past the limit so a file that grew is still caught.
+    (&mut file)
+        .take(max + 1)
+        .read_to_end(&mut buf)
+        .map_err(|source| StoreError::Io {
+            path: path(),
+            source,
+        })?;
+    if buf.len() as u64 > max {
+        return Err(StoreError::TooLarge { path: path() });
+    }
+    Ok(FileBytes { bytes: buf, stamp })
+}
+
+/// Whether `name` in `dir` is still the version `expected` was read from:
+/// the same inode holding the same bytes. The bytes are compared, not only
+/// the times: a same-size rewrite within one clock tick keeps the mtime.
+fn still(dir: &OwnedFd, name: &str, expected: &FileBytes) -> bool {
+    match read_regular(dir, name, MAX_SESSION_FILE, PathBuf::new) {
+        Ok(now) => now.stamp.ino == expected.stamp.ino && now.bytes == expected.bytes,
+        Err(_) => false,
+    }
+}
+
+/// Atomically exchanges two names of `dir`; false where the platform or
+/// the file system cannot (the caller then renames).
+fn swap(dir: &OwnedFd, a: &str, b: &str) -> Result<bool, rustix::io::Errno> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    {
+        match rfs::renameat_with(dir.as_fd(), a, dir.as_fd(), b, rfs::RenameFlags::EXCHANGE) {
+            Ok(()) => Ok(true),
+            Err(
+                rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS | rustix::io::Errno::NOTSUP,
+            ) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+    {
+        let _ = (dir.as_fd(), a, b);
+        Ok(false)
+    }
+}
+
+/// Whether a name is one of our atomic-write temporaries: `.<hex>.<12 hex>.tmp`.
+/// Only these are ever removed as leftovers of an interrupted write.
+pub fn is_write_temp(name: &str) -> bool {
+    let Some(inner) = name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_suffix(TEMP_SUFFIX))
+    else {
+        return false;
+    };
+    let Some((id, rand)) = inner.rsplit_once('.') else {
+        return false;
+    };
+    is_session_name(id) && rand.len() == 12 && rand.bytes().all(|b| b.is_ascii_hexdigit())
+}
 
 fn random_suffix() -> String {
     let mut b = [0u8; 6];
@@ -366,7 +546,14 @@ mod tests {
         let p = s.session_path("T.com.x", "abcd");
         std::fs::write(&p, "old").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o664)).unwrap();
-        s.write_atomic("T.com.x", "abcd", b"new", false).unwrap();
+        let read = s.read("T.com.x", "abcd").unwrap();
+        s.write(
+            "T.com.x",
+            "abcd",
+            b"new",
+            WriteMode::ReplaceIfUnchanged(&read),
+        )
+        .unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"new");
         assert_eq!(
             std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
@@ -377,12 +564,19 @@ mod tests {
             1
         );
         // Replacing needs an existing file; creating needs a free name.
-        assert!(s.write_atomic("T.com.x", "beef", b"x", false).is_err());
+        assert!(s
+            .write(
+                "T.com.x",
+                "beef",
+                b"x",
+                WriteMode::ReplaceIfUnchanged(&read)
+            )
+            .is_err());
         assert!(matches!(
-            s.write_atomic("T.com.x", "abcd", b"x", true),
+            s.write("T.com.x", "abcd", b"x", WriteMode::Create),
             Err(StoreError::Exists { .. })
         ));
-        s.write_atomic("T.com.x", "beef", b"x", true).unwrap();
+        s.write("T.com.x", "beef", b"x", WriteMode::Create).unwrap();
         assert_eq!(
             std::fs::metadata(s.session_path("T.com.x", "beef"))
                 .unwrap()
@@ -394,6 +588,69 @@ mod tests {
     }
 
     #[test]
+    fn a_replace_refuses_a_file_changed_since_it_was_read() {
+        let (_d, s) = store();
+        let p = s.session_path("T.com.x", "abcd");
+        std::fs::write(&p, "v1").unwrap();
+        let read = s.read("T.com.x", "abcd").unwrap();
+        // Same size, rewritten in place (the mtime may not even move).
+        std::fs::write(&p, "v2").unwrap();
+        assert!(matches!(
+            s.write(
+                "T.com.x",
+                "abcd",
+                b"mine",
+                WriteMode::ReplaceIfUnchanged(&read)
+            ),
+            Err(StoreError::Changed { .. })
+        ));
+        // Replaced by a rename.
+        let read = s.read("T.com.x", "abcd").unwrap();
+        let other = s.root().join("T.com.x").join(".editor");
+        std::fs::write(&other, "v2").unwrap();
+        std::fs::rename(&other, &p).unwrap();
+        assert!(matches!(
+            s.write(
+                "T.com.x",
+                "abcd",
+                b"mine",
+                WriteMode::ReplaceIfUnchanged(&read)
+            ),
+            Err(StoreError::Changed { .. })
+        ));
+        assert_eq!(std::fs::read(&p).unwrap(), b"v2");
+        assert_eq!(
+            std::fs::read_dir(s.root().join("T.com.x")).unwrap().count(),
+            1,
+            "no temporary left"
+        );
+    }
+
+    #[test]
+    fn special_files_are_never_opened() {
+        let (_d, s) = store();
+        let fifo = s.session_path("T.com.x", "abcd");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        std::fs::create_dir(s.session_path("T.com.x", "beef")).unwrap();
+        for name in ["abcd", "beef"] {
+            assert!(matches!(
+                s.read("T.com.x", name),
+                Err(StoreError::NotRegular { .. })
+            ));
+        }
+        let mut names = s.session_names("T.com.x").unwrap();
+        names.sort();
+        assert_eq!(names, ["abcd", "beef"]);
+    }
+
+    #[test]
     fn symlinks_are_never_followed() {
         let (d, s) = store();
         let outside = d.path().join("outside");
@@ -402,14 +659,15 @@ mod tests {
         symlink(&outside, s.root().join("T.com.evil")).unwrap();
         symlink(outside.join("abcd"), s.session_path("T.com.x", "beef")).unwrap();
         assert!(s.read("T.com.evil", "abcd").is_err());
-        assert!(s.write_atomic("T.com.evil", "abcd", b"x", false).is_err());
+        assert!(s
+            .write("T.com.evil", "abcd", b"x", WriteMode::Create)
+            .is_err());
         assert!(s.delete("T.com.evil", "abcd").is_err());
         assert!(s.read("T.com.x", "beef").is_err());
-        assert!(s.write_atomic("T.com.x", "beef", b"x", false).is_err());
+        assert!(s.write("T.com.x", "beef", b"x", WriteMode::Create).is_err());
         assert!(s.delete("T.com.x", "beef").is_err());
         assert_eq!(std::fs::read(outside.join("abcd")).unwrap(), b"secret");
         assert!(!s.app_folders().unwrap().contains(&"T.com.evil".to_string()));
-        assert!(s.scan().unwrap().iter().all(|(_, names)| names.is_empty()));
     }
 
     #[test]
@@ -427,5 +685,31 @@ mod tests {
                 "{folder} {name}"
             );
         }
+    }
+
+    #[test]
+    fn temp_names() {
+        assert!(is_write_temp(".abcd.0123456789ab.tmp"));
+        for n in [
+            "abcd",
+            ".abcd.tmp",
+            ".abcd.0123.tmp",
+            ".x.0123456789ab.tmp",
+            "abcd.0123456789ab.tmp",
+        ] {
+            assert!(!is_write_temp(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn an_emptied_folder_can_be_removed_a_used_one_stays() {
+        let (_d, s) = store();
+        assert!(s.ensure_folder("com.new").unwrap());
+        assert!(!s.ensure_folder("com.new").unwrap());
+        s.remove_folder_if_empty("com.new").unwrap();
+        assert!(!s.root().join("com.new").exists());
+        std::fs::write(s.session_path("T.com.x", "abcd"), "x").unwrap();
+        s.remove_folder_if_empty("T.com.x").unwrap();
+        assert!(s.root().join("T.com.x").exists());
     }
 }

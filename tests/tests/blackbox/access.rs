@@ -1,9 +1,8 @@
-//! Who may talk to the daemon (design §6): readers may look and verify, with
+//! Who may talk to the daemon: readers may look and verify, with
 //! tokens redacted; writes need admin; anyone else is refused. The client
 //! runs as `nobody` (uid/gid 65534) against a daemon running as root.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};

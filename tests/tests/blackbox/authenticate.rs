@@ -1,8 +1,7 @@
 //! Sign-in: the first call creates the session file and makes it live; later
 //! calls reuse it; the policy decides accepted or pending.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 

@@ -1,8 +1,7 @@
 //! Every management command against a copy of the example tree, in human
 //! and `--json` form, with the exit codes of the contract.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 #[test]

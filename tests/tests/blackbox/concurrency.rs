@@ -1,7 +1,6 @@
 //! Many clients at once: 32 connections × 200 mixed requests all succeed.
 
-mod common;
-use common::*;
+use crate::common::*;
 use mobile_session::Client;
 use mobile_session_proto::{SessionFilter, Status, VerifyStatus};
 

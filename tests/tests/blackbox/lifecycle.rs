@@ -1,8 +1,7 @@
 //! Start, stop and restart: one daemon per socket, stale sockets, signals,
 //! socket and folder permissions.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 

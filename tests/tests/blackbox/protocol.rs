@@ -1,8 +1,7 @@
 //! Hostile and incompatible peers get an error and a closed connection, and
 //! the daemon keeps serving everyone else.
 
-mod common;
-use common::*;
+use crate::common::*;
 use mobile_session_proto::connection::{decode, encode};
 use mobile_session_proto::{
     ClientHello, HelloOutcome, Request, Response, ServerHello, MAGIC, PROTOCOL_VERSION,

@@ -2,8 +2,7 @@
 //! before a push and are after; invalid files are reported with 4D's codes
 //! 1–4, leave the live view, and are never modified.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 fn verify(d: &Daemon, token: &str) -> (i32, String) {

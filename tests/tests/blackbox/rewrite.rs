@@ -1,8 +1,7 @@
 //! A status change rewrites the file with only `status` different: every
 //! other value, the key order, unknown fields, Unicode and a BOM survive.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Map, Value};
 use std::os::unix::fs::PermissionsExt;
 

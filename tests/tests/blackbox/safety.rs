@@ -1,8 +1,7 @@
 //! File safety: path-like arguments are refused, symlinks out of MobileApps
 //! are never followed, and non-session files are never touched.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::symlink;
 
 #[test]

@@ -1,8 +1,7 @@
 //! Service-manager integration: sd_notify readiness, reload, stop and
 //! watchdog; socket activation; the shipped systemd units and launchd plist.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::{Command, Stdio};

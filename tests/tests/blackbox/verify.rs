@@ -1,8 +1,7 @@
 //! `verify` answers from the live view through every state change, treats
 //! every malformed token as `unknown`, and pipelines.
 
-mod common;
-use common::*;
+use crate::common::*;
 use mobile_session_proto::VerifyStatus;
 use serde_json::json;
 

@@ -1,8 +1,7 @@
 //! The disk view follows the folder on its own (inotify, and polling), and
 //! `watch` streams what happens.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -16,6 +15,8 @@ struct Watch {
 
 impl Watch {
     fn start(d: &Daemon) -> Self {
+        let watchers = || d.json(&["status"])["watchers"].as_u64().unwrap_or(0);
+        let before = watchers();
         let mut child = Command::new(client_bin())
             .arg("--socket")
             .arg(&d.socket)
@@ -37,10 +38,8 @@ impl Watch {
                 }
             }
         });
-        // The subscription exists once the daemon counts the connection.
-        wait_until("the watcher is connected", || {
-            d.json(&["status"])["connections"].as_u64() >= Some(2)
-        });
+        // The subscription exists once the daemon counts one more watcher.
+        wait_until("the watcher is subscribed", || watchers() > before);
         Self { child, lines }
     }
 
@@ -327,6 +326,9 @@ fn a_stalled_watch_client_does_not_hold_anyone_up() {
         encode(&mobile_session_proto::Request::Watch { app: None }).unwrap(),
     ))
     .unwrap();
+    wait_until("the stalled client is subscribed", || {
+        d.json(&["status"])["watchers"] == 1
+    });
     let live_watch = Watch::start(&d);
 
     let rss = || -> u64 {

@@ -1,0 +1,623 @@
+//! [`Core`]: the object that owns the two views, their locks and the event
+//! channel. Everything that changes a file or a view goes through a [`Txn`],
+//! which holds the write lock for its whole life and keeps the disk view in
+//! step with every file it writes.
+//!
+//! # Locks
+//!
+//! Three locks, always taken in this order — `write` → `disk` → `live` —
+//! and never the other way round:
+//! - `write` serialises every change (commands, pushes, rescans, sign-ins,
+//!   the watcher's batches), so each sees the effects of the one before.
+//!   Holding it *is* a [`Txn`]; it is held across file I/O.
+//! - `disk` (the [`DiskView`]) and `live` (the [`LiveView`]) guard memory
+//!   only and are never held across file I/O: a `Txn` reads or writes the
+//!   file first, then takes them for the in-memory update. So `verify`
+//!   (a read lock on `live`) never waits on a disk, and `status` reads a
+//!   copy of the counts that each `Txn` refreshes when it ends.
+//!
+//! # Push barrier
+//!
+//! A push must see every change completed before it was issued, even one
+//! the watcher has not reported yet. The core asks a [`PushBarrier`] (the
+//! inotify watcher implements it) to confirm that, *before* taking the write
+//! lock — the watcher needs that lock to apply what it has queued. Without a
+//! barrier, or when it cannot confirm, the push rescans every file instead.
+
+mod barrier;
+mod retry;
+
+pub use barrier::PushBarrier;
+pub use retry::{run as run_retries, Retry, RetryQueue};
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::time::Instant;
+
+use mobile_session_proto::{Event, EventKind, PushReport};
+use tokio::sync::broadcast;
+
+use crate::config::Config;
+use crate::model::event::{change_event, diff_event};
+use crate::model::names::SessionKey;
+use crate::model::session::SessionRecord;
+use crate::model::view::{self, AppView, DiskView, LiveView};
+use crate::store::scan::{self, EntryRead};
+use crate::store::{FileBytes, SessionStore, StoreError, WriteMode};
+
+/// Events buffered per `watch` client before it is told it lagged.
+pub const EVENT_BUFFER: usize = 1024;
+
+/// How often a checked rewrite re-reads and re-applies its change when the
+/// file keeps changing under it, before giving up with `Changed`.
+pub const REWRITE_ATTEMPTS: usize = 8;
+
+/// The session counts `status` shows, refreshed when each [`Txn`] ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub live: u64,
+    pub on_disk: u64,
+    pub unpushed: u64,
+    pub invalid: u64,
+    pub unreadable_folders: Vec<String>,
+}
+
+/// Counters of the daemon's life that no lock guards.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub rescans: AtomicU64,
+    pub read_errors: AtomicU64,
+    pub connections: AtomicU64,
+    pub watchers: AtomicU64,
+}
+
+pub struct Core {
+    store: SessionStore,
+    config: RwLock<Arc<Config>>,
+    // Lock order: write → disk → live (see the module docs).
+    write: Mutex<()>,
+    disk: Mutex<DiskView>,
+    live: RwLock<LiveView>,
+    events: broadcast::Sender<Event>,
+    barrier: RwLock<Option<Arc<dyn PushBarrier>>>,
+    retries: Mutex<RetryQueue>,
+    counts: Mutex<Counts>,
+    watcher_state: Mutex<String>,
+    pub stats: Stats,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not take every later request down with it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read<T: ?Sized>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Core {
+    /// Scans the folder and pushes: the live view starts as the valid files.
+    pub fn open(store: SessionStore, config: Config) -> Result<Self, StoreError> {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let core = Self {
+            store,
+            config: RwLock::new(Arc::new(config)),
+            write: Mutex::new(()),
+            disk: Mutex::new(DiskView::default()),
+            live: RwLock::new(LiveView::default()),
+            events,
+            barrier: RwLock::new(None),
+            retries: Mutex::new(RetryQueue::default()),
+            counts: Mutex::new(Counts::default()),
+            watcher_state: Mutex::new("off".to_string()),
+            stats: Stats::default(),
+        };
+        {
+            let mut txn = core.txn();
+            txn.rescan(false)?;
+            txn.push();
+        }
+        Ok(core)
+    }
+
+    pub fn store(&self) -> &SessionStore {
+        &self.store
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        read(&self.config).clone()
+    }
+
+    /// Replaces the configuration (a reload); requests in flight keep theirs.
+    pub fn set_config(&self, config: Config) {
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+    }
+
+    /// Starts a change: waits for the write lock.
+    pub fn txn(&self) -> Txn<'_> {
+        Txn {
+            core: self,
+            _write: lock(&self.write),
+        }
+    }
+
+    /// Reads both views at one instant. In memory only: `f` must not do I/O.
+    pub fn read_views<R>(&self, f: impl FnOnce(&DiskView, &LiveView) -> R) -> R {
+        let disk = lock(&self.disk);
+        let live = read(&self.live);
+        f(&disk, &live)
+    }
+
+    /// Reads the live view (`verify`). In memory only: `f` must not do I/O.
+    pub fn read_live<R>(&self, f: impl FnOnce(&LiveView) -> R) -> R {
+        f(&read(&self.live))
+    }
+
+    /// The counts as the last change left them; takes no view lock.
+    pub fn counts(&self) -> Counts {
+        lock(&self.counts).clone()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    pub fn emit(&self, event: Event) {
+        // No subscriber is fine.
+        let _ = self.events.send(event);
+    }
+
+    pub fn set_barrier(&self, barrier: Option<Arc<dyn PushBarrier>>) {
+        *self.barrier.write().unwrap_or_else(|e| e.into_inner()) = barrier;
+    }
+
+    /// How the folder is watched, with any problem (shown by `status`).
+    pub fn set_watcher_state(&self, text: impl Into<String>) {
+        *lock(&self.watcher_state) = text.into();
+    }
+
+    pub fn watcher_state(&self) -> String {
+        lock(&self.watcher_state).clone()
+    }
+
+    /// `push`: brings the disk view up to date, then applies it to the live
+    /// view (`MOBILE APP REFRESH SESSIONS`). With a barrier that confirms,
+    /// the cost follows what changed; `full` (or no barrier) re-reads every
+    /// file instead.
+    pub fn push(&self, full: bool) -> Result<PushReport, StoreError> {
+        // Outside the write lock: the watcher needs it to catch up.
+        let barrier = read(&self.barrier).clone();
+        let synced = !full && barrier.is_some_and(|b| b.sync());
+        let mut txn = self.txn();
+        if !synced {
+            if !full {
+                tracing::debug!("push: no watcher confirmed the folder is current; rescanning");
+            }
+            txn.rescan(false)?;
+        }
+        Ok(txn.push())
+    }
+
+    /// Files and folders whose last read hit a transient error and are due again.
+    pub fn due_retries(&self, now: Instant) -> Vec<Retry> {
+        lock(&self.retries).due(now)
+    }
+
+    /// When the next retry is due, if any.
+    pub fn next_retry(&self) -> Option<Instant> {
+        lock(&self.retries).next_due()
+    }
+
+    fn update_counts(&self) {
+        let counts = {
+            let disk = lock(&self.disk);
+            let live = read(&self.live);
+            Counts {
+                live: live.len() as u64,
+                on_disk: disk.valid_count(),
+                unpushed: view::unpushed_count(&disk, &live),
+                invalid: disk.invalid_count(),
+                unreadable_folders: disk
+                    .apps()
+                    .iter()
+                    .filter(|(_, a)| a.meta.unreadable)
+                    .map(|(f, _)| f.clone())
+                    .collect(),
+            }
+        };
+        *lock(&self.counts) = counts;
+    }
+}
+
+/// A change in progress: holding one is holding the write lock. Every file
+/// write and delete goes through it, and it updates the disk view (and emits
+/// the `watch` event) right after, so no caller can forget to. When it ends
+/// the counts `status` shows are refreshed.
+pub struct Txn<'a> {
+    core: &'a Core,
+    _write: MutexGuard<'a, ()>,
+}
+
+impl Drop for Txn<'_> {
+    fn drop(&mut self) {
+        self.core.update_counts();
+    }
+}
+
+impl Txn<'_> {
+    pub fn store(&self) -> &SessionStore {
+        &self.core.store
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.core.config()
+    }
+
+    /// Reads both views. In memory only: `f` must not do I/O.
+    pub fn views<R>(&self, f: impl FnOnce(&DiskView, &LiveView) -> R) -> R {
+        self.core.read_views(f)
+    }
+
+    /// Reads one session file as it is now.
+    pub fn read(&self, folder: &str, name: &str) -> Result<FileBytes, StoreError> {
+        self.core.store.read(folder, name)
+    }
+
+    /// Writes a session file (see [`WriteMode`]), then re-reads it into the
+    /// disk view.
+    pub fn write(
+        &mut self,
+        folder: &str,
+        name: &str,
+        bytes: &[u8],
+        mode: WriteMode<'_>,
+    ) -> Result<(), StoreError> {
+        let written = self.core.store.write(folder, name, bytes, mode);
+        if written.is_ok() {
+            self.refresh_file(folder, name);
+        }
+        written
+    }
+
+    /// A checked read-modify-write of one session file: `edit` gets the file
+    /// as read and returns its new bytes, or `None` to leave it as it is.
+    /// If the file changes between the read and the rename, it is read
+    /// again and `edit` runs again (up to [`REWRITE_ATTEMPTS`] times, then
+    /// `StoreError::Changed`). Returns whether the file was written.
+    pub fn rewrite<E: From<StoreError>>(
+        &mut self,
+        folder: &str,
+        name: &str,
+        mut edit: impl FnMut(&FileBytes) -> Result<Option<Vec<u8>>, E>,
+    ) -> Result<bool, E> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let file = self.read(folder, name)?;
+            let Some(new) = edit(&file)? else {
+                return Ok(false);
+            };
+            match self.write(folder, name, &new, WriteMode::ReplaceIfUnchanged(&file)) {
+                Ok(()) => return Ok(true),
+                Err(StoreError::Changed { .. }) if attempt < REWRITE_ATTEMPTS => {
+                    tracing::debug!(app = %folder, id = %name, attempt, "file changed during a rewrite; applying the change again");
+                    // Take in the other writer's version before trying again.
+                    self.refresh_file(folder, name);
+                }
+                Err(e) => {
+                    self.refresh_file(folder, name);
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    /// Deletes a session file, then drops it from the disk view.
+    pub fn delete(&mut self, folder: &str, name: &str) -> Result<(), StoreError> {
+        let deleted = self.core.store.delete(folder, name);
+        self.refresh_file(folder, name);
+        deleted
+    }
+
+    /// Creates an app folder (registered in the disk view); true if new.
+    pub fn ensure_folder(&mut self, folder: &str) -> Result<bool, StoreError> {
+        let created = self.core.store.ensure_folder(folder)?;
+        lock(&self.core.disk).app_mut(folder);
+        Ok(created)
+    }
+
+    /// Removes an app folder if it is empty, and from the disk view if so.
+    pub fn remove_folder_if_empty(&mut self, folder: &str) -> Result<(), StoreError> {
+        self.core.store.remove_folder_if_empty(folder)?;
+        if !self.core.store.root().join(folder).exists() {
+            self.forget_folder(folder);
+        }
+        Ok(())
+    }
+
+    /// Re-reads one file into the disk view (after our own write, or when
+    /// the watcher reports it). A transient error keeps the last reading
+    /// and schedules another read.
+    pub fn refresh_file(&mut self, folder: &str, name: &str) {
+        let read = scan::read_entry(&self.core.store, folder, name);
+        let key = SessionKey::new(folder, name);
+        let (before, after) = match read {
+            EntryRead::Transient(e) => {
+                self.core.stats.read_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(app = %folder, id = %name, "cannot read the session file for now ({e}); keeping what was last read, retrying");
+                lock(&self.core.retries)
+                    .schedule(Retry::File(folder.into(), name.into()), Instant::now());
+                return;
+            }
+            EntryRead::Gone => {
+                let before = lock(&self.core.disk).remove(&key);
+                (before, None)
+            }
+            EntryRead::Found(entry, label) => {
+                let mut disk = lock(&self.core.disk);
+                let before = disk.insert(folder, entry.clone());
+                if let Some(label) = label {
+                    disk.app_mut(folder)
+                        .meta
+                        .offer_session_label(key.id(), label);
+                }
+                (before, Some(entry))
+            }
+        };
+        lock(&self.core.retries).forget_file(folder, name);
+        if let Some(ev) = diff_event(folder, name, before.as_ref(), after.as_ref()) {
+            self.core.emit(ev);
+        }
+    }
+
+    /// Re-reads one app folder: its files now, and the entries of files gone.
+    /// A folder that cannot be listed keeps its entries and is marked
+    /// unreadable; one that is gone is forgotten.
+    pub fn sync_folder(&mut self, folder: &str) {
+        let names = match self.core.store.session_names(folder) {
+            Ok(n) => n,
+            Err(e) if e.is_not_found() || matches!(e, StoreError::NotRegular { .. }) => {
+                return self.forget_folder(folder);
+            }
+            Err(e) => {
+                tracing::warn!(app = %folder, "cannot list the app folder ({e}); keeping its sessions as last read");
+                lock(&self.core.disk).app_mut(folder).meta.unreadable = true;
+                if e.is_transient() {
+                    lock(&self.core.retries).schedule(Retry::Folder(folder.into()), Instant::now());
+                }
+                return;
+            }
+        };
+        let manifest = self
+            .core
+            .store
+            .read_manifest(folder)
+            .as_deref()
+            .and_then(crate::model::app::app_label);
+        lock(&self.core.retries).forget(&Retry::Folder(folder.into()));
+        let known: Vec<String> = {
+            let mut disk = lock(&self.core.disk);
+            let app = disk.app_mut(folder);
+            if app.meta.unreadable {
+                tracing::info!(app = %folder, "the app folder is readable again");
+            }
+            app.meta.unreadable = false;
+            app.meta.manifest_label = manifest;
+            app.sessions.values().map(|e| e.name.to_string()).collect()
+        };
+        for name in names
+            .iter()
+            .chain(known.iter().filter(|k| !names.contains(k)))
+        {
+            self.refresh_file(folder, name);
+        }
+    }
+
+    /// Drops an app folder that is gone from the disk view.
+    pub fn forget_folder(&mut self, folder: &str) {
+        let removed = lock(&self.core.disk).remove_app(folder);
+        if let Some(app) = removed {
+            for e in app.sessions.values() {
+                self.core.emit(change_event(folder, &e.name, Some(e), None));
+            }
+        }
+    }
+
+    /// Re-reads every file into the disk view (`refresh`, `push --full`, a
+    /// watcher overflow; `counted` ones show in `status`). Folders that
+    /// cannot be listed and files that hit a transient error keep their
+    /// last reading.
+    pub fn rescan(&mut self, counted: bool) -> Result<(), StoreError> {
+        let t = Instant::now();
+        let scanned = scan::scan(&self.core.store)?;
+        let read_took = t.elapsed();
+        let mut apps = std::collections::BTreeMap::new();
+        let mut kept_from_before: Vec<(String, Result<(), Vec<String>>)> = Vec::new();
+        for f in scanned {
+            let mut app = AppView::default();
+            app.meta.manifest_label = f.manifest_label;
+            app.meta.session_label = f.session_label;
+            match f.entries {
+                Ok(entries) => {
+                    app.sessions = entries;
+                    if !f.transient.is_empty() {
+                        self.core
+                            .stats
+                            .read_errors
+                            .fetch_add(f.transient.len() as u64, Ordering::Relaxed);
+                        let names = f.transient.iter().map(|(n, _)| n.clone()).collect();
+                        kept_from_before.push((f.folder.clone(), Err(names)));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(app = %f.folder, "cannot list the app folder ({e}); keeping its sessions as last read");
+                    app.meta.unreadable = true;
+                    if e.is_transient() {
+                        lock(&self.core.retries)
+                            .schedule(Retry::Folder(f.folder.clone()), Instant::now());
+                    }
+                    kept_from_before.push((f.folder.clone(), Ok(())));
+                }
+            }
+            apps.insert(f.folder, app);
+        }
+        // What could not be read now is taken from the current view.
+        if !kept_from_before.is_empty() {
+            let disk = lock(&self.core.disk);
+            let mut retries = lock(&self.core.retries);
+            for (folder, what) in &kept_from_before {
+                let (Some(old), Some(new)) = (disk.app(folder), apps.get_mut(folder)) else {
+                    continue;
+                };
+                match what {
+                    Ok(()) => {
+                        new.sessions = old.sessions.clone();
+                        if new.meta.session_label.is_none() {
+                            new.meta.session_label = old.meta.session_label.clone();
+                        }
+                    }
+                    Err(names) => {
+                        for name in names {
+                            let id = name.to_ascii_lowercase();
+                            if let Some(e) = old.sessions.get(&id) {
+                                new.sessions.insert(id, e.clone());
+                            }
+                            retries.schedule(
+                                Retry::File(folder.clone(), name.clone()),
+                                Instant::now(),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let fresh = DiskView::from_apps(apps);
+        let old = std::mem::replace(&mut *lock(&self.core.disk), fresh);
+        tracing::debug!(took = ?read_took, "rescan read the folder");
+        if self.core.events.receiver_count() > 0 {
+            let disk = lock(&self.core.disk);
+            for (folder, e) in old.entries() {
+                if disk.get(&SessionKey::new(folder, &e.name)).is_none() {
+                    self.core.emit(change_event(folder, &e.name, Some(e), None));
+                }
+            }
+            for (folder, e) in disk.entries() {
+                let before = old.get(&SessionKey::new(folder, &e.name));
+                if let Some(ev) = diff_event(folder, &e.name, before, Some(e)) {
+                    self.core.emit(ev);
+                }
+            }
+        }
+        release_view(old);
+        if counted {
+            let n = self.core.stats.rescans.fetch_add(1, Ordering::Relaxed) + 1;
+            let mut ev = Event::new(EventKind::Rescan);
+            ev.count = Some(lock(&self.core.disk).valid_count());
+            ev.message = Some(format!("rescan #{n}"));
+            self.core.emit(ev);
+        }
+        tracing::debug!(total = ?t.elapsed(), "rescan done");
+        Ok(())
+    }
+
+    /// Applies the disk view to the live view (`MOBILE APP REFRESH
+    /// SESSIONS`). The caller has brought the disk view up to date.
+    pub fn push(&mut self) -> PushReport {
+        let t = Instant::now();
+        let report = {
+            let mut disk = lock(&self.core.disk);
+            let mut live = self.core.live.write().unwrap_or_else(|e| e.into_inner());
+            view::push_incremental(self.core.store.root(), &mut disk, &mut live)
+        };
+        tracing::debug!(took = ?t.elapsed(), "push applied");
+        for f in &report.invalid {
+            tracing::warn!(path = %f.path, code = f.code, "invalid session file: {}", f.error);
+        }
+        tracing::info!(
+            added = report.added,
+            updated = report.updated,
+            removed = report.removed,
+            unchanged = report.unchanged,
+            invalid = report.invalid.len(),
+            "pushed"
+        );
+        let mut ev = Event::new(EventKind::Pushed);
+        ev.push = Some(report.clone());
+        self.core.emit(ev);
+        report
+    }
+
+    /// Makes one session's file live at once (a sign-in), without a push.
+    /// An unpushed edit of an existing session stays out of the live view:
+    /// the live copy is replaced only if it matched `previous_disk`, the
+    /// disk entry the caller started from.
+    pub fn make_live(
+        &mut self,
+        folder: &str,
+        name: &str,
+        previous_disk: Option<&Arc<SessionRecord>>,
+    ) {
+        let key = SessionKey::new(folder, name);
+        let disk = lock(&self.core.disk);
+        let Some(Ok(rec)) = disk.get(&key).map(|e| e.state.clone()) else {
+            return;
+        };
+        let mut live = self.core.live.write().unwrap_or_else(|e| e.into_inner());
+        let replace = match live.get_key(&key) {
+            None => true,
+            Some(l) => previous_disk.is_some_and(|p| p.same_content(l)),
+        };
+        if replace {
+            live.insert(key, rec);
+        }
+    }
+
+    /// Drops one session from the live view at once (a logout), without a push.
+    pub fn drop_live(&mut self, folder: &str, name: &str) -> bool {
+        let key = SessionKey::new(folder, name);
+        let _disk = lock(&self.core.disk); // lock order
+        let mut live = self.core.live.write().unwrap_or_else(|e| e.into_inner());
+        live.remove(&key).is_some()
+    }
+}
+
+/// Frees a replaced view. Freeing 100 000 entries takes a while: not on the
+/// caller's time. Then the allocator is asked to hand the freed memory back.
+fn release_view(old: DiskView) {
+    let free = move || {
+        drop(old);
+        release_freed_memory();
+    };
+    if std::thread::Builder::new()
+        .name("free-view".into())
+        .spawn(free)
+        .is_err()
+    {
+        // No thread to spare (limits): it was moved into the closure that
+        // failed to start and is freed with it, here.
+        release_freed_memory();
+    }
+}
+
+/// Hands memory freed by a dropped view back to the OS: glibc keeps freed
+/// blocks otherwise, and the RSS would carry a second view's worth.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// The entry a disk view holds for one key (tests).
+#[cfg(test)]
+impl Core {
+    fn disk_entry(&self, folder: &str, name: &str) -> Option<view::DiskEntry> {
+        lock(&self.disk)
+            .get(&SessionKey::new(folder, name))
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests;

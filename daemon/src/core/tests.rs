@@ -1,0 +1,199 @@
+//! The core against a real folder: the push barrier seen through a fake,
+//! checked rewrites, folders and the counts `status` reads.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use mobile_session_proto::Status;
+
+use super::*;
+use crate::model::token;
+
+const APP: &str = "com.a";
+
+fn session(id: &str, status: &str, email: &str) -> String {
+    serde_json::json!({
+        "application": {"id": APP, "name": "A"},
+        "email": email,
+        "device": {"id": format!("D-{id}")},
+        "session": {"id": id},
+        "status": status,
+        "token": token::encode(APP, id, None),
+    })
+    .to_string()
+}
+
+fn core_with(ids: &[&str]) -> (tempfile::TempDir, Core) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SessionStore::open(dir.path()).unwrap();
+    std::fs::create_dir(store.root().join(APP)).unwrap();
+    for id in ids {
+        std::fs::write(store.session_path(APP, id), session(id, "accepted", "")).unwrap();
+    }
+    let core = Core::open(store, Config::default()).unwrap();
+    (dir, core)
+}
+
+fn write_behind_its_back(core: &Core, id: &str, text: &str) {
+    std::fs::write(core.store().session_path(APP, id), text).unwrap();
+}
+
+/// A barrier that answers as told and counts its calls.
+struct FakeBarrier {
+    confirms: AtomicBool,
+    calls: AtomicUsize,
+}
+
+impl PushBarrier for FakeBarrier {
+    fn sync(&self) -> bool {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.confirms.load(Ordering::Relaxed)
+    }
+}
+
+#[test]
+fn open_scans_and_pushes() {
+    let (_d, core) = core_with(&["aaaa", "bbbb"]);
+    let c = core.counts();
+    assert_eq!((c.live, c.on_disk, c.unpushed, c.invalid), (2, 2, 0, 0));
+    assert!(core.read_live(|l| l.get(APP, "AAAA").is_some()));
+}
+
+#[test]
+fn a_confirming_barrier_spares_the_rescan_and_a_failing_one_does_not() {
+    let (_d, core) = core_with(&["aaaa"]);
+    let barrier = Arc::new(FakeBarrier {
+        confirms: AtomicBool::new(true),
+        calls: AtomicUsize::new(0),
+    });
+    core.set_barrier(Some(barrier.clone()));
+    // Nobody reports this file: a barrier that says "current" is believed.
+    write_behind_its_back(&core, "cccc", &session("cccc", "accepted", ""));
+    let r = core.push(false).unwrap();
+    assert_eq!((r.added, barrier.calls.load(Ordering::Relaxed)), (0, 1));
+    // One that cannot confirm makes the push read everything.
+    barrier.confirms.store(false, Ordering::Relaxed);
+    let r = core.push(false).unwrap();
+    assert_eq!((r.added, barrier.calls.load(Ordering::Relaxed)), (1, 2));
+    // `full` does not even ask.
+    write_behind_its_back(&core, "dddd", &session("dddd", "accepted", ""));
+    barrier.confirms.store(true, Ordering::Relaxed);
+    assert_eq!(core.push(true).unwrap().added, 1);
+    assert_eq!(barrier.calls.load(Ordering::Relaxed), 2);
+    // Without a barrier, a push rescans.
+    core.set_barrier(None);
+    write_behind_its_back(&core, "eeee", &session("eeee", "accepted", ""));
+    assert_eq!(core.push(false).unwrap().added, 1);
+}
+
+#[test]
+fn a_txn_keeps_the_disk_view_and_counts_in_step_with_its_writes() {
+    let (_d, core) = core_with(&["aaaa"]);
+    {
+        let mut txn = core.txn();
+        txn.write(
+            APP,
+            "bbbb",
+            session("bbbb", "pending", "").as_bytes(),
+            WriteMode::Create,
+        )
+        .unwrap();
+        // Seen at once, not live until a push.
+        assert!(txn.views(
+            |disk, live| disk.get(&SessionKey::new(APP, "bbbb")).is_some()
+                && live.get(APP, "bbbb").is_none()
+        ));
+    }
+    assert_eq!(core.counts().unpushed, 1);
+    {
+        let mut txn = core.txn();
+        txn.delete(APP, "aaaa").unwrap();
+        assert!(core_entry_gone(&txn, "aaaa"));
+    }
+    let c = core.counts();
+    assert_eq!((c.on_disk, c.unpushed), (1, 2));
+    core.txn().push();
+    let c = core.counts();
+    assert_eq!((c.live, c.unpushed), (1, 0));
+}
+
+fn core_entry_gone(txn: &Txn<'_>, id: &str) -> bool {
+    txn.views(|disk, _| disk.get(&SessionKey::new(APP, id)).is_none())
+}
+
+#[test]
+fn a_rewrite_reapplies_its_change_on_top_of_another_writers() {
+    let (_d, core) = core_with(&["aaaa"]);
+    let path = core.store().session_path(APP, "aaaa");
+    let mut attempts = 0;
+    let written = core
+        .txn()
+        .rewrite::<StoreError>(APP, "aaaa", |file| {
+            attempts += 1;
+            if attempts == 1 {
+                // Another writer changes the e-mail between our read and our rename.
+                std::fs::write(&path, session("aaaa", "accepted", "other@example.com")).unwrap();
+            }
+            let text = String::from_utf8(file.bytes.clone()).unwrap();
+            Ok(Some(
+                text.replace("\"accepted\"", "\"pending\"").into_bytes(),
+            ))
+        })
+        .unwrap();
+    assert!(written);
+    assert_eq!(attempts, 2);
+    let now: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(now["email"], "other@example.com", "their change kept");
+    assert_eq!(now["status"], "pending", "ours applied on top");
+    let rec = core.disk_entry(APP, "aaaa").unwrap().state.unwrap();
+    assert_eq!(rec.status, Status::Pending);
+}
+
+#[test]
+fn a_rewrite_gives_up_on_a_file_that_never_settles() {
+    let (_d, core) = core_with(&["aaaa"]);
+    let path = core.store().session_path(APP, "aaaa");
+    let mut n = 0;
+    let r = core.txn().rewrite::<StoreError>(APP, "aaaa", |_| {
+        n += 1;
+        std::fs::write(&path, session("aaaa", "accepted", &format!("{n}@x"))).unwrap();
+        Ok(Some(b"{}".to_vec()))
+    });
+    assert!(matches!(r, Err(StoreError::Changed { .. })), "{r:?}");
+    assert_eq!(n, REWRITE_ATTEMPTS);
+    // Nothing of ours was written: the last outside version is there.
+    let now: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(now["email"], format!("{n}@x"));
+}
+
+#[test]
+fn folders_come_and_go_through_the_txn() {
+    let (_d, core) = core_with(&["aaaa"]);
+    let mut txn = core.txn();
+    assert!(txn.ensure_folder("T.com.new").unwrap());
+    assert!(txn.views(|disk, _| disk.app("T.com.new").is_some()));
+    txn.remove_folder_if_empty("T.com.new").unwrap();
+    assert!(txn.views(|disk, _| disk.app("T.com.new").is_none()));
+    assert!(!Path::new(&txn.store().root().join("T.com.new")).exists());
+    // A folder with a session stays.
+    txn.remove_folder_if_empty(APP).unwrap();
+    assert!(txn.views(|disk, _| disk.app(APP).is_some()));
+}
+
+#[test]
+fn make_live_and_drop_live_bypass_the_push() {
+    let (_d, core) = core_with(&["aaaa"]);
+    let mut txn = core.txn();
+    txn.write(
+        APP,
+        "bbbb",
+        session("bbbb", "accepted", "").as_bytes(),
+        WriteMode::Create,
+    )
+    .unwrap();
+    txn.make_live(APP, "bbbb", None);
+    assert!(txn.views(|_, live| live.get(APP, "bbbb").is_some()));
+    assert!(txn.drop_live(APP, "aaaa"));
+    assert!(txn.views(|_, live| live.get(APP, "aaaa").is_none()));
+}

@@ -1,0 +1,135 @@
+//! What names an app: its id, display name and team, as a session file or
+//! the folder's `manifest.json` says. The views cache it per folder so that
+//! `apps` and APP arguments never read a file.
+
+use serde::Deserialize;
+use std::borrow::Cow;
+
+use super::session::strip_bom;
+
+/// An app's id, display name and team id (`None` without a team).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppLabel {
+    pub app_id: String,
+    pub name: Option<String>,
+    pub team_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Doc<'a> {
+    #[serde(borrow)]
+    application: Option<Part<'a>>,
+    #[serde(borrow)]
+    team: Option<Part<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Part<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+}
+
+/// Reads `application.id`, `application.name` and `team.id` from a session
+/// file or a manifest; `None` when the text has no string `application.id`.
+/// Fields of other types are ignored, as 4D does.
+pub fn app_label(bytes: &[u8]) -> Option<AppLabel> {
+    let text = std::str::from_utf8(strip_bom(bytes)).ok()?;
+    // Typed first (borrowing, skips everything else); a value parse when a
+    // field has an unexpected type.
+    let (app_id, name, team_id) = match serde_json::from_str::<Doc>(text) {
+        Ok(doc) => {
+            let app = doc.application?;
+            (
+                app.id?.into_owned(),
+                app.name.map(Cow::into_owned),
+                doc.team.and_then(|t| t.id).map(Cow::into_owned),
+            )
+        }
+        Err(_) => {
+            let v: serde_json::Value = serde_json::from_str(text).ok()?;
+            let s = |a: &str, b: &str| v.get(a)?.get(b)?.as_str().map(str::to_string);
+            (
+                s("application", "id")?,
+                s("application", "name"),
+                s("team", "id"),
+            )
+        }
+    };
+    Some(AppLabel {
+        app_id,
+        name,
+        team_id: team_id.filter(|t| !t.is_empty()),
+    })
+}
+
+/// What a folder is known by: a session's label, else its manifest's (with
+/// the team taken from the folder name when the manifest has none), else the
+/// folder name itself as the app id (an Android folder is its bundle id).
+pub fn folder_label(
+    folder: &str,
+    from_session: Option<&AppLabel>,
+    from_manifest: Option<&AppLabel>,
+) -> AppLabel {
+    if let Some(l) = from_session {
+        return l.clone();
+    }
+    if let Some(m) = from_manifest {
+        let team_id = m.team_id.clone().or_else(|| {
+            folder
+                .strip_suffix(m.app_id.as_str())
+                .and_then(|t| t.strip_suffix('.'))
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+        });
+        return AppLabel {
+            team_id,
+            ..m.clone()
+        };
+    }
+    AppLabel {
+        app_id: folder.to_string(),
+        name: None,
+        team_id: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_from_sessions_and_manifests() {
+        let l = app_label(
+            br#"{"application":{"id":"com.a","name":"A","version":1},"team":{"id":"T"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            l,
+            AppLabel {
+                app_id: "com.a".into(),
+                name: Some("A".into()),
+                team_id: Some("T".into())
+            }
+        );
+        // A name of another type is ignored; an empty team is no team.
+        let l = app_label(br#"{"application":{"id":"com.a","name":7},"team":{"id":""}}"#).unwrap();
+        assert_eq!((l.name, l.team_id), (None, None));
+        assert_eq!(app_label(b"[]"), None);
+        assert_eq!(app_label(br#"{"application":{"name":"x"}}"#), None);
+
+        let manifest = AppLabel {
+            app_id: "com.a".into(),
+            name: Some("A".into()),
+            team_id: None,
+        };
+        assert_eq!(
+            folder_label("T1.com.a", None, Some(&manifest))
+                .team_id
+                .as_deref(),
+            Some("T1")
+        );
+        assert_eq!(folder_label("com.b", None, None).app_id, "com.b");
+    }
+}

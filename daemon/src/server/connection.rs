@@ -1,0 +1,129 @@
+//! One connection: the handshake (who is calling, with what rights), then
+//! requests answered in order until the client leaves or the daemon stops.
+
+use std::time::Duration;
+
+use interprocess::local_socket::tokio::Stream;
+use interprocess::local_socket::traits::StreamCommon;
+use mobile_session_proto::{
+    ClientHello, Connection, ErrorCode, ErrorReply, FrameError, HelloOutcome, Request, Response,
+    Role, ServerHello, MAGIC, MAX_REQUEST_FRAME, PROTOCOL_VERSION,
+};
+
+use super::access::Access;
+use super::Shared;
+use crate::cmd::{self, Context, Flow};
+
+/// How long a new connection may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn hello(outcome: HelloOutcome) -> ServerHello {
+    ServerHello {
+        magic: MAGIC,
+        protocol: PROTOCOL_VERSION,
+        daemon_version: mobile_session_proto::VERSION.to_string(),
+        outcome,
+    }
+}
+
+/// Reads the client's hello and answers it; the caller's role, or `None`
+/// when the connection is refused (and then closed).
+async fn handshake(
+    conn: &mut Connection<Stream>,
+    access: &Access,
+    creds: (Option<u32>, Option<u32>),
+) -> Option<Role> {
+    let client = match tokio::time::timeout(HELLO_TIMEOUT, conn.recv::<ClientHello>()).await {
+        Ok(Ok(Some(h))) => h,
+        Ok(Ok(None)) => return None,
+        Ok(Err(e)) => {
+            tracing::debug!("bad hello: {e}");
+            let reason = format!("not a mobile-session handshake: {e}");
+            let _ = conn.send(&hello(HelloOutcome::Refused { reason })).await;
+            return None;
+        }
+        Err(_) => return None,
+    };
+    let outcome = if client.magic != MAGIC {
+        Err("not a mobile-session handshake (wrong magic number)".to_string())
+    } else if client.protocol != PROTOCOL_VERSION {
+        Err(format!(
+            "protocol version {} is not supported: mobile-sessiond {} speaks protocol {PROTOCOL_VERSION}; use a mobile-session client of the same release (client is {})",
+            client.protocol,
+            mobile_session_proto::VERSION,
+            client.client_version
+        ))
+    } else {
+        access.role_of(creds.0, creds.1)
+    };
+    match outcome {
+        Ok(role) => conn
+            .send(&hello(HelloOutcome::Welcome { role }))
+            .await
+            .ok()
+            .map(|_| role),
+        Err(reason) => {
+            tracing::warn!(uid = ?creds.0, "connection refused: {reason}");
+            let _ = conn.send(&hello(HelloOutcome::Refused { reason })).await;
+            None
+        }
+    }
+}
+
+/// Serves one connection to its end.
+pub async fn serve(stream: Stream, shared: Shared) {
+    let creds = stream
+        .peer_creds()
+        .map(|c| (c.euid(), c.egid()))
+        .unwrap_or((None, None));
+    let mut conn = Connection::new(stream, MAX_REQUEST_FRAME);
+    let Some(role) = handshake(&mut conn, &shared.access, creds).await else {
+        return;
+    };
+    let ctx = Context {
+        core: shared.core,
+        info: shared.info,
+        role,
+        shutdown: shared.shutdown,
+    };
+    // One cancellation future for the connection's life, not one per request.
+    let shutdown = ctx.shutdown.clone();
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
+    loop {
+        let request = tokio::select! {
+            biased;
+            r = conn.recv::<Request>() => r,
+            _ = &mut cancelled => break,
+        };
+        let request = match request {
+            Ok(Some(r)) => r,
+            Ok(None) | Err(FrameError::Io(_)) => break,
+            Err(e) => {
+                let message = match e {
+                    FrameError::TooLong { max } => {
+                        format!("request refused: larger than {max} bytes")
+                    }
+                    e => format!("request refused: {e}"),
+                };
+                tracing::warn!("closing a connection: {message}");
+                let _ = conn
+                    .send(&Response::Error(ErrorReply {
+                        code: ErrorCode::BadRequest,
+                        message,
+                    }))
+                    .await;
+                break;
+            }
+        };
+        if cmd::execute(&ctx, &mut conn, request).await == Flow::Close {
+            break;
+        }
+        // Pipelined requests waiting: answer them before flushing, so the
+        // answers share one write.
+        if !conn.has_complete_frame() && conn.flush().await.is_err() {
+            break;
+        }
+    }
+    let _ = conn.flush().await;
+}

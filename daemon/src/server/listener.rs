@@ -1,0 +1,165 @@
+//! The listening socket: bound by the daemon at a path, or handed over by
+//! the service manager (socket activation). [`SocketGuard`] removes a socket
+//! file the daemon bound when it stops — never one it was handed.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use interprocess::local_socket::tokio::Listener;
+use interprocess::local_socket::traits::tokio::Listener as _;
+use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error("another mobile-sessiond is already listening on {0}; stop it first (or pick another --socket)")]
+    InUse(PathBuf),
+    #[error(
+        "{0} exists and is not a socket; it is left alone — remove it or pick another --socket"
+    )]
+    NotASocket(PathBuf),
+    #[error("cannot listen on {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+/// Removes the socket file the daemon bound when dropped. A socket handed
+/// over by the service manager belongs to it and stays.
+#[derive(Debug)]
+pub struct SocketGuard {
+    path: PathBuf,
+    owned: bool,
+}
+
+impl SocketGuard {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// False for a socket handed over by the service manager.
+    pub fn owned(&self) -> bool {
+        self.owned
+    }
+}
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!("cannot remove {}: {e}", self.path.display());
+            }
+        }
+    }
+}
+
+/// Binds the socket file: creates its folder (0750) if missing, removes a
+/// stale socket left by a killed daemon, refuses if a daemon answers there.
+/// The socket is 0660; with `group`, the socket (and a folder we created)
+/// belongs to that group, so its members can connect.
+pub fn bind(path: &Path, group: Option<u32>) -> Result<(Listener, SocketGuard), BindError> {
+    let io_err = |source| BindError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut created_dir = None;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o750)
+                .create(dir)
+                .map_err(io_err)?;
+            created_dir = Some(dir);
+        }
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        if !meta.file_type().is_socket() {
+            return Err(BindError::NotASocket(path.to_path_buf()));
+        }
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => return Err(BindError::InUse(path.to_path_buf())),
+            Err(e)
+                if e.kind() == io::ErrorKind::ConnectionRefused
+                    || e.kind() == io::ErrorKind::NotFound =>
+            {
+                tracing::info!(socket = %path.display(), "removing stale socket file");
+                let _ = std::fs::remove_file(path);
+            }
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+    let name = path.to_fs_name::<GenericFilePath>().map_err(io_err)?;
+    let listener = ListenerOptions::new()
+        .name(name)
+        // The guard removes the file, once, when the daemon stops.
+        .reclaim_name(false)
+        .create_tokio()
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::AddrInUse {
+                BindError::InUse(path.to_path_buf())
+            } else {
+                io_err(e)
+            }
+        })?;
+    let guard = SocketGuard {
+        path: path.to_path_buf(),
+        owned: true,
+    };
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io_err)?;
+    if let Some(gid) = group {
+        for p in created_dir.into_iter().chain([path]) {
+            // Allowed for root, or when the daemon's user is in that group.
+            if let Err(e) = std::os::unix::fs::chown(p, None, Some(gid)) {
+                tracing::warn!(
+                    "cannot give {} to group {gid}: {e}; its members cannot connect",
+                    p.display()
+                );
+            }
+        }
+    }
+    Ok((listener, guard))
+}
+
+/// A listener handed over by the service manager (socket activation): used
+/// as is, its socket file never removed by us. The guard carries the path it
+/// is bound to (for `status`), or `fallback` if that cannot be read.
+pub fn from_fd(fd: std::os::fd::OwnedFd, fallback: &Path) -> io::Result<(Listener, SocketGuard)> {
+    let path = bound_path(&fd).unwrap_or_else(|| fallback.to_path_buf());
+    let mut l = interprocess::os::unix::uds_local_socket::tokio::Listener::try_from(fd)?;
+    l.do_not_reclaim_name_on_drop();
+    Ok((Listener::from(l), SocketGuard { path, owned: false }))
+}
+
+/// The file path a Unix socket is bound to.
+fn bound_path(fd: &std::os::fd::OwnedFd) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: sockaddr_un is plain data; getsockname writes at most `len` bytes.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockname(
+            fd.as_raw_fd(),
+            (&mut addr as *mut libc::sockaddr_un).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 || addr.sun_family != libc::AF_UNIX as libc::sa_family_t {
+        return None;
+    }
+    let offset = std::mem::size_of::<libc::sa_family_t>();
+    let n = (len as usize).checked_sub(offset)?.min(addr.sun_path.len());
+    let bytes: Vec<u8> = addr.sun_path[..n]
+        .iter()
+        .map(|&c| c as u8)
+        .take_while(|&b| b != 0)
+        .collect();
+    if bytes.is_empty() {
+        return None; // unnamed or abstract
+    }
+    use std::os::unix::ffi::OsStringExt;
+    Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+}

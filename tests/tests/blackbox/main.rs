@@ -1,0 +1,21 @@
+//! The black-box tests, in one binary (one link instead of a dozen): each
+//! starts the real `mobile-sessiond` on a temporary copy of the example data
+//! and drives it through the real `mobile-session`, the client library or a
+//! raw socket. `inotify_limit` stays a binary of its own: it lowers a
+//! system-wide limit for a moment, which must not touch these tests.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod access;
+mod authenticate;
+mod cli;
+mod concurrency;
+mod lifecycle;
+mod protocol;
+mod push;
+mod rewrite;
+mod safety;
+mod service;
+mod verify;
+mod watcher;
