@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let code = match e.downcast_ref::<ClientError>() {
-                Some(ClientError::Unreachable { .. }) => EXIT_UNAVAILABLE,
+                Some(ClientError::Unreachable { .. } | ClientError::Busy(_)) => EXIT_UNAVAILABLE,
                 _ => EXIT_ERROR,
             };
             eprintln!("error: {e:#}");

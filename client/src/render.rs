@@ -29,14 +29,19 @@ fn table(header: &[&str], rows: &[Vec<String>]) {
 }
 
 pub fn app_json(a: &AppRow) -> Value {
-    json!({
+    let mut v = json!({
         "folder": a.folder,
         "app_id": a.app_id,
         "name": a.name,
         "team_id": a.team_id,
         "sessions": a.sessions,
         "pending": a.pending,
-    })
+    });
+    // Only when it is so: the usual row keeps the usual keys.
+    if a.unreadable {
+        v["unreadable"] = Value::Bool(true);
+    }
+    v
 }
 
 pub fn apps(apps: &[AppRow], as_json: bool) {
@@ -201,6 +206,9 @@ pub fn status(s: &DaemonStatus, as_json: bool) {
                 "auto_push": s.auto_push,
                 "connections": s.connections,
                 "watchers": s.watchers,
+                "max_connections": s.max_connections,
+                "read_errors": s.read_errors,
+                "unreadable_folders": s.unreadable_folders,
             })
         );
         return;

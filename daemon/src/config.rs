@@ -8,6 +8,8 @@
 //! watcher = "auto"                   # "auto" (inotify/FSEvents, poll on failure) or "poll"
 //! settle_ms = 50                     # how long a burst of changes settles
 //! poll_interval_ms = 1000            # polling period for watcher = "poll"
+//! max_connections = 4096             # clients at once; more are told "busy"
+//! idle_timeout_ms = 300000           # close a client idle this long
 //! [policy]                           # sign-in defaults for every app
 //! verify = false                     # true: new devices start "pending"
 //! accept_email_domains = []          # e.g. ["example.com"]: accepted at once, others pending
@@ -36,6 +38,13 @@ pub struct Config {
     pub poll_interval_ms: Option<u64>,
     /// Events queued between the OS watcher and the daemon; past it, a full rescan.
     pub watch_queue: Option<usize>,
+    /// Connections served at once (default 4096, and always kept below the
+    /// open-file limit); past it a new client is told the daemon is busy.
+    pub max_connections: Option<u64>,
+    /// A connection that neither sends a request nor reads its answers for
+    /// this long is closed (default 300000; `watch` streams are exempt
+    /// while they read).
+    pub idle_timeout_ms: Option<u64>,
     #[serde(default)]
     pub policy: Policy,
     /// Per-app overrides, keyed by folder name or app id.

@@ -136,6 +136,14 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
             .clone()
             .unwrap_or_else(|| mobile_session_proto::paths::socket_path(None)),
     };
+    let fd_limit = server::limits::raise_fd_limit();
+    let limits =
+        server::limits::Limits::new(config.max_connections, config.idle_timeout_ms, fd_limit);
+    tracing::debug!(
+        ?fd_limit,
+        max_connections = limits.max_connections,
+        "limits"
+    );
     let access = server::access::Access::new(
         config.admin_group.as_deref(),
         config.reader_group.as_deref(),
@@ -166,7 +174,7 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
         data_dir: data_dir.clone(),
         socket: socket_guard.path().to_path_buf(),
         started: Instant::now(),
-        max_connections: 0,
+        max_connections: limits.max_connections,
     });
     tracing::info!(
         data_dir = %data_dir.display(),
@@ -186,6 +194,7 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
             core: core.clone(),
             info,
             access: Arc::new(access),
+            limits,
             shutdown: shutdown.clone(),
         },
     ));

@@ -54,6 +54,8 @@ pub struct Connection<S> {
     read: BytesMut,
     write: BytesMut,
     max_incoming: usize,
+    /// How long a flush may make no progress (a peer that does not read).
+    write_timeout: Option<std::time::Duration>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -65,7 +67,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             read: BytesMut::with_capacity(READ_CHUNK),
             write: BytesMut::with_capacity(READ_CHUNK),
             max_incoming,
+            write_timeout: None,
         }
+    }
+
+    /// Bounds how long writing may wait on a peer that does not read: past
+    /// it, a flush fails with `TimedOut` instead of holding the buffer.
+    pub fn set_write_timeout(&mut self, timeout: Option<std::time::Duration>) {
+        self.write_timeout = timeout;
     }
 
     /// Receives one message; `Ok(None)` when the peer closed cleanly.
@@ -101,14 +110,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Writes out everything queued.
     pub async fn flush(&mut self) -> Result<(), FrameError> {
-        if !self.write.is_empty() {
-            self.stream
-                .write_all(&self.write)
-                .await
-                .map_err(FrameError::Io)?;
-            self.write.clear();
+        let write = async {
+            if !self.write.is_empty() {
+                self.stream.write_all(&self.write).await?;
+                self.write.clear();
+            }
+            self.stream.flush().await
+        };
+        match self.write_timeout {
+            None => write.await.map_err(FrameError::Io),
+            Some(t) => match tokio::time::timeout(t, write).await {
+                Ok(r) => r.map_err(FrameError::Io),
+                Err(_) => Err(FrameError::Io(std::io::ErrorKind::TimedOut.into())),
+            },
         }
-        self.stream.flush().await.map_err(FrameError::Io)
     }
 
     /// Sends one message and flushes it.
@@ -286,6 +301,22 @@ mod tests {
         let r = client.pipeline(&reqs, |r: Response| Ok(r)).await;
         assert!(matches!(r, Err(FrameError::TooLong { max: 1024 })), "{r:?}");
         drop(peer.await);
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_does_not_read_times_the_write_out() {
+        let (a, _b) = tokio::io::duplex(64);
+        let mut conn = Connection::new(a, 1024);
+        conn.set_write_timeout(Some(std::time::Duration::from_millis(20)));
+        let r = conn
+            .send(&Request::Verify {
+                token: "x".repeat(4096),
+            })
+            .await;
+        assert!(
+            matches!(&r, Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut),
+            "{r:?}"
+        );
     }
 
     #[test]

@@ -112,6 +112,10 @@ impl Core {
             watcher_state: Mutex::new("off".to_string()),
             stats: Stats::default(),
         };
+        let leftovers = core.store.remove_write_temps();
+        if leftovers > 0 {
+            tracing::info!("removed {leftovers} temporary files left by interrupted writes");
+        }
         {
             let mut txn = core.txn();
             txn.rescan(false)?;
@@ -293,7 +297,7 @@ impl Txn<'_> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let file = self.read(folder, name)?;
+            let file = self.core.store.read_for_rewrite(folder, name)?;
             let Some(new) = edit(&file)? else {
                 return Ok(false);
             };

@@ -35,6 +35,14 @@ fn core_with(ids: &[&str]) -> (tempfile::TempDir, Core) {
     (dir, core)
 }
 
+/// Another writer's atomic replace (a temporary file renamed over). Not an
+/// in-place write: on this thread, that would wait on our own lease.
+fn replace(path: &Path, text: &str) {
+    let tmp = path.with_extension("other-writer");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
 fn write_behind_its_back(core: &Core, id: &str, text: &str) {
     std::fs::write(core.store().session_path(APP, id), text).unwrap();
 }
@@ -132,8 +140,8 @@ fn a_rewrite_reapplies_its_change_on_top_of_another_writers() {
         .rewrite::<StoreError>(APP, "aaaa", |file| {
             attempts += 1;
             if attempts == 1 {
-                // Another writer changes the e-mail between our read and our rename.
-                std::fs::write(&path, session("aaaa", "accepted", "other@example.com")).unwrap();
+                // Another writer replaces the file between our read and our rename.
+                replace(&path, &session("aaaa", "accepted", "other@example.com"));
             }
             let text = String::from_utf8(file.bytes.clone()).unwrap();
             Ok(Some(
@@ -157,7 +165,7 @@ fn a_rewrite_gives_up_on_a_file_that_never_settles() {
     let mut n = 0;
     let r = core.txn().rewrite::<StoreError>(APP, "aaaa", |_| {
         n += 1;
-        std::fs::write(&path, session("aaaa", "accepted", &format!("{n}@x"))).unwrap();
+        replace(&path, &session("aaaa", "accepted", &format!("{n}@x")));
         Ok(Some(b"{}".to_vec()))
     });
     assert!(matches!(r, Err(StoreError::Changed { .. })), "{r:?}");
@@ -196,4 +204,36 @@ fn make_live_and_drop_live_bypass_the_push() {
     assert!(txn.views(|_, live| live.get(APP, "bbbb").is_some()));
     assert!(txn.drop_live(APP, "aaaa"));
     assert!(txn.views(|_, live| live.get(APP, "aaaa").is_none()));
+}
+
+#[test]
+fn a_transient_read_error_keeps_the_last_good_entry_and_is_retried() {
+    // A name of its own: the fault applies to every test's reads of it.
+    let id = "7e57ee0f";
+    let (_d, core) = core_with(&[id]);
+    crate::store::faults::set(id, Some(libc::EMFILE));
+    write_behind_its_back(&core, id, &session(id, "pending", ""));
+    core.txn().refresh_file(APP, id);
+    let kept = core.disk_entry(APP, id).unwrap().state.unwrap();
+    assert_eq!(kept.status, Status::Accepted, "the last good reading stays");
+    assert_eq!(core.stats.read_errors.load(Ordering::Relaxed), 1);
+    assert!(core.next_retry().is_some(), "a retry is scheduled");
+    // A push that rescans meets the same error: the session stays live.
+    let r = core.push(false).unwrap();
+    assert_eq!((r.removed, r.invalid.len()), (0, 0));
+    assert!(core.read_live(|l| l.get(APP, id).is_some()));
+    assert_eq!(core.stats.read_errors.load(Ordering::Relaxed), 2);
+    // Once the error passes, the retry reads the file as it is.
+    crate::store::faults::set(id, None);
+    let due = core.due_retries(Instant::now() + std::time::Duration::from_secs(60));
+    assert_eq!(due, vec![Retry::File(APP.into(), id.into())]);
+    core.txn().refresh_file(APP, id);
+    let now = core.disk_entry(APP, id).unwrap().state.unwrap();
+    assert_eq!(now.status, Status::Pending);
+    assert!(core.next_retry().is_none());
+    // A permanent error (EACCES) does make the file invalid.
+    crate::store::faults::set(id, Some(libc::EACCES));
+    core.txn().refresh_file(APP, id);
+    assert!(core.disk_entry(APP, id).unwrap().state.is_err());
+    crate::store::faults::set(id, None);
 }

@@ -11,6 +11,7 @@ use mobile_session_proto::{
 };
 
 use super::access::Access;
+use super::limits::BUSY_HELLO_WAIT;
 use super::Shared;
 use crate::cmd::{self, Context, Flow};
 
@@ -70,6 +71,22 @@ async fn handshake(
     }
 }
 
+/// Tells a client the daemon serves as many connections as it may, then
+/// closes. Its hello is read first (briefly), so the answer is not lost to
+/// a reset of a socket closed with unread data.
+pub async fn refuse_busy(stream: Stream, max: u64) {
+    let mut conn = Connection::new(stream, MAX_REQUEST_FRAME);
+    let _ = tokio::time::timeout(BUSY_HELLO_WAIT, conn.recv::<ClientHello>()).await;
+    let reason = format!(
+        "the daemon is busy: it serves {max} connections, its limit (max_connections); try again in a moment"
+    );
+    let _ = tokio::time::timeout(
+        BUSY_HELLO_WAIT,
+        conn.send(&hello(HelloOutcome::Busy { reason })),
+    )
+    .await;
+}
+
 /// Serves one connection to its end.
 pub async fn serve(stream: Stream, shared: Shared) {
     let creds = stream
@@ -77,6 +94,9 @@ pub async fn serve(stream: Stream, shared: Shared) {
         .map(|c| (c.euid(), c.egid()))
         .unwrap_or((None, None));
     let mut conn = Connection::new(stream, MAX_REQUEST_FRAME);
+    // A client that stops reading our answers is closed, not buffered for.
+    let idle = shared.limits.idle_timeout;
+    conn.set_write_timeout(Some(idle));
     let Some(role) = handshake(&mut conn, &shared.access, creds).await else {
         return;
     };
@@ -93,8 +113,14 @@ pub async fn serve(stream: Stream, shared: Shared) {
     loop {
         let request = tokio::select! {
             biased;
-            r = conn.recv::<Request>() => r,
+            r = tokio::time::timeout(idle, conn.recv::<Request>()) => r,
             _ = &mut cancelled => break,
+        };
+        let Ok(request) = request else {
+            // Closed without a word: the client may be between requests,
+            // and an answer it did not ask for would be read as the next one.
+            tracing::debug!("closing a connection idle for {idle:?}");
+            break;
         };
         let request = match request {
             Ok(Some(r)) => r,

@@ -8,12 +8,13 @@
 
 pub mod access;
 pub mod connection;
+pub mod limits;
 pub mod listener;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use interprocess::local_socket::tokio::Listener;
+use interprocess::local_socket::tokio::{Listener, Stream};
 use interprocess::local_socket::traits::tokio::Listener as _;
 use std::sync::Arc;
 use tokio_util::task::TaskTracker;
@@ -41,13 +42,30 @@ pub struct Shared {
     pub core: Arc<Core>,
     pub info: Arc<DaemonInfo>,
     pub access: Arc<Access>,
+    pub limits: limits::Limits,
     pub shutdown: CancellationToken,
+}
+
+/// Past `max_connections`, an admin may still come in, up to
+/// [`limits::ADMIN_RESERVE`] more: idle readers never lock out the people
+/// who could deal with them.
+fn admin_may_enter(stream: &Stream, shared: &Shared, open: u64) -> bool {
+    use interprocess::local_socket::traits::StreamCommon;
+    if open >= shared.limits.max_connections + limits::ADMIN_RESERVE {
+        return false;
+    }
+    let creds = stream
+        .peer_creds()
+        .map(|c| (c.euid(), c.egid()))
+        .unwrap_or((None, None));
+    shared.access.role_of(creds.0, creds.1) == Ok(mobile_session_proto::Role::Admin)
 }
 
 /// Accepts connections until `shared.shutdown` is cancelled, then waits
 /// for the connections in flight.
 pub async fn serve(listener: Listener, shared: Shared) {
     let tracker = TaskTracker::new();
+    let mut refusals: u64 = 0;
     loop {
         let stream = tokio::select! {
             _ = shared.shutdown.cancelled() => break,
@@ -56,6 +74,22 @@ pub async fn serve(listener: Listener, shared: Shared) {
         match stream {
             Ok(stream) => {
                 let shared = shared.clone();
+                let open = shared.core.stats.connections.load(Ordering::Relaxed);
+                if open >= shared.limits.max_connections && !admin_may_enter(&stream, &shared, open)
+                {
+                    refusals += 1;
+                    // Said once per burst, not once per client of a flood.
+                    if refusals.is_power_of_two() {
+                        tracing::warn!(
+                            "{open} connections open, the most allowed (max_connections): new clients are told the daemon is busy ({refusals} so far)"
+                        );
+                    }
+                    tracker.spawn(connection::refuse_busy(
+                        stream,
+                        shared.limits.max_connections,
+                    ));
+                    continue;
+                }
                 shared
                     .core
                     .stats

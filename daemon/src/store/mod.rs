@@ -15,6 +15,7 @@
 //! version it read, so a change made meanwhile by another writer (the 4D
 //! server) is never lost — see [`SessionStore::write`].
 
+mod lease;
 pub mod scan;
 
 use std::io::{Read, Write};
@@ -104,11 +105,21 @@ impl FileStamp {
     }
 }
 
-/// A file as read: its bytes and the version they are.
-#[derive(Debug, Clone)]
+/// A file as read: its bytes and the version they are. Read for a rewrite,
+/// it may also hold a read lease until it is dropped (see [`lease`]).
+#[derive(Debug)]
 pub struct FileBytes {
     pub bytes: Vec<u8>,
     pub stamp: FileStamp,
+    lease: Option<lease::Lease>,
+}
+
+impl FileBytes {
+    /// Whether no writer opened the file since it was read (always true
+    /// without a lease: then only the bytes and inode tell).
+    fn undisturbed(&self) -> bool {
+        self.lease.as_ref().is_none_or(lease::Lease::intact)
+    }
 }
 
 /// How [`SessionStore::write`] treats the file it writes.
@@ -237,6 +248,32 @@ impl SessionStore {
         self.read_in(&dir, folder, name)
     }
 
+    /// Reads one session file to rewrite it: as `read`, and where it can,
+    /// under a read lease held until the result is dropped, so a writer
+    /// that opens the file meanwhile is seen by the checked write.
+    pub fn read_for_rewrite(&self, folder: &str, name: &str) -> Result<FileBytes, StoreError> {
+        Self::check_name(name)?;
+        let dir = self.open_folder(folder)?;
+        let path = || self.session_path(folder, name);
+        let (file, _) = open_regular(&dir, name, &path)?;
+        let (file, lease) = match lease::Lease::take(file) {
+            lease::Taken::Lease(l) => (None, Some(l)),
+            lease::Taken::Unavailable(f) => (Some(f), None),
+        };
+        let reading = file.as_ref().or(lease.as_ref().map(lease::Lease::file));
+        let Some(reading) = reading else {
+            return Err(StoreError::NotRegular { path: path() });
+        };
+        // Read (and stamp) after the lease: a writer that had the file open
+        // has finished by now.
+        let (bytes, stamp) = read_open(reading, MAX_SESSION_FILE, &path)?;
+        Ok(FileBytes {
+            bytes,
+            stamp,
+            lease,
+        })
+    }
+
     /// Reads one session file of a folder opened with `open_folder`.
     pub fn read_in(
         &self,
@@ -260,9 +297,10 @@ impl SessionStore {
     /// (Linux `renameat2(RENAME_EXCHANGE)`, macOS `RENAME_SWAP`), the new
     /// file is *swapped* in and the file it displaced is checked again, so a
     /// writer that replaced or rewrote the file between the check and the
-    /// swap is seen too, and the swap undone. What remains: a writer that
-    /// already holds the file open and writes into it after that second
-    /// check — its bytes land in the displaced version.
+    /// swap is seen too, and the swap undone. Read with
+    /// [`SessionStore::read_for_rewrite`], the file is also under a read
+    /// lease (Linux): a writer that opens it, or held it open, is seen even
+    /// if its bytes come late. ARCHITECTURE.md tells what remains.
     pub fn write(
         &self,
         folder: &str,
@@ -409,6 +447,30 @@ impl SessionStore {
         }
     }
 
+    /// Removes the temporaries that interrupted writes (a crash, `kill -9`)
+    /// left in the app folders: only regular dot-files named like ours
+    /// (`.<session id>.<12 hex>.tmp`), never a session file. Returns how
+    /// many were removed. Run at start, before any write of ours.
+    pub fn remove_write_temps(&self) -> usize {
+        let mut removed = 0;
+        for folder in self.app_folders().unwrap_or_default() {
+            let Ok(dir) = self.open_folder(&folder) else {
+                continue;
+            };
+            let path = self.root.join(&folder);
+            let Ok(names) = Self::list(&path, |n, t| is_write_temp(n) && t.is_file()) else {
+                continue;
+            };
+            for name in names {
+                match rfs::unlinkat(&dir, name.as_str(), AtFlags::empty()) {
+                    Ok(()) => removed += 1,
+                    Err(e) => tracing::warn!("cannot remove {}: {e}", path.join(&name).display()),
+                }
+            }
+        }
+        removed
+    }
+
     /// The bytes of a folder's `manifest.json`, if it has a readable one
     /// (read-only; it names apps that have no session yet).
     pub fn read_manifest(&self, folder: &str) -> Option<Vec<u8>> {
@@ -421,15 +483,21 @@ impl SessionStore {
     }
 }
 
-/// Reads a regular file of `dir` (at most `max` bytes). The entry's type is
-/// checked before it is opened (a FIFO or a device is never opened), and
-/// again on the descriptor, in case it was swapped in between.
-fn read_regular(
+/// Opens a regular file of `dir` read-only. The entry's type is checked
+/// before it is opened (a FIFO or a device is never opened), and again on
+/// the descriptor, in case it was swapped in between.
+fn open_regular(
     dir: &OwnedFd,
     name: &str,
-    max: u64,
-    path: impl Fn() -> PathBuf,
-) -> Result<FileBytes, StoreError> {
+    path: &impl Fn() -> PathBuf,
+) -> Result<(std::fs::File, rfs::Stat), StoreError> {
+    #[cfg(test)]
+    if let Some(errno) = faults::get(name) {
+        return Err(StoreError::Io {
+            path: path(),
+            source: std::io::Error::from_raw_os_error(errno),
+        });
+    }
     let st = rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
         .map_err(|e| SessionStore::io(path())(e))?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
@@ -452,11 +520,19 @@ fn read_regular(
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(StoreError::NotRegular { path: path() });
     }
+    Ok((std::fs::File::from(fd), st))
+}
+
+/// Reads an open file whole (at most `max` bytes), with its stamp.
+fn read_open(
+    mut file: &std::fs::File,
+    max: u64,
+    path: &impl Fn() -> PathBuf,
+) -> Result<(Vec<u8>, FileStamp), StoreError> {
+    let st = rfs::fstat(file).map_err(|e| SessionStore::io(path())(e))?;
     if st.st_size as u64 > max {
         return Err(StoreError::TooLarge { path: path() });
     }
-    let stamp = FileStamp::of(&st);
-    let mut file = std::fs::File::from(fd);
     let mut buf = Vec::with_capacity(st.st_size as usize);
     // Read one byte past the limit so a file that grew is still caught.
     (&mut file)
@@ -469,15 +545,36 @@ fn read_regular(
     if buf.len() as u64 > max {
         return Err(StoreError::TooLarge { path: path() });
     }
-    Ok(FileBytes { bytes: buf, stamp })
+    Ok((buf, FileStamp::of(&st)))
+}
+
+/// Reads a regular file of `dir` (at most `max` bytes).
+fn read_regular(
+    dir: &OwnedFd,
+    name: &str,
+    max: u64,
+    path: impl Fn() -> PathBuf,
+) -> Result<FileBytes, StoreError> {
+    let (file, _) = open_regular(dir, name, &path)?;
+    let (bytes, stamp) = read_open(&file, max, &path)?;
+    Ok(FileBytes {
+        bytes,
+        stamp,
+        lease: None,
+    })
 }
 
 /// Whether `name` in `dir` is still the version `expected` was read from:
-/// the same inode holding the same bytes. The bytes are compared, not only
-/// the times: a same-size rewrite within one clock tick keeps the mtime.
+/// the same inode holding the same bytes, and (under a lease) opened for
+/// writing by nobody since. The bytes are compared, not only the times: a
+/// same-size rewrite within one clock tick keeps the mtime.
 fn still(dir: &OwnedFd, name: &str, expected: &FileBytes) -> bool {
     match read_regular(dir, name, MAX_SESSION_FILE, PathBuf::new) {
-        Ok(now) => now.stamp.ino == expected.stamp.ino && now.bytes == expected.bytes,
+        Ok(now) => {
+            now.stamp.ino == expected.stamp.ino
+                && now.bytes == expected.bytes
+                && expected.undisturbed()
+        }
         Err(_) => false,
     }
 }
@@ -526,6 +623,32 @@ fn random_suffix() -> String {
             .unwrap_or([7; 6]);
     }
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Errors the tests of the layers above make reads of a given file name
+/// fail with (an EMFILE is hard to provoke for one file only).
+#[cfg(test)]
+pub mod faults {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    static FAULTS: Mutex<Option<HashMap<String, i32>>> = Mutex::new(None);
+
+    /// Reads of `name` fail with `errno` (`None`: they work again). Use
+    /// names no other test uses: tests run in parallel.
+    pub fn set(name: &str, errno: Option<i32>) {
+        let mut f = FAULTS.lock().unwrap_or_else(|e| e.into_inner());
+        let map = f.get_or_insert_with(HashMap::new);
+        match errno {
+            Some(e) => map.insert(name.to_string(), e),
+            None => map.remove(name),
+        };
+    }
+
+    pub(super) fn get(name: &str) -> Option<i32> {
+        let f = FAULTS.lock().unwrap_or_else(|e| e.into_inner());
+        f.as_ref()?.get(name).copied()
+    }
 }
 
 #[cfg(test)]
@@ -627,6 +750,48 @@ mod tests {
     }
 
     #[test]
+    fn a_writer_holding_the_file_open_is_seen_through_the_lease() {
+        use std::os::unix::fs::FileExt;
+        let (_d, s) = store();
+        let p = s.session_path("T.com.x", "abcd");
+        std::fs::write(&p, "0123456789").unwrap();
+        let read = s.read_for_rewrite("T.com.x", "abcd").unwrap();
+        if read.lease.is_none() {
+            eprintln!("skipped: no lease on this file system / user");
+            return;
+        }
+        // A writer opens the file while we hold the lease (its open waits for
+        // us), then writes the same bytes back: nothing a comparison could see.
+        let writer = {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+                f.write_all_at(b"0123", 0).unwrap();
+            })
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while read.undisturbed() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lease never broke"
+            );
+            std::thread::yield_now();
+        }
+        assert!(matches!(
+            s.write(
+                "T.com.x",
+                "abcd",
+                b"mine",
+                WriteMode::ReplaceIfUnchanged(&read)
+            ),
+            Err(StoreError::Changed { .. })
+        ));
+        drop(read);
+        writer.join().unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"0123456789");
+    }
+
+    #[test]
     fn special_files_are_never_opened() {
         let (_d, s) = store();
         let fifo = s.session_path("T.com.x", "abcd");
@@ -685,6 +850,38 @@ mod tests {
                 "{folder} {name}"
             );
         }
+    }
+
+    #[test]
+    fn leftover_temporaries_are_removed_and_nothing_else() {
+        let (_d, s) = store();
+        let f = s.root().join("T.com.x");
+        for n in [
+            ".abcd.0123456789ab.tmp",
+            "abcd",
+            ".abcd.tmp",
+            "manifest.json",
+            ".other",
+        ] {
+            std::fs::write(f.join(n), "x").unwrap();
+        }
+        std::fs::create_dir(f.join(".beef.0123456789ab.tmp")).unwrap();
+        assert_eq!(s.remove_write_temps(), 1);
+        let mut left: Vec<String> = std::fs::read_dir(&f)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".abcd.tmp",
+                ".beef.0123456789ab.tmp",
+                ".other",
+                "abcd",
+                "manifest.json"
+            ]
+        );
     }
 
     #[test]

@@ -66,7 +66,14 @@ impl InotifyWatcher {
                 continue;
             };
             if is_app_folder_name(&name) && entry.file_type().is_ok_and(|t| t.is_dir()) {
-                add(&mut watches, &mut folders, root, &name)?;
+                match add(&mut watches, &mut folders, root, &name) {
+                    Ok(()) => {}
+                    // The watch limit: the caller falls back to polling.
+                    Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => return Err(e),
+                    // One folder we cannot read must not stop the others being
+                    // watched; it is watched once an event shows it readable.
+                    Err(e) => tracing::warn!("cannot watch app folder {name}: {e}"),
+                }
             }
         }
         let mut stream = inotify.into_event_stream(vec![0u8; 64 * 1024])?;
@@ -121,8 +128,16 @@ fn on_event(
             .contains(EventMask::CREATE)
             .then_some(Msg::Cookie(name)),
         (None, Some(name)) if is_app_folder_name(&name) => {
+            // A new folder, one moved in, or one whose permissions changed
+            // (it may have become readable): watch it if not yet watched.
+            let unwatched = || {
+                !folders
+                    .values()
+                    .any(|f| f.as_deref() == Some(name.as_str()))
+            };
             if mask.contains(EventMask::ISDIR)
-                && mask.intersects(EventMask::CREATE | EventMask::MOVED_TO)
+                && mask.intersects(EventMask::CREATE | EventMask::MOVED_TO | EventMask::ATTRIB)
+                && unwatched()
             {
                 // Files written before this watch exists are found when
                 // the folder is read (see `apply_path`).

@@ -11,6 +11,7 @@ mod access;
 mod authenticate;
 mod cli;
 mod concurrency;
+mod hostile;
 mod lifecycle;
 mod protocol;
 mod push;

@@ -81,6 +81,16 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Gives `root` and everything under it to `uid` (and the group of the same number).
+pub fn chown_tree(root: &Path, uid: u32) {
+    std::os::unix::fs::lchown(root, Some(uid), Some(uid)).unwrap();
+    if std::fs::symlink_metadata(root).unwrap().is_dir() {
+        for e in std::fs::read_dir(root).unwrap() {
+            chown_tree(&e.unwrap().path(), uid);
+        }
+    }
+}
+
 /// Polls `cond` until it holds or the deadline passes.
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -98,6 +108,37 @@ pub struct Opts {
     pub config: Option<String>,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// The daemon's open-file limit (soft and hard).
+    pub nofile: Option<u64>,
+    /// Run the daemon as `nobody` (through `setpriv`; needs root).
+    pub as_nobody: bool,
+}
+
+pub const NOBODY: u32 = 65534;
+
+/// A copy of a built binary that any user may run (the checkout may sit
+/// under a folder only root can enter), made once per binary.
+pub fn for_others(bin: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("mobile-session-bins-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        dir
+    });
+    let path = dir.join(bin.file_name().unwrap());
+    static COPIED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut copied = COPIED.lock().unwrap_or_else(|e| e.into_inner());
+    if !copied.contains(&path) {
+        let _ = std::fs::remove_file(&path);
+        if std::fs::hard_link(bin, &path).is_err() {
+            std::fs::copy(bin, &path).unwrap();
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        copied.push(path.clone());
+    }
+    path
 }
 
 pub struct Daemon {
@@ -115,6 +156,15 @@ impl Daemon {
     }
 
     pub fn start_with(opts: Opts) -> Self {
+        let mut d = Self::prepare(&opts);
+        d.spawn(&opts);
+        d
+    }
+
+    /// The data dir, config and folders of a daemon, not started yet (a
+    /// test may change the tree first, then `spawn`). For `as_nobody`, the
+    /// tree and the socket's folder belong to nobody.
+    pub fn prepare(opts: &Opts) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("Data");
         if opts.empty {
@@ -124,7 +174,7 @@ impl Daemon {
         }
         let socket = dir.path().join("run").join("mobile-sessiond.sock");
         let log = dir.path().join("daemon.log");
-        let mut d = Self {
+        let d = Self {
             child: None,
             dir,
             data,
@@ -134,12 +184,45 @@ impl Daemon {
         if let Some(c) = &opts.config {
             std::fs::write(d.dir.path().join("config.toml"), c).unwrap();
         }
-        d.spawn(&opts);
+        if opts.as_nobody {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::create_dir_all(d.socket.parent().unwrap()).unwrap();
+            for p in [d.socket.parent().unwrap().to_path_buf(), d.data.clone()] {
+                chown_tree(&p, NOBODY);
+            }
+        }
         d
     }
 
     pub fn command(&self, opts: &Opts) -> Command {
-        let mut cmd = Command::new(daemon_bin());
+        let mut cmd = if opts.as_nobody {
+            let mut c = Command::new("setpriv");
+            c.arg(format!("--reuid={NOBODY}"))
+                .arg(format!("--regid={NOBODY}"))
+                .args(["--clear-groups", "--"])
+                .arg(for_others(&daemon_bin()));
+            c
+        } else {
+            Command::new(daemon_bin())
+        };
+        if let Some(n) = opts.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs here.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n as libc::rlim_t,
+                        rlim_max: n as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
         cmd.arg("--data-dir")
             .arg(&self.data)
             .arg("--socket")
@@ -199,6 +282,24 @@ impl Daemon {
 
     pub fn pid(&self) -> i32 {
         self.child.as_ref().map(|c| c.id() as i32).unwrap_or(0)
+    }
+
+    /// The daemon's resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// How many descriptors the daemon has open.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
     }
 
     pub fn log_text(&self) -> String {
