@@ -6,7 +6,8 @@
 //!   Unix socket, driven by the same client loop (RESP), and vs the floor;
 //! - full push of N files vs reading them single-threaded; incremental push
 //!   after one change vs the full push;
-//! - daemon RSS with N live sessions vs the files' bytes;
+//! - daemon RSS with N live sessions vs the files' bytes, just after start
+//!   and after 10 and 50 full pushes (with the peak during them);
 //! - p99 delay from a file write to its `watch` event;
 //! - `mobile-session status` process time vs `redis-cli -s SOCK ping`.
 //!
@@ -145,8 +146,40 @@ fn main() {
         bytes as f64 / 1048576.0
     );
 
-    // Push: full vs reading the files; incremental vs full.
+    // Memory in steady state: every full push re-reads and re-validates
+    // every file; RSS must settle, not creep.
     let mut c = Conn::open(&sock);
+    daemon.reset_peak();
+    let mut after = Vec::new();
+    for i in 1..=50 {
+        c.call(&Request::Push { full: true });
+        if i == 10 || i == 50 {
+            after.push(daemon.rss_bytes());
+        }
+    }
+    let peak = daemon.peak_bytes();
+    report(
+        "memory after 10 full pushes: RSS / (1.5 × file bytes + 20 MiB)",
+        after[0] as f64 / budget,
+        1.0,
+    );
+    report(
+        "memory after 50 full pushes: RSS / (1.5 × file bytes + 20 MiB)",
+        after[1] as f64 / budget,
+        1.0,
+    );
+    println!(
+        "  RSS {:.1} MiB after 10, {:.1} MiB after 50; peak during the pushes {:.1} MiB",
+        after[0] as f64 / 1048576.0,
+        after[1] as f64 / 1048576.0,
+        peak as f64 / 1048576.0
+    );
+    if std::env::var_os("BENCH_ONLY_MEMORY").is_some() {
+        daemon.stop();
+        return;
+    }
+
+    // Push: full vs reading the files; incremental vs full.
     let full = best_of(3, || c.call(&Request::Push { full: true }));
     report(
         "full push / single-threaded read of the files",
@@ -429,14 +462,27 @@ impl Daemon {
     }
 
     fn rss_bytes(&self) -> u64 {
+        self.status_kib("VmRSS:") * 1024
+    }
+
+    /// The highest RSS since the last `reset_peak`.
+    fn peak_bytes(&self) -> u64 {
+        self.status_kib("VmHWM:") * 1024
+    }
+
+    fn reset_peak(&self) {
+        // "5" resets the peak RSS (Linux 4.0+).
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
+    }
+
+    fn status_kib(&self, key: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kb: u64 = status
+        status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(key))
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
-            .unwrap();
-        kb * 1024
+            .unwrap()
     }
 
     fn stop(&mut self) {

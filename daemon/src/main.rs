@@ -36,6 +36,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    mobile_sessiond::core::tune_allocator();
     let args = Args::parse();
     let filter = args
         .log_level

@@ -41,7 +41,7 @@ use crate::config::Config;
 use crate::model::event::{change_event, diff_event};
 use crate::model::names::SessionKey;
 use crate::model::session::SessionRecord;
-use crate::model::view::{self, AppView, DiskView, LiveView};
+use crate::model::view::{self, DiskView, LiveView};
 use crate::store::scan::{self, EntryRead};
 use crate::store::{FileBytes, SessionStore, StoreError, WriteMode};
 
@@ -428,91 +428,133 @@ impl Txn<'_> {
     }
 
     /// Re-reads every file into the disk view (`refresh`, `push --full`, a
-    /// watcher overflow; `counted` ones show in `status`). Folders that
-    /// cannot be listed and files that hit a transient error keep their
-    /// last reading.
+    /// watcher overflow; `counted` ones show in `status`). The view is
+    /// updated in place: a file whose content did not change keeps its
+    /// entry untouched (nothing allocated, nothing marked for the next
+    /// push), so repeated full pushes leave memory where it was. Folders
+    /// that cannot be listed and files that hit a transient error keep
+    /// their last reading.
     pub fn rescan(&mut self, counted: bool) -> Result<(), StoreError> {
         let t = Instant::now();
-        let scanned = scan::scan(&self.core.store)?;
+        let disk = &self.core.disk;
+        let known = |folder: &str, id: &str, name: &str, hash: u64| {
+            let view = lock(disk);
+            view.app(folder)
+                .and_then(|a| a.sessions.get(id))
+                .is_some_and(|e| *e.name == *name && matches!(&e.state, Ok(r) if r.hash == hash))
+        };
+        let scanned = scan::scan(&self.core.store, &known)?;
         let read_took = t.elapsed();
-        let mut apps = std::collections::BTreeMap::new();
-        let mut kept_from_before: Vec<(String, Result<(), Vec<String>>)> = Vec::new();
-        for f in scanned {
-            let mut app = AppView::default();
-            app.meta.manifest_label = f.manifest_label;
-            app.meta.session_label = f.session_label;
-            match f.entries {
-                Ok(entries) => {
-                    app.sessions = entries;
-                    if !f.transient.is_empty() {
-                        self.core
-                            .stats
-                            .read_errors
-                            .fetch_add(f.transient.len() as u64, Ordering::Relaxed);
-                        let names = f.transient.iter().map(|(n, _)| n.clone()).collect();
-                        kept_from_before.push((f.folder.clone(), Err(names)));
+        let now = Instant::now();
+        let watched = self.core.events.receiver_count() > 0;
+        let mut retries = Vec::new();
+        let mut read_errors = 0u64;
+        {
+            let mut disk = lock(&self.core.disk);
+            let listed: std::collections::HashSet<&str> =
+                scanned.iter().map(|f| f.folder.as_str()).collect();
+            let gone: Vec<String> = disk
+                .apps()
+                .keys()
+                .filter(|f| !listed.contains(f.as_str()))
+                .cloned()
+                .collect();
+            for folder in gone {
+                if let Some(app) = disk.remove_app(&folder) {
+                    if watched {
+                        for e in app.sessions.values() {
+                            self.core
+                                .emit(change_event(&folder, &e.name, Some(e), None));
+                        }
                     }
-                }
-                Err(e) => {
-                    tracing::warn!(app = %f.folder, "cannot list the app folder ({e}); keeping its sessions as last read");
-                    app.meta.unreadable = true;
-                    if e.is_transient() {
-                        lock(&self.core.retries)
-                            .schedule(Retry::Folder(f.folder.clone()), Instant::now());
-                    }
-                    kept_from_before.push((f.folder.clone(), Ok(())));
                 }
             }
-            apps.insert(f.folder, app);
-        }
-        // What could not be read now is taken from the current view.
-        if !kept_from_before.is_empty() {
-            let disk = lock(&self.core.disk);
-            let mut retries = lock(&self.core.retries);
-            for (folder, what) in &kept_from_before {
-                let (Some(old), Some(new)) = (disk.app(folder), apps.get_mut(folder)) else {
-                    continue;
+            for f in scanned {
+                let folder = f.folder;
+                {
+                    let app = disk.app_mut(&folder);
+                    app.meta.manifest_label = f.manifest_label;
+                    if let Some((id, label)) = f.session_label {
+                        app.meta.offer_session_label(&id, label);
+                    }
+                    app.meta.unreadable = f.entries.is_err();
+                }
+                let entries = match f.entries {
+                    Ok(entries) => entries,
+                    Err(e) => {
+                        tracing::warn!(app = %folder, "cannot list the app folder ({e}); keeping its sessions as last read");
+                        if e.is_transient() {
+                            retries.push(Retry::Folder(folder.clone()));
+                        }
+                        continue;
+                    }
                 };
-                match what {
-                    Ok(()) => {
-                        new.sessions = old.sessions.clone();
-                        if new.meta.session_label.is_none() {
-                            new.meta.session_label = old.meta.session_label.clone();
-                        }
-                    }
-                    Err(names) => {
-                        for name in names {
-                            let id = name.to_ascii_lowercase();
-                            if let Some(e) = old.sessions.get(&id) {
-                                new.sessions.insert(id, e.clone());
+                let seen: std::collections::HashSet<&str> =
+                    entries.iter().map(|(id, _)| id.as_str()).collect();
+                let vanished: Vec<String> = disk
+                    .app(&folder)
+                    .map(|a| {
+                        a.sessions
+                            .keys()
+                            .filter(|id| !seen.contains(id.as_str()))
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                drop(seen);
+                for (id, found) in entries {
+                    match found {
+                        scan::Scanned::Same => {}
+                        scan::Scanned::Read(entry) => {
+                            let key = SessionKey::new(&folder, &id);
+                            if watched {
+                                let ev =
+                                    diff_event(&folder, &entry.name, disk.get(&key), Some(&entry));
+                                if let Some(ev) = ev {
+                                    self.core.emit(ev);
+                                }
                             }
-                            retries.schedule(
-                                Retry::File(folder.clone(), name.clone()),
-                                Instant::now(),
-                            );
+                            disk.insert(&folder, entry);
+                        }
+                        scan::Scanned::Transient(e) => {
+                            tracing::warn!(app = %folder, id = %id, "cannot read the session file for now ({e}); keeping what was last read, retrying");
+                            read_errors += 1;
+                            let name = disk
+                                .get(&SessionKey::new(&folder, &id))
+                                .map_or(id.clone(), |e| e.name.to_string());
+                            retries.push(Retry::File(folder.clone(), name));
+                        }
+                    }
+                }
+                for id in vanished {
+                    if let Some(before) = disk.remove(&SessionKey::new(&folder, &id)) {
+                        if watched {
+                            self.core.emit(change_event(
+                                &folder,
+                                &before.name,
+                                Some(&before),
+                                None,
+                            ));
                         }
                     }
                 }
             }
         }
-        let fresh = DiskView::from_apps(apps);
-        let old = std::mem::replace(&mut *lock(&self.core.disk), fresh);
-        tracing::debug!(took = ?read_took, "rescan read the folder");
-        if self.core.events.receiver_count() > 0 {
-            let disk = lock(&self.core.disk);
-            for (folder, e) in old.entries() {
-                if disk.get(&SessionKey::new(folder, &e.name)).is_none() {
-                    self.core.emit(change_event(folder, &e.name, Some(e), None));
-                }
-            }
-            for (folder, e) in disk.entries() {
-                let before = old.get(&SessionKey::new(folder, &e.name));
-                if let Some(ev) = diff_event(folder, &e.name, before, Some(e)) {
-                    self.core.emit(ev);
-                }
-            }
+        if read_errors > 0 {
+            self.core
+                .stats
+                .read_errors
+                .fetch_add(read_errors, Ordering::Relaxed);
         }
-        release_view(old);
+        let mut queue = lock(&self.core.retries);
+        for r in retries {
+            queue.schedule(r, now);
+        }
+        drop(queue);
+        // The scan's buffers (a read buffer, a key and a name per file) are
+        // freed by now; hand that memory back rather than keep it for the next.
+        release_freed_memory();
+        tracing::debug!(read = ?read_took, total = ?t.elapsed(), "rescan done");
         if counted {
             let n = self.core.stats.rescans.fetch_add(1, Ordering::Relaxed) + 1;
             let mut ev = Event::new(EventKind::Rescan);
@@ -520,7 +562,6 @@ impl Txn<'_> {
             ev.message = Some(format!("rescan #{n}"));
             self.core.emit(ev);
         }
-        tracing::debug!(total = ?t.elapsed(), "rescan done");
         Ok(())
     }
 
@@ -534,6 +575,10 @@ impl Txn<'_> {
             view::push_incremental(self.core.store.root(), &mut disk, &mut live)
         };
         tracing::debug!(took = ?t.elapsed(), "push applied");
+        if report.added + report.updated + report.removed > 10_000 {
+            // A big push freed the set of changed keys it worked through.
+            release_freed_memory();
+        }
         for f in &report.invalid {
             tracing::warn!(path = %f.path, code = f.code, "invalid session file: {}", f.error);
         }
@@ -585,27 +630,27 @@ impl Txn<'_> {
     }
 }
 
-/// Frees a replaced view. Freeing 100 000 entries takes a while: not on the
-/// caller's time. Then the allocator is asked to hand the freed memory back.
-fn release_view(old: DiskView) {
-    let free = move || {
-        drop(old);
-        release_freed_memory();
-    };
-    if std::thread::Builder::new()
-        .name("free-view".into())
-        .spawn(free)
-        .is_err()
+/// Limits glibc to one malloc arena per core (its default is eight per
+/// core). Scan workers and the blocking pool otherwise each fill an arena of
+/// their own with a rescan's short-lived buffers, and the holes left between
+/// long-lived entries make the RSS creep up a little with every full push;
+/// with as many arenas as cores it stays flat (measured by `bench/run`).
+/// Call it first thing, before any thread starts.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        // No thread to spare (limits): it was moved into the closure that
-        // failed to start and is freed with it, here.
-        release_freed_memory();
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let arenas = libc::c_int::try_from(cores.max(2)).unwrap_or(2);
+        // SAFETY: mallopt only sets an allocator parameter.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
     }
 }
 
-/// Hands memory freed by a dropped view back to the OS: glibc keeps freed
-/// blocks otherwise, and the RSS would carry a second view's worth.
-pub fn release_freed_memory() {
+/// Hands freed memory back to the OS: glibc keeps freed blocks in its
+/// arenas otherwise, and the RSS would carry them.
+fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists.
     unsafe {

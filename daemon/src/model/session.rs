@@ -40,12 +40,14 @@ impl SessionRecord {
     }
 }
 
-/// A stable 64-bit hash of a file's content.
-pub fn content_hash(text: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    // DefaultHasher::new() is SipHash with fixed keys: stable within a run.
-    let mut h = std::hash::DefaultHasher::new();
-    text.hash(&mut h);
+/// A 64-bit hash of a file's content (without a BOM), the same for the
+/// same bytes within one run. Keyed with a random key per process, so
+/// nobody can craft a file that collides with another.
+pub fn content_hash(bytes: &[u8]) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static KEYS: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+    let mut h = KEYS.get_or_init(std::hash::RandomState::new).build_hasher();
+    h.write(strip_bom(bytes));
     h.finish()
 }
 
@@ -266,7 +268,7 @@ pub fn validate(folder: &str, file_name: &str, bytes: &[u8]) -> Result<SessionRe
         device_id: fields.device_id.map(|d| d.into()),
         email: fields.email.map(|e| e.into()),
         device: fields.device.unwrap_or_else(|| "null".into()).into(),
-        hash: content_hash(text),
+        hash: content_hash(text.as_bytes()),
     })
 }
 

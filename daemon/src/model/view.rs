@@ -560,7 +560,7 @@ mod tests {
             device_id: None,
             email: None,
             device: "null".into(),
-            hash: content_hash(text),
+            hash: content_hash(text.as_bytes()),
         })
     }
 

@@ -8,13 +8,11 @@
 //! keeps what it knew and tries again later, instead of dropping a live
 //! session for a hiccup.
 
-use std::collections::BTreeMap;
-use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::model::app::{app_label, AppLabel};
-use crate::model::session::{validate, Fault, Invalid};
+use crate::model::session::{content_hash, validate, Fault, Invalid};
 use crate::model::view::DiskEntry;
 
 use super::{SessionStore, StoreError};
@@ -32,31 +30,29 @@ pub enum EntryRead {
 
 /// Reads and validates one file.
 pub fn read_entry(store: &SessionStore, folder: &str, name: &str) -> EntryRead {
-    match store.open_folder(folder) {
-        Ok(dir) => read_entry_in(store, &dir, folder, name),
-        Err(e) => classify(folder, name, Err(e), false),
-    }
+    let read = store.read(folder, name).map(|f| f.bytes);
+    classify(folder, name, read, true)
 }
 
-/// Reads and validates one file of a folder opened with `open_folder`.
-/// `want_label`: also read what a valid file says of its app.
-fn read_entry_in_with(
-    store: &SessionStore,
-    dir: &OwnedFd,
-    folder: &str,
-    name: &str,
-    want_label: bool,
-) -> EntryRead {
-    classify(
-        folder,
-        name,
-        store.read_in(dir, folder, name).map(|f| f.bytes),
-        want_label,
-    )
+/// Whether the view already holds a valid entry for exactly this content:
+/// given the folder, the lower-case id, the file name and the content hash.
+/// Such a file is not validated again, and reported as [`Scanned::Same`].
+pub type Known<'a> = &'a (dyn Fn(&str, &str, &str, u64) -> bool + Sync);
+
+/// Knows nothing: every file is validated.
+pub fn nothing_known(_: &str, _: &str, _: &str, _: u64) -> bool {
+    false
 }
 
-pub fn read_entry_in(store: &SessionStore, dir: &OwnedFd, folder: &str, name: &str) -> EntryRead {
-    read_entry_in_with(store, dir, folder, name, true)
+/// One session file as a scan found it.
+#[derive(Debug)]
+pub enum Scanned {
+    /// The same content as the entry the view holds (see [`Known`]).
+    Same,
+    /// Read and validated.
+    Read(DiskEntry),
+    /// A transient error: the last reading should be kept, and retried.
+    Transient(StoreError),
 }
 
 fn classify(
@@ -93,11 +89,10 @@ fn classify(
 #[derive(Debug)]
 pub struct ScannedFolder {
     pub folder: String,
-    /// Keyed by lower-case id. `Err` when the folder could not be listed
-    /// (permissions, a transient error): its last known entries are kept.
-    pub entries: Result<BTreeMap<String, DiskEntry>, StoreError>,
-    /// Files that hit a transient error: their last reading is kept.
-    pub transient: Vec<(String, StoreError)>,
+    /// Every session file found, by lower-case id, in no particular order.
+    /// `Err` when the folder could not be listed (permissions, a transient
+    /// error): its last known entries should be kept.
+    pub entries: Result<Vec<(String, Scanned)>, StoreError>,
     /// What the valid session with the smallest (lower-case) id says of its
     /// app, with that id.
     pub session_label: Option<(String, AppLabel)>,
@@ -107,8 +102,7 @@ pub struct ScannedFolder {
 /// The entries read from part of one folder, by index in the scan.
 struct Slice {
     folder: usize,
-    entries: Vec<(String, DiskEntry)>,
-    transient: Vec<(String, StoreError)>,
+    entries: Vec<(String, Scanned)>,
     /// The smallest lower-case id of a valid entry, with its app label.
     label: Option<(String, AppLabel)>,
 }
@@ -118,8 +112,11 @@ const SLICE: usize = 512;
 
 /// Reads every app folder and session file, on all cores. Each worker takes
 /// a slice of one folder, opens the folder once and reads its files
-/// relative to it. Fails only when `MobileApps` itself cannot be listed.
-pub fn scan(store: &SessionStore) -> Result<Vec<ScannedFolder>, StoreError> {
+/// relative to it. A file whose content the view already holds (`known`)
+/// is reported [`Scanned::Same`], not validated again: a rescan of
+/// unchanged files allocates nothing that lasts. Fails only when
+/// `MobileApps` itself cannot be listed.
+pub fn scan(store: &SessionStore, known: Known<'_>) -> Result<Vec<ScannedFolder>, StoreError> {
     let mut folders: Vec<ScannedFolder> = Vec::new();
     let mut names: Vec<Vec<String>> = Vec::new();
     for folder in store.app_folders()? {
@@ -129,13 +126,12 @@ pub fn scan(store: &SessionStore) -> Result<Vec<ScannedFolder>, StoreError> {
         }
         let manifest_label = store.read_manifest(&folder).as_deref().and_then(app_label);
         let (entries, list) = match listed {
-            Ok(list) => (Ok(BTreeMap::new()), list),
+            Ok(list) => (Ok(Vec::with_capacity(list.len())), list),
             Err(e) => (Err(e), Vec::new()),
         };
         folders.push(ScannedFolder {
             folder,
             entries,
-            transient: Vec::new(),
             session_label: None,
             manifest_label,
         });
@@ -154,7 +150,7 @@ pub fn scan(store: &SessionStore) -> Result<Vec<ScannedFolder>, StoreError> {
     let folder_names: Vec<&str> = folders.iter().map(|f| f.folder.as_str()).collect();
     let slices: Vec<Slice> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
-            .map(|_| s.spawn(|| read_slices(store, &folder_names, &work, &next)))
+            .map(|_| s.spawn(|| read_slices(store, &folder_names, &work, &next, known)))
             .collect();
         let mut all = Vec::new();
         for w in workers {
@@ -168,10 +164,9 @@ pub fn scan(store: &SessionStore) -> Result<Vec<ScannedFolder>, StoreError> {
     });
     for slice in slices {
         let f = &mut folders[slice.folder];
-        if let Ok(map) = &mut f.entries {
-            map.extend(slice.entries);
+        if let Ok(all) = &mut f.entries {
+            all.extend(slice.entries);
         }
-        f.transient.extend(slice.transient);
         if let Some((id, label)) = slice.label {
             if f.session_label.as_ref().is_none_or(|(best, _)| id < *best) {
                 f.session_label = Some((id, label));
@@ -186,6 +181,7 @@ fn read_slices(
     folders: &[&str],
     work: &[(usize, &[String])],
     next: &AtomicUsize,
+    known: Known<'_>,
 ) -> Vec<Slice> {
     let mut out = Vec::new();
     loop {
@@ -197,7 +193,6 @@ fn read_slices(
         let mut slice = Slice {
             folder: f,
             entries: Vec::with_capacity(names.len()),
-            transient: Vec::new(),
             label: None,
         };
         let dir = match store.open_folder(folder) {
@@ -205,13 +200,12 @@ fn read_slices(
             Err(e) => {
                 // The folder went away or became unreadable since it was listed.
                 for n in names {
-                    match classify(folder, n, Err(clone_error(&e)), false) {
-                        EntryRead::Found(entry, _) => {
-                            slice.entries.push((n.to_ascii_lowercase(), entry))
-                        }
-                        EntryRead::Gone => {}
-                        EntryRead::Transient(e) => slice.transient.push((n.clone(), e)),
-                    }
+                    let found = match classify(folder, n, Err(clone_error(&e)), false) {
+                        EntryRead::Found(entry, _) => Scanned::Read(entry),
+                        EntryRead::Gone => continue,
+                        EntryRead::Transient(e) => Scanned::Transient(e),
+                    };
+                    slice.entries.push((n.to_ascii_lowercase(), found));
                 }
                 out.push(slice);
                 continue;
@@ -222,16 +216,24 @@ fn read_slices(
             // Only a valid file that would be the folder's new smallest id
             // is asked for its app label: a few per slice.
             let want = slice.label.as_ref().is_none_or(|(id, _)| key < *id);
-            match read_entry_in_with(store, &dir, folder, n, want) {
+            let read = store.read_in(&dir, folder, n).map(|f| f.bytes);
+            if let Ok(bytes) = &read {
+                if known(folder, &key, n, content_hash(bytes)) {
+                    slice.entries.push((key, Scanned::Same));
+                    continue;
+                }
+            }
+            let found = match classify(folder, n, read, want) {
                 EntryRead::Found(entry, label) => {
                     if let Some(label) = label {
                         slice.label = Some((key.clone(), label));
                     }
-                    slice.entries.push((key, entry));
+                    Scanned::Read(entry)
                 }
-                EntryRead::Gone => {}
-                EntryRead::Transient(e) => slice.transient.push((n.clone(), e)),
-            }
+                EntryRead::Gone => continue,
+                EntryRead::Transient(e) => Scanned::Transient(e),
+            };
+            slice.entries.push((key, found));
         }
         out.push(slice);
     }
@@ -280,12 +282,21 @@ mod tests {
             r#"{"application":{"id":"com.a","name":"Manifest"}}"#,
         )
         .unwrap();
-        let scanned = scan(&store).unwrap();
+        let scanned = scan(&store, &nothing_known).unwrap();
         assert_eq!(scanned.len(), 1);
         let f = &scanned[0];
         let entries = f.entries.as_ref().unwrap();
         assert_eq!(entries.len(), 1201);
-        assert_eq!(entries.values().filter(|e| e.state.is_ok()).count(), 1200);
+        let valid = |(_, e): &&(String, Scanned)| matches!(e, Scanned::Read(d) if d.state.is_ok());
+        assert_eq!(entries.iter().filter(valid).count(), 1200);
+        // What the caller knows is not read again.
+        let known = |_: &str, id: &str, _: &str, _: u64| id != "ffff";
+        let again = scan(&store, &known).unwrap();
+        let same = again[0].entries.as_ref().unwrap().iter();
+        assert_eq!(
+            same.filter(|(_, e)| matches!(e, Scanned::Same)).count(),
+            1200
+        );
         // The smallest id names the app, whatever order the slices ran in.
         let (id, label) = f.session_label.as_ref().unwrap();
         assert_eq!(
