@@ -9,7 +9,6 @@
 //! runs on the blocking pool, so the I/O thread never waits on a disk.
 
 pub mod apps;
-pub mod authenticate;
 pub mod delete;
 pub mod error;
 pub mod path;
@@ -20,6 +19,7 @@ pub mod resolve;
 pub mod sessions;
 pub mod set_status;
 pub mod show;
+pub mod signin;
 pub mod status;
 pub mod verify;
 pub mod watch;
@@ -127,9 +127,7 @@ pub async fn execute<S: AsyncRead + AsyncWrite + Unpin>(
         }
         Request::Push { full } => blocking(ctx, move |c| push::handle(c, full)).await,
         Request::Refresh => blocking(ctx, refresh::handle).await,
-        Request::Authenticate { body } => {
-            blocking(ctx, move |c| authenticate::handle(c, &body)).await
-        }
+        Request::Authenticate { body } => blocking(ctx, move |c| signin::handle(c, &body)).await,
         Request::UserInfo { .. } | Request::Logout { .. } => error(CmdError::bad_request(
             "user-info and logout are not supported by this daemon yet",
         )),
