@@ -1,13 +1,13 @@
 //! Sign-in as 4D's mobile apps expect it: the decision (hook or rules),
 //! refusals that write nothing, sign-in again that keeps the push token and
-//! every unknown byte, re-evaluation, limits.
+//! every unknown byte, re-evaluation, `user-info` and `logout`, limits.
 //! Driven through the client library (the CLI renders the same replies).
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use mobile_session::{Client, ClientError};
-use mobile_session_proto::{AuthReply, ErrorCode};
+use mobile_session_proto::{AuthReply, ChangedSession, ErrorCode};
 use serde_json::{json, Value};
 
 use crate::common::*;
@@ -84,6 +84,14 @@ fn auth_error(d: &Daemon, body: &str) -> (ErrorCode, String) {
     }
 }
 
+fn user_info(d: &Daemon, token: &str, body: &Value) -> Result<ChangedSession, ClientError> {
+    block_on(async { client(d).await.user_info(token, &body.to_string()).await })
+}
+
+fn logout(d: &Daemon, token: &str) -> Result<ChangedSession, ClientError> {
+    block_on(async { client(d).await.logout(token).await })
+}
+
 fn verify(d: &Daemon, token: &str) -> String {
     stdout(&d.cli(&["verify", token])).trim().to_string()
 }
@@ -137,6 +145,13 @@ fn with_example_hook(extra: &str) -> (Daemon, tempfile::TempDir) {
         ..Default::default()
     });
     (d, dir)
+}
+
+/// A token as 4D builds it.
+fn token_for(app: &str, id: &str, team: &str) -> String {
+    use base64::Engine;
+    let claims = json!({"appNameID": app, "id": id, "teamID": team}).to_string();
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(claims)
 }
 
 /// Restarts `d` on the same data with `config`.
@@ -489,6 +504,92 @@ allow_email_domains = ["example.com"]
     assert_eq!(verify(&d, ok["token"].as_str().unwrap()), "accepted");
 }
 
+#[test]
+fn user_info_stores_the_push_token_and_sign_in_again_keeps_it() {
+    let d = Daemon::start();
+    let r = auth(&d, &android_body("DROID-UI", "ana@example.com"));
+    let (id, token) = (r["id"].as_str().unwrap(), r["token"].as_str().unwrap());
+    let path = d.file(ANDROID, id);
+    let before = std::fs::read_to_string(&path).unwrap();
+    let body = json!({"userInfo": {"name": "Ana", "tags": ["a", "b"]}, "device": {"token": "fcm:APA91b-xyz"}});
+    // The Authorization header's form works too.
+    let c = user_info(&d, &format!("Bearer {token}"), &body).unwrap();
+    assert_eq!(
+        (c.app.as_str(), c.id.as_str(), c.changed),
+        (ANDROID, id, true)
+    );
+    let after = std::fs::read_to_string(&path).unwrap();
+    let doc: Value = serde_json::from_str(&after).unwrap();
+    assert_eq!(doc["userInfo"], body["userInfo"]);
+    assert_eq!(doc["device"]["token"], "fcm:APA91b-xyz");
+    // In place: what was there is still there, line for line.
+    let last_device_line = "    \"os\": \"Android\"";
+    assert!(
+        after.contains(&format!(
+            "{last_device_line},\n    \"token\": \"fcm:APA91b-xyz\"\n  }}"
+        )),
+        "{after}"
+    );
+    for line in before
+        .lines()
+        .filter(|l| !l.contains("\"os\"") && *l != "}")
+    {
+        assert!(after.contains(line), "{line} lost:\n{after}");
+    }
+    // Live at once: a sessions filter by push token finds it without a push.
+    assert_eq!(d.unpushed(id), Some(Value::Null));
+    // The same again changes nothing.
+    assert!(!user_info(&d, token, &body).unwrap().changed);
+    // A sign-in again (no device.token in the body) keeps the push token.
+    auth(&d, &android_body("DROID-UI", "ana@example.com"));
+    assert_eq!(read_json(&path)["device"]["token"], "fcm:APA91b-xyz");
+    assert_eq!(read_json(&path)["userInfo"]["name"], "Ana");
+}
+
+#[test]
+fn user_info_and_logout_of_unknown_or_pending_tokens_change_nothing() {
+    let d = Daemon::start();
+    let before = disk(&d);
+    let body = json!({"device": {"token": "x"}});
+    let forged = token_for("com.contactApp.Contact", &"f".repeat(40), "UTT7VDX8W5");
+    for token in ["", "garbage", IPAD_TOKEN, &forged, &"A".repeat(10_000)] {
+        // IPAD_TOKEN is pending: not signed in.
+        let e = user_info(&d, token, &body).unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::UnknownToken), "{token:.20}: {e}");
+        assert!(!e.to_string().contains(IPAD_TOKEN));
+        let e = logout(&d, token).unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::UnknownToken), "{token:.20}: {e}");
+    }
+    assert_eq!(disk(&d), before);
+    // A bad body is a bad request, whatever the token.
+    let e = user_info(&d, SEED_TOKEN, &json!({"userInfo": 3})).unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::BadRequest));
+    assert_eq!(disk(&d), before);
+}
+
+#[test]
+fn logout_deletes_the_session_and_its_token_stops_at_once() {
+    let d = Daemon::start();
+    // A padded, URL-safe form of the seed token.
+    let url_safe = SEED_TOKEN.replace('+', "-").replace('/', "_");
+    let padded = format!("{url_safe}{}", "=".repeat((4 - url_safe.len() % 4) % 4));
+    let c = logout(&d, &padded).unwrap();
+    assert_eq!(
+        (c.app.as_str(), c.id.as_str(), c.status, c.changed),
+        (IOS, SEED_ID, None, true)
+    );
+    assert!(!d.file(IOS, SEED_ID).exists());
+    assert_eq!(verify(&d, SEED_TOKEN), "unknown");
+    assert_eq!(d.unpushed(SEED_ID), None);
+    let e = logout(&d, SEED_TOKEN).unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::UnknownToken));
+    // Other files of the folder are untouched.
+    assert!(d.file(IOS, "manifest.json").exists() && d.file(IOS, IPAD_ID).exists());
+    // The device signs in again: a new session.
+    let r = auth(&d, &ios_body(SEED_DEVICE, "ana@example.com"));
+    assert_ne!(r["id"], SEED_ID);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixteen_concurrent_first_sign_ins_with_a_hook_make_one_session() {
     let (d, _list) = with_example_hook("");
@@ -665,4 +766,12 @@ fn uuid_session_ids() {
     assert_eq!(verify(&d, token), "accepted");
     // Found again by its device, case kept.
     assert_eq!(auth(&d, &ios_body("UUID-1", "a@example.com"))["id"], id);
+    assert!(
+        user_info(&d, token, &json!({"device": {"token": "apns"}}))
+            .unwrap()
+            .changed
+    );
+    assert_eq!(read_json(&d.file(IOS, id))["device"]["token"], "apns");
+    assert_eq!(logout(&d, token).unwrap().id, id);
+    assert!(!d.file(IOS, id).exists());
 }
