@@ -10,11 +10,17 @@
 //! poll_interval_ms = 1000            # polling period for watcher = "poll"
 //! max_connections = 4096             # clients at once; more are told "busy"
 //! idle_timeout_ms = 300000           # close a client idle this long
+//! session_id = "hex40"               # new session ids: "hex40" or "uuid" (4D v20+)
 //! [policy]                           # sign-in defaults for every app
-//! verify = false                     # true: new devices start "pending"
+//! hook = ["/etc/mobile-sessiond/hook", "--strict"]  # decides each sign-in alone
+//! hook_timeout_ms = 5000             # a slower hook refuses the sign-in
+//! sign_in = "open"                   # "closed": only the hook or allow_email_domains admit
+//! allow_email_domains = []           # non-empty: other domains are refused
 //! accept_email_domains = []          # e.g. ["example.com"]: accepted at once, others pending
+//! verify = false                     # true: new devices start "pending"
 //! [apps."UTT7VDX8W5.com.contactApp.Contact"]   # a folder name or an app id
 //! verify = true
+//! hook = []                          # this app: no hook
 //! ```
 
 use std::collections::BTreeMap;
@@ -45,6 +51,9 @@ pub struct Config {
     /// this long is closed (default 300000; `watch` streams are exempt
     /// while they read).
     pub idle_timeout_ms: Option<u64>,
+    /// How new session ids look.
+    #[serde(default)]
+    pub session_id: SessionIdFormat,
     #[serde(default)]
     pub policy: Policy,
     /// Per-app overrides, keyed by folder name or app id.
@@ -62,22 +71,86 @@ pub enum WatcherMode {
     Poll,
 }
 
-/// The sign-in policy: whether a new device must be validated.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// How new session ids look.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum SessionIdFormat {
+    /// 40 lower-case hex characters, as 4D has long made them.
+    #[default]
+    #[serde(rename = "hex40")]
+    Hex40,
+    /// 32 upper-case hex characters, a 4D session UUID (4D v20+).
+    #[serde(rename = "uuid")]
+    Uuid,
+}
+
+/// Whether a sign-in the hook or an allow rule does not admit may go on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignInMode {
+    /// Everyone may sign in, subject to the other rules.
+    #[default]
+    Open,
+    /// Only what the hook or `allow_email_domains` admits.
+    Closed,
+}
+
+/// How long a hook may take when `hook_timeout_ms` is not set.
+pub const DEFAULT_HOOK_TIMEOUT_MS: u64 = 5000;
+/// The longest `hook_timeout_ms` accepted: a sign-in waits that long at most.
+pub const MAX_HOOK_TIMEOUT_MS: u64 = 120_000;
+
+/// The sign-in policy of one app (`[policy]`, or resolved for one app by
+/// [`Config::policy_for`]). How it decides: `cmd::signin::decision`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
+    /// The program (and its arguments) that decides each sign-in; when set
+    /// it alone decides. Run without a shell. Empty: no hook.
     #[serde(default)]
-    pub verify: bool,
+    pub hook: Vec<String>,
+    #[serde(default = "default_hook_timeout")]
+    pub hook_timeout_ms: u64,
+    #[serde(default)]
+    pub sign_in: SignInMode,
+    /// Non-empty: e-mails of other domains are refused.
+    #[serde(default)]
+    pub allow_email_domains: Vec<String>,
+    /// Non-empty: e-mails of these domains are accepted at once, others pending.
     #[serde(default)]
     pub accept_email_domains: Vec<String>,
+    /// New devices start "pending".
+    #[serde(default)]
+    pub verify: bool,
+}
+
+fn default_hook_timeout() -> u64 {
+    DEFAULT_HOOK_TIMEOUT_MS
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            hook: Vec::new(),
+            hook_timeout_ms: DEFAULT_HOOK_TIMEOUT_MS,
+            sign_in: SignInMode::Open,
+            allow_email_domains: Vec::new(),
+            accept_email_domains: Vec::new(),
+            verify: false,
+        }
+    }
 }
 
 /// A per-app override; unset fields fall back to `[policy]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppPolicy {
-    pub verify: Option<bool>,
+    /// `[]` turns the default hook off for this app.
+    pub hook: Option<Vec<String>>,
+    pub hook_timeout_ms: Option<u64>,
+    pub sign_in: Option<SignInMode>,
+    pub allow_email_domains: Option<Vec<String>>,
     pub accept_email_domains: Option<Vec<String>>,
+    pub verify: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,34 +177,64 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.check()?;
+        Ok(config)
     }
 
-    /// The policy of one app: its override by folder, else by app id, else the default.
+    /// What TOML types cannot say: a hook names a program, a timeout is
+    /// neither zero nor endless.
+    fn check(&self) -> Result<(), String> {
+        let policies = std::iter::once((
+            "[policy]".to_string(),
+            Some(&self.policy.hook),
+            Some(self.policy.hook_timeout_ms),
+        ))
+        .chain(
+            self.apps
+                .iter()
+                .map(|(k, a)| (format!("[apps.{k:?}]"), a.hook.as_ref(), a.hook_timeout_ms)),
+        );
+        for (table, hook, timeout) in policies {
+            if let Some(program) = hook.and_then(|h| h.first()) {
+                if program.is_empty() {
+                    return Err(format!(
+                        "{table}: hook names no program (its first element is empty)"
+                    ));
+                }
+            }
+            if let Some(ms) = timeout {
+                if ms == 0 || ms > MAX_HOOK_TIMEOUT_MS {
+                    return Err(format!(
+                        "{table}: hook_timeout_ms = {ms} is out of range (1 to {MAX_HOOK_TIMEOUT_MS})"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The policy of one app: each key from its override by folder, else by
+    /// app id, else `[policy]`.
     pub fn policy_for(&self, folder: &str, app_id: &str) -> Policy {
         let o = self.apps.get(folder).or_else(|| self.apps.get(app_id));
+        let p = &self.policy;
         Policy {
-            verify: o.and_then(|o| o.verify).unwrap_or(self.policy.verify),
+            hook: o
+                .and_then(|o| o.hook.clone())
+                .unwrap_or_else(|| p.hook.clone()),
+            hook_timeout_ms: o
+                .and_then(|o| o.hook_timeout_ms)
+                .unwrap_or(p.hook_timeout_ms),
+            sign_in: o.and_then(|o| o.sign_in).unwrap_or(p.sign_in),
+            allow_email_domains: o
+                .and_then(|o| o.allow_email_domains.clone())
+                .unwrap_or_else(|| p.allow_email_domains.clone()),
             accept_email_domains: o
                 .and_then(|o| o.accept_email_domains.clone())
-                .unwrap_or_else(|| self.policy.accept_email_domains.clone()),
+                .unwrap_or_else(|| p.accept_email_domains.clone()),
+            verify: o.and_then(|o| o.verify).unwrap_or(p.verify),
         }
-    }
-}
-
-impl Policy {
-    /// Whether a new session for `email` starts pending.
-    pub fn starts_pending(&self, email: &str) -> bool {
-        if !self.accept_email_domains.is_empty() {
-            let domain = email.rsplit_once('@').map(|(_, d)| d.trim());
-            let listed = domain.is_some_and(|d| {
-                self.accept_email_domains
-                    .iter()
-                    .any(|a| a.trim_start_matches('@').eq_ignore_ascii_case(d))
-            });
-            return !listed;
-        }
-        self.verify
     }
 }
 
@@ -140,24 +243,76 @@ mod tests {
     use super::*;
 
     #[test]
-    fn policies() {
+    fn per_app_overrides_key_by_key() {
         let c = Config::parse(
             r#"
+            session_id = "uuid"
             [policy]
             verify = false
+            hook = ["/bin/hook", "-v"]
+            hook_timeout_ms = 700
             [apps."T.com.a"]
             verify = true
             [apps."com.b"]
             accept_email_domains = ["example.com"]
+            sign_in = "closed"
+            hook = []
             "#,
         )
         .unwrap();
-        assert!(!c.policy_for("X.com.z", "com.z").starts_pending(""));
-        assert!(c.policy_for("T.com.a", "com.a").starts_pending("a@b.c"));
+        assert_eq!(c.session_id, SessionIdFormat::Uuid);
+        let z = c.policy_for("X.com.z", "com.z");
+        assert_eq!(z.hook, ["/bin/hook", "-v"]);
+        assert_eq!(z.hook_timeout_ms, 700);
+        assert!(!z.verify);
+        let a = c.policy_for("T.com.a", "com.a");
+        assert!(a.verify);
+        assert_eq!(a.hook, ["/bin/hook", "-v"]);
+        // Keyed by app id when the folder has no entry.
         let b = c.policy_for("com.b", "com.b");
-        assert!(!b.starts_pending("li@Example.COM"));
-        assert!(b.starts_pending("li@evil.com"));
-        assert!(b.starts_pending(""));
-        assert!(Config::parse("verfy = true").is_err());
+        assert!(b.hook.is_empty());
+        assert_eq!(b.sign_in, SignInMode::Closed);
+        assert_eq!(b.accept_email_domains, ["example.com"]);
+        assert_eq!(b.hook_timeout_ms, 700);
+    }
+
+    #[test]
+    fn defaults_keep_sign_in_open_and_accepted() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.session_id, SessionIdFormat::Hex40);
+        assert_eq!(c.policy_for("f", "a"), Policy::default());
+        assert_eq!(Policy::default().hook_timeout_ms, DEFAULT_HOOK_TIMEOUT_MS);
+        assert_eq!(Policy::default().sign_in, SignInMode::Open);
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let c = Config::parse(include_str!("../../examples/config.toml")).unwrap();
+        assert_eq!(c.policy, Policy::default());
+        assert!(
+            c.policy_for("UTT7VDX8W5.com.contactApp.Contact", "x")
+                .verify
+        );
+        assert_eq!(
+            c.policy_for("com.sample.tasks", "com.sample.tasks")
+                .accept_email_domains,
+            ["example.com"]
+        );
+    }
+
+    #[test]
+    fn bad_sign_in_keys_are_refused() {
+        for bad in [
+            "verfy = true",
+            "session_id = \"v4\"",
+            "[policy]\nsign_in = \"ajar\"",
+            "[policy]\nhook = \"/bin/sh -c x\"",
+            "[policy]\nhook = [\"\"]",
+            "[policy]\nhook_timeout_ms = 0",
+            "[apps.x]\nhook_timeout_ms = 999999999",
+            "[apps.x]\nhook = [\"\", \"a\"]",
+        ] {
+            assert!(Config::parse(bad).is_err(), "{bad}");
+        }
     }
 }

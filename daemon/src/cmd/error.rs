@@ -31,6 +31,9 @@ impl CmdError {
     pub fn permission_denied(m: impl Into<String>) -> Self {
         Self::new(ErrorCode::PermissionDenied, m)
     }
+    pub fn unknown_token(m: impl Into<String>) -> Self {
+        Self::new(ErrorCode::UnknownToken, m)
+    }
     pub fn into_reply(self) -> ErrorReply {
         ErrorReply {
             code: self.code,

@@ -9,9 +9,9 @@
 //! runs on the blocking pool, so the I/O thread never waits on a disk.
 
 pub mod apps;
-pub mod authenticate;
 pub mod delete;
 pub mod error;
+pub mod logout;
 pub mod path;
 pub mod push;
 pub mod redact;
@@ -20,7 +20,9 @@ pub mod resolve;
 pub mod sessions;
 pub mod set_status;
 pub mod show;
+pub mod signin;
 pub mod status;
+pub mod user_info;
 pub mod verify;
 pub mod watch;
 
@@ -127,12 +129,11 @@ pub async fn execute<S: AsyncRead + AsyncWrite + Unpin>(
         }
         Request::Push { full } => blocking(ctx, move |c| push::handle(c, full)).await,
         Request::Refresh => blocking(ctx, refresh::handle).await,
-        Request::Authenticate { body } => {
-            blocking(ctx, move |c| authenticate::handle(c, &body)).await
+        Request::Authenticate { body } => blocking(ctx, move |c| signin::handle(c, &body)).await,
+        Request::UserInfo { token, body } => {
+            blocking(ctx, move |c| user_info::handle(c, &token, &body)).await
         }
-        Request::UserInfo { .. } | Request::Logout { .. } => error(CmdError::bad_request(
-            "user-info and logout are not supported by this daemon yet",
-        )),
+        Request::Logout { token } => blocking(ctx, move |c| logout::handle(c, &token)).await,
     };
     queue(conn, reply).await
 }

@@ -5,7 +5,13 @@
 //! Resolution reads the views only (the app labels are cached in the disk
 //! view), so it does no I/O and may run under the view locks.
 
-use crate::model::names::{is_app_folder_name, is_plain_name, SessionKey};
+use std::sync::Arc;
+
+use mobile_session_proto::Status;
+
+use crate::model::names::{app_folder, is_app_folder_name, is_plain_name, SessionKey};
+use crate::model::session::SessionRecord;
+use crate::model::token;
 use crate::model::view::{DiskView, LiveView};
 
 use super::error::CmdError;
@@ -24,6 +30,44 @@ impl Target {
 }
 
 pub const MIN_PREFIX: usize = 4;
+
+/// The session a mobile app's token names, for `user-info` and `logout`.
+#[derive(Debug, Clone)]
+pub struct TokenSession {
+    pub target: Target,
+    /// Its file's entry in the disk view, when the file is there and valid.
+    pub disk: Option<Arc<SessionRecord>>,
+}
+
+/// Resolves a token (in any form `verify` takes) to its live, accepted
+/// session: what the 4D server would serve a request of. Anything else —
+/// not a token, no live session, a pending one — is `UnknownToken`, and the
+/// message never repeats the token.
+pub fn resolve_token(
+    disk: &DiskView,
+    live: &LiveView,
+    token: &str,
+) -> Result<TokenSession, CmdError> {
+    let claims = token::decode(token)
+        .ok_or_else(|| CmdError::unknown_token("this is not a session token"))?;
+    let folder = app_folder(&claims.app_id, Some(&claims.team_id));
+    let live = live
+        .get(&folder, &claims.id)
+        .ok_or_else(|| CmdError::unknown_token("no live session has this token"))?;
+    if live.status != Status::Accepted {
+        return Err(CmdError::unknown_token(
+            "the session of this token is pending: it is not signed in until it is accepted",
+        ));
+    }
+    let entry = disk.get(&SessionKey::new(&folder, &claims.id));
+    Ok(TokenSession {
+        target: Target {
+            name: entry.map_or_else(|| live.id.to_string(), |e| e.name.to_string()),
+            folder,
+        },
+        disk: entry.and_then(|e| e.state.as_ref().ok().cloned()),
+    })
+}
 
 fn check_plain(arg: &str, what: &str) -> Result<(), CmdError> {
     if arg.contains('\0') {

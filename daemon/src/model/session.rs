@@ -287,6 +287,26 @@ pub fn with_status(original: &[u8], status: Status) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Returns the bytes of `original` with each `(path, value)` of `edits` set
+/// in turn ([`json_span::set_member`]): a member's value replaced, or the
+/// member inserted in the style of its neighbours; every other byte (BOM,
+/// layout, key order, unknown fields) kept. `None` when `original` is not
+/// a UTF-8 JSON object.
+pub fn with_members<'k, P: AsRef<[&'k str]>>(
+    original: &[u8],
+    edits: &[(P, serde_json::Value)],
+) -> Option<Vec<u8>> {
+    let bom = original.len() - strip_bom(original).len();
+    let mut text = std::str::from_utf8(&original[bom..]).ok()?.to_string();
+    for (path, value) in edits {
+        text = json_span::set_member(&text, path.as_ref(), value)?;
+    }
+    let mut out = Vec::with_capacity(bom + text.len());
+    out.extend_from_slice(&original[..bom]);
+    out.extend_from_slice(text.as_bytes());
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +378,26 @@ mod tests {
             validate(FOLDER, ID, dup.as_bytes()).unwrap().status,
             Status::Pending
         );
+    }
+
+    #[test]
+    fn member_edits_keep_bom_crlf_and_every_other_byte() {
+        let original = format!("\u{feff}{}", SEED.replace('\n', "\r\n"));
+        let out = with_members(
+            original.as_bytes(),
+            &[
+                (&["device", "token"][..], serde_json::json!("apns")),
+                (&["email"][..], serde_json::json!("z@example.com")),
+            ],
+        )
+        .unwrap();
+        let expected = original
+            .replace("\"id\":\"0DC5\"}", "\"id\":\"0DC5\",\"token\":\"apns\"}")
+            .replace("\"email\":\"\"", "\"email\":\"z@example.com\"");
+        assert_eq!(String::from_utf8(out.clone()).unwrap(), expected);
+        assert!(validate(FOLDER, ID, &out).is_ok());
+        assert_eq!(with_members(b"\xEF\xBB\xBF[1]", &[(["a"], 1.into())]), None);
+        assert_eq!(with_members(b"{\"a\":\xff}", &[(["a"], 1.into())]), None);
     }
 
     #[test]

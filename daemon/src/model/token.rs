@@ -61,7 +61,8 @@ impl ClaimsRef<'_> {
 }
 
 /// Decodes a token in any of the forms clients send: padded or not,
-/// standard or URL-safe alphabet. `None` for anything that is not a token.
+/// standard or URL-safe alphabet, with or without a leading `Bearer ` (the
+/// `Authorization` header's value). `None` for anything that is not a token.
 pub fn decode(token: &str) -> Option<Claims> {
     with_claims(token, |c| Claims {
         app_id: c.app_id.into_owned(),
@@ -73,7 +74,7 @@ pub fn decode(token: &str) -> Option<Claims> {
 /// Decodes a token and hands its claims to `f`, without allocating for the
 /// usual token (decoded on the stack, strings borrowed).
 pub fn with_claims<T>(token: &str, f: impl FnOnce(ClaimsRef<'_>) -> T) -> Option<T> {
-    let token = token.trim();
+    let token = strip_bearer(token.trim());
     if token.is_empty() || token.len() > mobile_session_proto::MAX_TOKEN_LEN {
         return None;
     }
@@ -96,6 +97,15 @@ pub fn with_claims<T>(token: &str, f: impl FnOnce(ClaimsRef<'_>) -> T) -> Option
         let claims: ClaimsRef = serde_json::from_slice(&buf[..n]).ok()?;
         Some(f(claims))
     })
+}
+
+/// `token` without a leading `Bearer ` (any case), as an `Authorization`
+/// header carries it.
+pub fn strip_bearer(token: &str) -> &str {
+    match token.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => token[7..].trim_start(),
+        _ => token,
+    }
 }
 
 #[cfg(test)]
@@ -138,14 +148,26 @@ mod tests {
         let t = encode("a.b", "ff>>??", Some("T"));
         let padded = format!("{t}{}", "=".repeat((4 - t.len() % 4) % 4));
         let url = t.replace('+', "-").replace('/', "_");
-        for form in [&t, &padded, &url] {
+        let bearer = format!("Bearer {url}");
+        let lower = format!("bearer  {padded} ");
+        for form in [&t, &padded, &url, &bearer, &lower] {
             assert_eq!(decode(form).unwrap().id, "ff>>??", "{form}");
         }
     }
 
     #[test]
     fn garbage_is_not_a_token() {
-        for bad in ["", "   ", "!!!!", "aGVsbG8", "W10", &"A".repeat(2 << 20)] {
+        for bad in [
+            "",
+            "   ",
+            "!!!!",
+            "aGVsbG8",
+            "W10",
+            "Bearer",
+            "Bearer ",
+            "Bearer é",
+            &"A".repeat(2 << 20),
+        ] {
             assert_eq!(decode(bad), None, "{bad:.20}");
         }
     }

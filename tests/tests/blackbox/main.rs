@@ -18,5 +18,6 @@ mod push;
 mod rewrite;
 mod safety;
 mod service;
+mod signin;
 mod verify;
 mod watcher;

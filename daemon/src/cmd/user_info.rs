@@ -1,0 +1,184 @@
+//! `user-info TOKEN BODY` (4D's `$userInfo`): an app that is signed in sends
+//! `{"userInfo":{…},"device":{"token":"…"}}` — what it knows of its user,
+//! and its push-notification token. Both are stored in the session's file
+//! by a checked, in-place rewrite (every other byte kept) and are live at
+//! once. Only a live, accepted session may do it; any other token is
+//! `UnknownToken` and nothing is written.
+
+use mobile_session_proto::{ChangedSession, ErrorCode, Response};
+use serde_json::{Map, Value};
+
+use super::resolve::resolve_token;
+use super::signin::body::{is_printable, MAX_BODY};
+use super::signin::check_size;
+use super::signin::merge::{lookup, Edit};
+use super::{CmdError, Context};
+use crate::model::session::{strip_bom, validate, with_members};
+
+/// The longest push token accepted (APNs: 64 hex, FCM: about 160 characters).
+pub const MAX_PUSH_TOKEN: usize = 4096;
+
+/// A checked `$userInfo` body.
+struct UserInfoBody {
+    user_info: Option<Map<String, Value>>,
+    /// The push token: a credential of the device, never logged.
+    device_token: Option<String>,
+}
+
+impl std::fmt::Debug for UserInfoBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserInfoBody")
+            .field("user_info", &self.user_info)
+            .field(
+                "device_token",
+                &self.device_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+fn parse(body: &str) -> Result<UserInfoBody, CmdError> {
+    if body.len() > MAX_BODY {
+        return Err(CmdError::bad_request(format!(
+            "the request body is {} bytes; at most {MAX_BODY} are accepted",
+            body.len()
+        )));
+    }
+    let body = body.strip_prefix('\u{feff}').unwrap_or(body);
+    let value: Value = serde_json::from_str(body)
+        .map_err(|e| CmdError::bad_request(format!("the request body is not JSON: {e}")))?;
+    let Value::Object(mut m) = value else {
+        return Err(CmdError::bad_request(
+            "the request body is not a JSON object",
+        ));
+    };
+    let user_info = match m.remove("userInfo") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(u)) => Some(u),
+        Some(_) => return Err(CmdError::bad_request("userInfo must be an object")),
+    };
+    let device_token = match m.remove("device") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(mut d)) => match d.remove("token") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t)) if t.len() > MAX_PUSH_TOKEN => {
+                return Err(CmdError::bad_request(format!(
+                    "device.token is {} bytes long; at most {MAX_PUSH_TOKEN} are accepted",
+                    t.len()
+                )))
+            }
+            Some(Value::String(t)) if !t.chars().all(is_printable) => {
+                return Err(CmdError::bad_request(
+                    "device.token contains a character that is not printable",
+                ))
+            }
+            Some(Value::String(t)) => Some(t),
+            Some(_) => return Err(CmdError::bad_request("device.token must be a string")),
+        },
+        Some(_) => return Err(CmdError::bad_request("device must be an object")),
+    };
+    Ok(UserInfoBody {
+        user_info,
+        device_token,
+    })
+}
+
+pub fn handle(ctx: &Context, token: &str, body: &str) -> Result<Response, CmdError> {
+    let update = parse(body)?;
+    let mut txn = ctx.core.txn();
+    let session = txn.views(|disk, live| resolve_token(disk, live, token))?;
+    let t = &session.target;
+    let path = || ctx.core.store().session_path(&t.folder, &t.name);
+    let mut status = None;
+    let written = txn
+        .rewrite(&t.folder, &t.name, |file| -> Result<_, CmdError> {
+            let rec = validate(&t.folder, &t.name, &file.bytes).map_err(|inv| {
+                CmdError::new(
+                    ErrorCode::InvalidFile,
+                    format!(
+                        "{} is invalid (code {}: {}); it is left untouched",
+                        path().display(),
+                        inv.code(),
+                        inv.error
+                    ),
+                )
+            })?;
+            status = Some(rec.status);
+            let doc: Value = serde_json::from_slice(strip_bom(&file.bytes)).map_err(|e| {
+                CmdError::internal(format!("a valid session no longer parses: {e}"))
+            })?;
+            let mut edits: Vec<Edit<'_>> = Vec::new();
+            if let Some(u) = &update.user_info {
+                edits.push((vec!["userInfo"], Value::Object(u.clone())));
+            }
+            if let Some(t) = &update.device_token {
+                edits.push((vec!["device", "token"], Value::String(t.clone())));
+            }
+            edits.retain(|(p, v)| lookup(&doc, p) != Some(v));
+            if edits.is_empty() {
+                return Ok(None);
+            }
+            let new = with_members(&file.bytes, &edits)
+                .ok_or_else(|| CmdError::internal("cannot edit the session file in place"))?;
+            check_size(new.len())?;
+            validate(&t.folder, &t.name, &new).map_err(|inv| {
+                CmdError::internal(format!(
+                    "the edit would make the session file invalid: {}",
+                    inv.error
+                ))
+            })?;
+            Ok(Some(new))
+        })
+        .map_err(|e: CmdError| {
+            if e.code == ErrorCode::NotFound {
+                CmdError::unknown_token(
+                    "the session of this token has no file any more (deleted, not pushed yet)",
+                )
+            } else {
+                e
+            }
+        })?;
+    txn.make_live(&t.folder, &t.name, session.disk.as_ref());
+    if written {
+        tracing::info!(app = %t.folder, id = %t.name, "user info stored");
+    }
+    Ok(Response::UserInfoStored(ChangedSession {
+        app: t.folder.clone(),
+        id: t.name.clone(),
+        path: path().display().to_string(),
+        status,
+        changed: written,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies() {
+        let b = parse(r#"{"userInfo":{"name":"Zoé"},"device":{"token":"abc"}}"#).unwrap();
+        assert_eq!(b.device_token.as_deref(), Some("abc"));
+        assert_eq!(b.user_info.unwrap()["name"], "Zoé");
+        let empty = parse("{}").unwrap();
+        assert!(empty.user_info.is_none() && empty.device_token.is_none());
+        for (bad, want) in [
+            ("[]", "not a JSON object"),
+            ("{", "not JSON"),
+            (r#"{"userInfo":[1]}"#, "userInfo must be an object"),
+            (r#"{"device":"x"}"#, "device must be an object"),
+            (r#"{"device":{"token":1}}"#, "device.token must be a string"),
+            ("{\"device\":{\"token\":\"a\\u001bb\"}}", "not printable"),
+        ] {
+            let e = parse(bad).err().map(|e| e.message).unwrap_or_default();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+        let long = format!(
+            "{{\"device\":{{\"token\":\"{}\"}}}}",
+            "a".repeat(MAX_PUSH_TOKEN + 1)
+        );
+        assert!(parse(&long).unwrap_err().message.contains("at most 4096"));
+        let huge = format!("{{\"userInfo\":{{\"a\":\"{}\"}}}}", "a".repeat(MAX_BODY));
+        assert!(parse(&huge).unwrap_err().message.contains("at most 65536"));
+    }
+}
