@@ -44,7 +44,7 @@ fn path_like_arguments_are_refused() {
 #[tokio::test]
 async fn nul_bytes_are_refused() {
     let d = Daemon::start();
-    let mut c = mobile_session::Client::connect(&d.socket).await.unwrap();
+    let c = mobile_session::Client::connect(&d.socket).await.unwrap();
     for arg in ["7023\0", &format!("{IOS}\0/{SEED_ID}")] {
         let e = c.show(arg).await.unwrap_err();
         assert!(e.to_string().contains("NUL"), "{e}");
