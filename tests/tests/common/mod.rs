@@ -98,6 +98,8 @@ pub struct Opts {
     pub config: Option<String>,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Bind here instead of a socket in the temp dir.
+    pub socket: Option<PathBuf>,
 }
 
 pub struct Daemon {
@@ -122,7 +124,10 @@ impl Daemon {
         } else {
             copy_tree(&examples(), &data);
         }
-        let socket = dir.path().join("run").join("mobile-sessiond.sock");
+        let socket = opts
+            .socket
+            .clone()
+            .unwrap_or_else(|| dir.path().join("run").join("mobile-sessiond.sock"));
         let log = dir.path().join("daemon.log");
         let mut d = Self {
             child: None,
@@ -319,6 +324,20 @@ pub fn daemon_once<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("cannot run mobile-sessiond")
+}
+
+/// Runs the real client with exactly `args` (no `--socket`) and `env` on
+/// top of an environment without `MOBILE_SESSION_SOCKET`.
+pub fn client_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(client_bin());
+    cmd.args(args)
+        .env_remove("MOBILE_SESSION_SOCKET")
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("cannot run mobile-session")
 }
 
 pub fn stdout(o: &Output) -> String {
