@@ -46,6 +46,16 @@ fn system_path() -> Option<SystemPath> {
     })
 }
 
+impl Drop for SystemPath {
+    // Test daemons die by SIGKILL, which leaves their socket file behind:
+    // leave no stale socket at the system path (dropped after the daemon).
+    fn drop(&mut self) {
+        if std::os::unix::net::UnixStream::connect(SYSTEM_SOCKET).is_err() {
+            let _ = std::fs::remove_file(SYSTEM_SOCKET);
+        }
+    }
+}
+
 fn system_daemon() -> Daemon {
     Daemon::start_with(Opts {
         socket: Some(PathBuf::from(SYSTEM_SOCKET)),
