@@ -1,39 +1,72 @@
-//! The command line (clap derive). Kept apart from `main.rs` so the man page
-//! and completions are generated from the same definitions.
+//! The command line (clap derive). Kept apart from `main.rs` so the man
+//! pages and completions come from the same definitions. Arguments whose
+//! syntax the client can check (SESSION, APP) are checked here, so that a
+//! typo is a usage error (exit 2) before any daemon is asked.
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Manage the sign-in sessions of 4D mobile apps through mobile-sessiond.
 #[derive(Debug, Parser)]
-#[command(name = "mobile-session", version, about, propagate_version = true)]
+#[command(
+    name = "mobile-session",
+    version,
+    about = "Manage the sign-in sessions of 4D mobile apps through mobile-sessiond",
+    long_about = "Manage the sign-in sessions of 4D mobile apps through mobile-sessiond.\n\n\
+        mobile-session lists apps and sessions, accepts or holds back devices, deletes \
+        sessions, pushes the session files into the daemon's live view, checks tokens and \
+        signs devices in. The daemon decides; this program renders its answers.",
+    propagate_version = true,
+    after_help = "Examples:\n  \
+        mobile-session sessions --status pending\n  \
+        mobile-session accept a6a3 --push\n  \
+        mobile-session --json status"
+)]
 pub struct Cli {
-    /// Daemon socket [default: $MOBILE_SESSION_SOCKET, $XDG_RUNTIME_DIR/mobile-sessiond/mobile-sessiond.sock,
-    /// /run/mobile-sessiond/… as root, /tmp/mobile-sessiond-UID/… otherwise]
+    /// Daemon socket [default: $MOBILE_SESSION_SOCKET, else the first that
+    /// exists of $XDG_RUNTIME_DIR/mobile-sessiond/mobile-sessiond.sock (or
+    /// /tmp/mobile-sessiond-UID/… without XDG_RUNTIME_DIR) and
+    /// /run/mobile-sessiond/mobile-sessiond.sock]
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
     /// Machine-readable JSON on stdout (messages go to stderr)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "quiet")]
     pub json: bool,
+    /// Print identifiers only (session ids, app folders), one per line
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Leave out the header line of tables
+    #[arg(long, global = true)]
+    pub no_legend: bool,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StatusArg {
+    /// The device may sign in
     Accepted,
+    /// The device waits until someone accepts it
     Pending,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// One row per app folder: folder, app id, name, team, sessions, pending
+    #[command(after_help = "Examples:\n  mobile-session apps\n  mobile-session --json apps")]
     Apps,
     /// One row per session of the disk view, with its unpushed mark
+    #[command(after_help = "Examples:\n  \
+        mobile-session sessions\n  \
+        mobile-session sessions com.contactApp.Contact --status pending\n  \
+        mobile-session sessions --invalid\n  \
+        mobile-session -q sessions --email marie.dupont@example.com")]
     Sessions {
-        /// An app folder name, or an app id when unambiguous
+        /// Only this app: a folder name, or an app id when unambiguous
+        #[arg(value_parser = app_arg)]
         app: Option<String>,
+        /// Only sessions with this status
         #[arg(long, value_enum)]
         status: Option<StatusArg>,
         /// Only sessions with this e-mail (case-insensitive)
@@ -42,64 +75,329 @@ pub enum Command {
         /// Only the session whose device.token (push token) is T
         #[arg(long, value_name = "T")]
         device_token: Option<String>,
+        /// Only the invalid session files, each with 4D's error code (1-4)
+        #[arg(long)]
+        invalid: bool,
     },
     /// The session file's whole JSON object
+    #[command(after_help = "Examples:\n  mobile-session show a6a3\n  \
+        mobile-session show UTT7VDX8W5.com.contactApp.Contact/a6a3a450")]
     Show {
-        /// A session id, a unique prefix (4+ hex characters) or APP/ID
+        /// A session id, a unique prefix of 4+ hex characters, or APP/ID
+        #[arg(value_parser = session_arg)]
         session: String,
     },
     /// The absolute path of the session file
+    #[command(
+        after_help = "Examples:\n  mobile-session path a6a3\n  mobile-session path a6a3 --open"
+    )]
     Path {
+        /// A session id, a unique prefix of 4+ hex characters, or APP/ID
+        #[arg(value_parser = session_arg)]
         session: String,
         /// Reveal the file in the desktop's file manager
         #[arg(long)]
         open: bool,
     },
     /// Set the status of sessions (rewrites only "status" in each file)
+    #[command(after_help = "Examples:\n  \
+        mobile-session set-status pending 7023 --push\n  \
+        mobile-session set-status accepted a6a3 1818")]
     SetStatus {
+        /// The new status
         #[arg(value_enum)]
         status: StatusArg,
-        #[arg(required = true)]
+        /// Sessions: ids, unique prefixes of 4+ hex characters, or APP/ID
+        #[arg(required = true, value_parser = session_arg)]
         sessions: Vec<String>,
-        /// Push afterwards
+        /// Push afterwards, so that the change is live at once
         #[arg(long)]
         push: bool,
     },
     /// Accept sessions: the same as `set-status accepted`
+    #[command(
+        visible_alias = "approve",
+        after_help = "Examples:\n  \
+            mobile-session accept a6a3 --push\n  \
+            mobile-session accept --all-pending\n  \
+            mobile-session accept --all-pending com.contactApp.Contact --push"
+    )]
     Accept {
-        #[arg(required = true)]
+        /// Sessions: ids, unique prefixes of 4+ hex characters, or APP/ID
+        #[arg(
+            required_unless_present = "all_pending",
+            conflicts_with = "all_pending",
+            value_parser = session_arg
+        )]
         sessions: Vec<String>,
+        /// Accept every pending session (of APP only, when given)
+        #[arg(
+            long,
+            value_name = "APP",
+            num_args = 0..=1,
+            default_missing_value = "",
+            value_parser = optional_app_arg
+        )]
+        all_pending: Option<String>,
+        /// Push afterwards, so that the change is live at once
         #[arg(long)]
         push: bool,
     },
     /// Delete session files
+    #[command(after_help = "Examples:\n  \
+        mobile-session delete 1818 --push\n  \
+        mobile-session delete 7023 a6a3 --dry-run\n  \
+        mobile-session delete 7023 a6a3 --yes")]
     Delete {
-        #[arg(required = true)]
+        /// Sessions: ids, unique prefixes of 4+ hex characters, or APP/ID
+        #[arg(required = true, value_parser = session_arg)]
         sessions: Vec<String>,
+        /// Push afterwards, so that the sessions are gone from the live view at once
         #[arg(long)]
         push: bool,
+        /// Do not ask for confirmation (asked only on a terminal, for several sessions)
+        #[arg(short, long)]
+        yes: bool,
+        /// Print the files that would be deleted, and delete nothing
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Apply the files to the live view (MOBILE APP REFRESH SESSIONS)
+    #[command(
+        after_help = "Examples:\n  mobile-session push\n  mobile-session push --full --strict"
+    )]
     Push {
         /// Re-read and re-validate every file, not only what changed
         #[arg(long)]
         full: bool,
+        /// Exit 1 when session files are invalid
+        #[arg(long)]
+        strict: bool,
     },
     /// Rescan every folder into the disk view, then print `apps`
+    #[command(after_help = "Examples:\n  mobile-session refresh")]
     Refresh,
     /// Check a token against the live view: accepted (exit 0), pending (3), unknown (4)
-    Verify { token: String },
-    /// Sign a device in from a $authenticate request body (FILE, or - / nothing for stdin)
-    Authenticate { file: Option<PathBuf> },
-    /// The daemon: version, pid, uptime, paths, counts, watcher
+    #[command(after_help = "Examples:\n  \
+        mobile-session verify eyJhcHBOYW1lSUQiOi...\n  \
+        printf '%s' \"$TOKEN\" | mobile-session verify -\n  \
+        mobile-session verify \"Bearer $TOKEN\"")]
+    Verify {
+        /// The token, with or without a leading "Bearer "; - reads it from
+        /// standard input (so that it does not show in `ps`)
+        token: String,
+    },
+    /// Sign a device in from a $authenticate request body: accepted (exit 0), pending (3), refused (4)
+    #[command(after_help = "Examples:\n  \
+        mobile-session authenticate request.json\n  \
+        mobile-session --json authenticate < request.json")]
+    Authenticate {
+        /// The request body (JSON); - or nothing reads standard input
+        file: Option<PathBuf>,
+    },
+    /// Store userInfo and the push token of a $userInfo body in the session of TOKEN
+    #[command(after_help = "Examples:\n  \
+        mobile-session user-info \"$TOKEN\" body.json\n  \
+        echo '{\"userInfo\":{\"plan\":\"pro\"}}' | mobile-session user-info \"$TOKEN\"")]
+    UserInfo {
+        /// The session's token, with or without "Bearer "; - reads it from standard input
+        token: String,
+        /// The body, {"userInfo":{...},"device":{"token":"..."}}; - or nothing reads standard input
+        file: Option<PathBuf>,
+    },
+    /// Sign out: delete the session of TOKEN and drop it from the live view
+    #[command(after_help = "Examples:\n  mobile-session logout \"$TOKEN\"\n  \
+        printf '%s' \"$TOKEN\" | mobile-session logout -")]
+    Logout {
+        /// The session's token, with or without "Bearer "; - reads it from standard input
+        token: String,
+    },
+    /// The daemon: version, pid, uptime, paths, counts, connections, watcher
+    #[command(
+        after_help = "Examples:\n  mobile-session status\n  mobile-session -q status && echo up"
+    )]
     Status,
     /// Stream events (created, changed, deleted, status, pushed, invalid) until interrupted
-    Watch,
+    #[command(after_help = "Examples:\n  \
+        mobile-session watch\n  \
+        mobile-session watch --app com.contactApp.Contact --json")]
+    Watch {
+        /// Only the events of this app: a folder name, or an app id when unambiguous
+        #[arg(long, value_name = "APP", value_parser = app_arg)]
+        app: Option<String>,
+    },
     /// Print shell completions
+    #[command(after_help = "Examples:\n  \
+        mobile-session completions bash > /etc/bash_completion.d/mobile-session\n  \
+        mobile-session completions zsh > \"${fpath[1]}/_mobile-session\"")]
     Completions {
+        /// The shell to complete for
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff)
-    Man,
+    /// Print the man page, or write every man page into a folder
+    #[command(after_help = "Examples:\n  \
+        mobile-session man | man -l -\n  \
+        mobile-session man --out-dir /usr/local/share/man/man1")]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write mobile-session.1, mobile-session-COMMAND.1 for each command and
+    /// mobile-sessiond.8 into DIR (created if missing) instead of printing
+    /// mobile-session.1
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// The shortest session id prefix the daemon accepts.
+const MIN_PREFIX: usize = 4;
+
+/// SESSION: hex of 4+ characters, or APP/ID with a plain APP.
+pub fn session_arg(s: &str) -> Result<String, String> {
+    let (app, id) = match s.split_once('/') {
+        Some((app, id)) => (Some(app), id),
+        None => (None, s),
+    };
+    if let Some(app) = app {
+        app_arg(app).map_err(|e| format!("in APP/ID, {e}"))?;
+    }
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "{s:?} is not a session: give its id (hexadecimal, {MIN_PREFIX}+ characters) or APP/ID"
+        ));
+    }
+    if id.len() < MIN_PREFIX {
+        return Err(format!(
+            "{s:?} is too short: give at least {MIN_PREFIX} hex characters of the id"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// APP: a plain folder name (no path, not hidden), as the daemon requires.
+pub fn app_arg(s: &str) -> Result<String, String> {
+    let plain =
+        !s.is_empty() && !s.starts_with('.') && !s.contains(['/', '\\', '\0']) && s.len() <= 255;
+    if plain {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not an app: give a folder name such as TEAMID.com.example.app, or an app id"
+        ))
+    }
+}
+
+/// `--all-pending` alone means every app (the empty value).
+fn optional_app_arg(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        Ok(String::new())
+    } else {
+        app_arg(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_argument_has_help_and_every_command_an_example() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        let mut check = |c: &clap::Command| {
+            for a in c.get_arguments() {
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{} {}", c.get_name(), a.get_id()));
+                }
+            }
+        };
+        check(&cmd);
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            check(sub);
+            let after = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(
+                after.contains("Examples:\n  mobile-session")
+                    || after.contains("Examples:\n  printf")
+                    || after.contains("Examples:\n  echo"),
+                "{} has no example",
+                sub.get_name()
+            );
+        }
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+
+    #[test]
+    fn session_syntax() {
+        for ok in [
+            "7023",
+            "7023D9",
+            "UTT7VDX8W5.com.contactApp.Contact/7023",
+            "com.x/abcd",
+        ] {
+            assert!(session_arg(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "70",
+            "zzzz",
+            "",
+            "../x",
+            "/etc/passwd",
+            "a/b/cdef",
+            "./abcd",
+            "app/",
+            "7023/..",
+            "7023\0",
+        ] {
+            assert!(session_arg(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn usage_errors_exit_2() {
+        for args in [
+            &["mobile-session", "show", "zzzz"][..],
+            &["mobile-session", "show", "70"],
+            &["mobile-session", "sessions", "../x"],
+            &["mobile-session", "set-status", "maybe", "7023"],
+            &["mobile-session", "accept"],
+            &["mobile-session", "accept", "7023", "--all-pending"],
+            &["mobile-session", "--json", "-q", "apps"],
+        ] {
+            let e = Cli::try_parse_from(args).expect_err(&args.join(" "));
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn accept_all_pending_takes_an_optional_app() {
+        let cli = Cli::try_parse_from(["mobile-session", "approve", "--all-pending"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Accept { all_pending: Some(ref a), .. } if a.is_empty()
+        ));
+        let cli = Cli::try_parse_from([
+            "mobile-session",
+            "accept",
+            "--all-pending",
+            "com.x",
+            "--push",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Accept { all_pending: Some(ref a), push: true, .. } if a == "com.x"
+        ));
+    }
 }

@@ -180,6 +180,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         r
     }
 
+    /// The stream, e.g. to check whether an idle connection is still open.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// Bytes received but not yet decoded (0 between complete exchanges).
+    pub fn buffered(&self) -> usize {
+        self.read.len()
+    }
+
     pub fn into_inner(self) -> S {
         self.stream
     }

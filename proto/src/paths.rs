@@ -35,6 +35,88 @@ pub fn resolve_socket_path(
     }
 }
 
+/// The socket a system-wide daemon (the systemd unit, the launchd plist)
+/// listens on: `/run/mobile-sessiond/…` on Linux, `/var/run/mobile-sessiond/…`
+/// on macOS (where `/run` does not exist).
+pub fn system_socket_path() -> PathBuf {
+    let dir = if cfg!(target_os = "macos") {
+        "/var/run/mobile-sessiond"
+    } else {
+        "/run/mobile-sessiond"
+    };
+    PathBuf::from(dir).join(SOCKET_FILE)
+}
+
+/// Where a client looks for the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientSocket {
+    /// `--socket` or `$MOBILE_SESSION_SOCKET`: this path and no other.
+    Explicit(PathBuf),
+    /// No path was given: try these in order (the per-user path, then the
+    /// system path) and use the first that exists.
+    Search(Vec<PathBuf>),
+}
+
+impl ClientSocket {
+    /// Every path this choice considers.
+    pub fn candidates(&self) -> &[PathBuf] {
+        match self {
+            ClientSocket::Explicit(p) => std::slice::from_ref(p),
+            ClientSocket::Search(v) => v,
+        }
+    }
+
+    /// The path to connect to: the explicit one, else the first candidate
+    /// that exists, else the first candidate (so that an error names the
+    /// path a daemon of this user would use).
+    pub fn pick(&self) -> &Path {
+        self.pick_with(|p| p.exists())
+    }
+
+    /// [`Self::pick`] with the existence check passed in, for tests.
+    pub fn pick_with(&self, exists: impl Fn(&Path) -> bool) -> &Path {
+        let c = self.candidates();
+        match self {
+            ClientSocket::Explicit(p) => p,
+            ClientSocket::Search(_) => c
+                .iter()
+                .find(|p| exists(p))
+                .or_else(|| c.first())
+                .map_or(Path::new(""), PathBuf::as_path),
+        }
+    }
+}
+
+/// Where the client looks for the daemon. Unlike the daemon (which binds
+/// one path, [`socket_path`]), a client without `--socket` or
+/// `$MOBILE_SESSION_SOCKET` tries the per-user path first and then the
+/// system path, so that it finds a system service from any login (an SSH
+/// session sets `XDG_RUNTIME_DIR`).
+pub fn client_socket(explicit: Option<&Path>) -> ClientSocket {
+    resolve_client_socket(explicit, |k| std::env::var_os(k), effective_uid())
+}
+
+/// The same rule with the environment and uid passed in, for tests.
+pub fn resolve_client_socket(
+    explicit: Option<&Path>,
+    env: impl Fn(&str) -> Option<std::ffi::OsString>,
+    uid: u32,
+) -> ClientSocket {
+    if let Some(p) = explicit {
+        return ClientSocket::Explicit(p.to_path_buf());
+    }
+    if let Some(p) = env(SOCKET_ENV).filter(|v| !v.is_empty()) {
+        return ClientSocket::Explicit(PathBuf::from(p));
+    }
+    let own = resolve_socket_path(None, env, uid);
+    let system = system_socket_path();
+    let mut paths = vec![own];
+    if !paths.contains(&system) {
+        paths.push(system);
+    }
+    ClientSocket::Search(paths)
+}
+
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
@@ -47,6 +129,48 @@ mod tests {
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
         move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.into())
+    }
+
+    #[test]
+    fn clients_search_the_user_then_the_system_path() {
+        let system = system_socket_path();
+        let xdg = env_of(&[("XDG_RUNTIME_DIR", "/run/user/7")]);
+        let user = PathBuf::from("/run/user/7/mobile-sessiond/mobile-sessiond.sock");
+        let found = resolve_client_socket(None, &xdg, 7);
+        assert_eq!(
+            found,
+            ClientSocket::Search(vec![user.clone(), system.clone()])
+        );
+        // The first that exists wins; with none, the per-user path is named.
+        assert_eq!(found.pick_with(|p| p == system), system.as_path());
+        assert_eq!(found.pick_with(|_| true), user.as_path());
+        assert_eq!(found.pick_with(|_| false), user.as_path());
+        // Non-root without XDG_RUNTIME_DIR: /tmp first.
+        let tmp = resolve_client_socket(None, env_of(&[]), 1000);
+        assert_eq!(
+            tmp.candidates(),
+            [
+                PathBuf::from("/tmp/mobile-sessiond-1000/mobile-sessiond.sock"),
+                system.clone()
+            ]
+        );
+        // A flag or the variable means that path only.
+        let env = env_of(&[(SOCKET_ENV, "/env.sock"), ("XDG_RUNTIME_DIR", "/x")]);
+        assert_eq!(
+            resolve_client_socket(None, &env, 7),
+            ClientSocket::Explicit("/env.sock".into())
+        );
+        let flag = resolve_client_socket(Some(Path::new("/f.sock")), &env, 7);
+        assert_eq!(flag.pick_with(|_| false), Path::new("/f.sock"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn root_without_xdg_has_one_candidate() {
+        assert_eq!(
+            resolve_client_socket(None, env_of(&[]), 0).candidates(),
+            [PathBuf::from("/run/mobile-sessiond/mobile-sessiond.sock")]
+        );
     }
 
     #[test]

@@ -158,11 +158,37 @@ fn strangers_are_refused_with_a_clear_error() {
     .unwrap();
     std::fs::set_permissions(&d.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
     let out = as_nobody(&d, &["status"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(77), "refused at the handshake");
     let err = stderr(&out);
     assert!(
         err.contains("refused") && err.contains("uid 65534") && err.contains("daemon"),
         "{err}"
     );
     assert!(d.log_text().contains("connection refused"));
+}
+
+#[test]
+fn permission_denied_on_the_socket_exits_77_naming_its_group() {
+    // The socket and its folder belong to group "daemon"; nobody is not in it.
+    let Some(d) = daemon("reader_group = \"daemon\"\n") else {
+        return;
+    };
+    // First the folder shuts nobody out (0750), then only the socket (0660).
+    for folder_mode in [0o750, 0o755] {
+        std::fs::set_permissions(
+            d.socket.parent().unwrap(),
+            std::fs::Permissions::from_mode(folder_mode),
+        )
+        .unwrap();
+        let out = as_nobody(&d, &["status"]);
+        assert_eq!(out.status.code(), Some(77), "folder {folder_mode:o}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("error: permission denied")
+                && err.contains(d.socket.to_str().unwrap())
+                && err.contains("group daemon")
+                && err.contains("usermod -aG daemon"),
+            "{err}"
+        );
+    }
 }

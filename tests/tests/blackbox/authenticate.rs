@@ -220,7 +220,11 @@ fn bad_bodies_are_refused_and_write_nothing() {
             .to_string(),
     ] {
         let out = d.cli_stdin(&["authenticate"], &body);
-        assert_eq!(out.status.code(), Some(1), "{body}");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "a bad request is bad usage: {body}"
+        );
         assert!(stderr(&out).starts_with("error:"), "{}", stderr(&out));
     }
     assert_eq!(snapshot(&d.apps_dir()), before);
@@ -237,7 +241,7 @@ async fn sixteen_concurrent_first_sign_ins_make_one_session() {
     for _ in 0..16 {
         let (socket, body) = (d.socket.clone(), body.clone());
         tasks.push(tokio::spawn(async move {
-            let mut c = mobile_session::Client::connect(&socket).await.unwrap();
+            let c = mobile_session::Client::connect(&socket).await.unwrap();
             c.authenticate(&body).await.unwrap()
         }));
     }

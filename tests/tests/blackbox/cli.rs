@@ -282,6 +282,9 @@ fn json_mode_keeps_stdout_clean() {
     assert!(out.status.success());
     serde_json::from_slice::<Value>(&out.stdout).unwrap();
     let out = d.cli(&["--json", "show", "zzzz"]);
+    assert_eq!(out.status.code(), Some(2), "not a session id: bad usage");
+    assert!(out.stdout.is_empty());
+    let out = d.cli(&["--json", "show", "ffff"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
 }

@@ -11,7 +11,7 @@ async fn thirty_two_clients_two_hundred_mixed_requests_each() {
     for n in 0..32usize {
         let socket = d.socket.clone();
         tasks.push(tokio::spawn(async move {
-            let mut c = Client::connect(&socket).await.expect("connect");
+            let c = Client::connect(&socket).await.expect("connect");
             for i in 0..200usize {
                 match (n + i) % 8 {
                     0 => assert_eq!(c.apps().await.unwrap().len(), 2),

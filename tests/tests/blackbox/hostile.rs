@@ -53,7 +53,7 @@ fn race(writer: Writer, rounds: usize) {
     let d = Daemon::start();
     let path = d.file(ANDROID, ANDROID_ID);
     let rt = runtime();
-    let mut client = rt.block_on(Client::connect(&d.socket)).unwrap();
+    let client = rt.block_on(Client::connect(&d.socket)).unwrap();
     let mut jitter = Jitter(7 + rounds as u64);
     let mut lost = Vec::new();
     let mut conflicts = 0;
@@ -228,7 +228,7 @@ fn an_idle_client_is_closed_and_a_watch_is_not() {
     d.ok(&["push"]);
     let mut watch = watch;
     let ev = rt
-        .block_on(async { tokio::time::timeout(DEADLINE, watch.next()).await })
+        .block_on(async { tokio::time::timeout(DEADLINE, watch.next_event()).await })
         .expect("an event before the deadline")
         .unwrap()
         .expect("the stream is open");
@@ -492,7 +492,7 @@ fn kill_9_during_a_write_storm_leaves_no_torn_lost_or_temporary_file() {
                 std::thread::spawn(move || -> Vec<String> {
                     let rt = runtime();
                     let mut created = Vec::new();
-                    let Ok(mut c) = rt.block_on(Client::connect(&socket)) else {
+                    let Ok(c) = rt.block_on(Client::connect(&socket)) else {
                         return created;
                     };
                     for i in 0.. {

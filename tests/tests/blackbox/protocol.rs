@@ -157,8 +157,7 @@ async fn client_reports_an_incompatible_daemon() {
     });
     let err = mobile_session::Client::connect(&path)
         .await
-        .err()
-        .expect("must fail");
+        .expect_err("must fail");
     let msg = err.to_string();
     assert!(msg.contains("protocol 7") && msg.contains("7.0.0"), "{msg}");
     server.await.unwrap();

@@ -26,8 +26,9 @@ fn path_like_arguments_are_refused() {
             &["accept", arg],
             &["set-status", "pending", arg],
         ] {
+            // The client refuses them as bad usage before asking the daemon.
             let out = d.cli(cmd);
-            assert_eq!(out.status.code(), Some(1), "{cmd:?} must fail");
+            assert_eq!(out.status.code(), Some(2), "{cmd:?} must fail");
             assert!(
                 stderr(&out).starts_with("error:"),
                 "{cmd:?}: {}",
@@ -35,7 +36,46 @@ fn path_like_arguments_are_refused() {
             );
         }
         let out = d.cli(&["sessions", arg]);
-        assert_eq!(out.status.code(), Some(1), "sessions {arg}");
+        assert_eq!(out.status.code(), Some(2), "sessions {arg}");
+    }
+    assert_eq!(snapshot(d.dir.path()), before);
+}
+
+#[tokio::test]
+async fn the_daemon_refuses_path_like_arguments_itself() {
+    // The library sends arguments as given: the daemon's own check counts.
+    let d = Daemon::start();
+    let before = snapshot(d.dir.path());
+    let c = mobile_session::Client::connect(&d.socket).await.unwrap();
+    for arg in [
+        "../Data".to_string(),
+        "/etc/passwd".into(),
+        "..".into(),
+        format!("{IOS}/../{SEED_ID}"),
+        format!("../{IOS}/{SEED_ID}"),
+    ] {
+        let code = |r: Result<_, mobile_session::ClientError>| r.err().and_then(|e| e.code());
+        let bad = Some(mobile_session::ErrorCode::BadRequest);
+        assert_eq!(code(c.show(&arg).await.map(drop)), bad, "show {arg}");
+        assert_eq!(code(c.path(&arg).await.map(drop)), bad, "path {arg}");
+        assert_eq!(
+            code(c.delete(std::slice::from_ref(&arg), false).await.map(drop)),
+            bad,
+            "delete {arg}"
+        );
+        assert_eq!(
+            code(
+                c.set_status(
+                    mobile_session::Status::Accepted,
+                    std::slice::from_ref(&arg),
+                    false
+                )
+                .await
+                .map(drop)
+            ),
+            bad,
+            "accept {arg}"
+        );
     }
     assert_eq!(snapshot(d.dir.path()), before);
 }
@@ -43,7 +83,7 @@ fn path_like_arguments_are_refused() {
 #[tokio::test]
 async fn nul_bytes_are_refused() {
     let d = Daemon::start();
-    let mut c = mobile_session::Client::connect(&d.socket).await.unwrap();
+    let c = mobile_session::Client::connect(&d.socket).await.unwrap();
     for arg in ["7023\0", &format!("{IOS}\0/{SEED_ID}")] {
         let e = c.show(arg).await.unwrap_err();
         assert!(e.to_string().contains("NUL"), "{e}");

@@ -143,17 +143,18 @@ fn socket_activation_uses_the_passed_socket_and_leaves_it() {
     assert!(sock.exists(), "an activated socket is not unlinked");
 }
 
+fn packaging() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging")
+}
+
 #[test]
 fn systemd_units_verify() {
     let dir = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/systemd");
+    let root = packaging().join("systemd");
     for unit in ["mobile-sessiond.service", "mobile-sessiond.socket"] {
         let text = std::fs::read_to_string(root.join(unit)).unwrap();
         // systemd-analyze checks that ExecStart's binary exists: use ours.
-        let text = text.replace(
-            "/usr/local/bin/mobile-sessiond",
-            daemon_bin().to_str().unwrap(),
-        );
+        let text = text.replace("/usr/bin/mobile-sessiond", daemon_bin().to_str().unwrap());
         std::fs::write(dir.path().join(unit), text).unwrap();
     }
     let service = std::fs::read_to_string(root.join("mobile-sessiond.service")).unwrap();
@@ -161,8 +162,28 @@ fn systemd_units_verify() {
         "Type=notify",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "WatchdogSec=",
+        "ConfigurationDirectory=mobile-sessiond",
+        "StateDirectory=mobile-sessiond",
+        "RuntimeDirectory=mobile-sessiond",
+        "LimitNOFILE=65536",
+        "RestrictAddressFamilies=AF_UNIX",
     ] {
         assert!(service.contains(line), "the unit lacks {line}");
+    }
+    // The data dir is the config file's business only.
+    let settings: String = service
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!settings.contains("--data-dir") && !settings.contains("ReadWritePaths="));
+    let socket = std::fs::read_to_string(root.join("mobile-sessiond.socket")).unwrap();
+    for line in [
+        "SocketGroup=mobile-sessiond",
+        "SocketMode=0660",
+        "DirectoryMode=0755",
+    ] {
+        assert!(socket.contains(line), "the socket unit lacks {line}");
     }
     let out = Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
@@ -189,12 +210,54 @@ fn systemd_units_verify() {
     assert!(!out.status.success());
 }
 
+/// `systemd-analyze security` of `unit_text` installed into a temp root:
+/// (passed the 2.0 threshold, overall exposure).
+fn security(unit_text: &str) -> (bool, f64) {
+    let root = tempfile::tempdir().unwrap();
+    let units = root.path().join("etc/systemd/system");
+    std::fs::create_dir_all(&units).unwrap();
+    std::fs::write(units.join("mobile-sessiond.service"), unit_text).unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=yes", "--threshold=20", "--no-pager"])
+        .arg(format!("--root={}", root.path().display()))
+        .arg("mobile-sessiond.service")
+        .output()
+        .expect("systemd-analyze (Debian package systemd) is needed; .ci/run installs it");
+    let text = stdout(&out);
+    let exposure = text
+        .lines()
+        .find_map(|l| l.split_once("Overall exposure level for mobile-sessiond.service: "))
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no exposure level in:\n{text}\n{}", stderr(&out)));
+    (out.status.success(), exposure)
+}
+
+#[test]
+fn the_service_is_hardened_below_exposure_2() {
+    let unit =
+        std::fs::read_to_string(packaging().join("systemd/mobile-sessiond.service")).unwrap();
+    let (passed, exposure) = security(&unit);
+    assert!(passed && exposure <= 2.0, "exposure {exposure}");
+    // The same unit without its hardening fails the threshold: the check bites.
+    let bare: String = unit
+        .lines()
+        .take_while(|l| !l.starts_with("# Hardening."))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (passed, exposure) = security(&bare);
+    assert!(!passed && exposure > 2.0, "exposure {exposure}");
+}
+
+fn plist(name: &str) -> plist::Dictionary {
+    let v = plist::Value::from_file(packaging().join("launchd").join(name))
+        .expect("a valid property list");
+    v.into_dictionary().expect("a dictionary")
+}
+
 #[test]
 fn launchd_plist_is_well_formed() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../packaging/launchd/org.mobile-sessiond.plist");
-    let v = plist::Value::from_file(&path).expect("a valid property list");
-    let d = v.as_dictionary().unwrap();
+    let d = plist("org.mobile-sessiond.plist");
     assert_eq!(
         d.get("Label").and_then(|l| l.as_string()),
         Some("org.mobile-sessiond")
@@ -208,6 +271,11 @@ fn launchd_plist_is_well_formed() {
         keep.get("SuccessfulExit").and_then(|b| b.as_boolean()),
         Some(false)
     );
+    assert_eq!(
+        d.get("UserName").and_then(|u| u.as_string()),
+        Some("_mobilesessiond"),
+        "not root"
+    );
     let args: Vec<&str> = d
         .get("ProgramArguments")
         .and_then(|a| a.as_array())
@@ -216,15 +284,28 @@ fn launchd_plist_is_well_formed() {
         .map(|a| a.as_string().unwrap())
         .collect();
     assert!(args[0].ends_with("/mobile-sessiond"));
-    assert!(args.contains(&"--data-dir") && args.contains(&"--socket"));
+    // The data dir comes from the config file, as under systemd.
+    assert!(args.contains(&"--config") && args.contains(&"--socket"));
+    assert!(!args.contains(&"--data-dir"));
+    assert!(args.contains(&"/var/run/mobile-sessiond/mobile-sessiond.sock"));
     assert!(
         !args
             .iter()
             .any(|a| a.contains("daemon") || a.contains("fork")),
         "launchd needs the foreground process"
     );
-    assert!(d
+    let log = d
         .get("StandardErrorPath")
         .and_then(|p| p.as_string())
-        .is_some());
+        .expect("a log file");
+    let readme = std::fs::read_to_string(packaging().join("README.md")).unwrap();
+    assert!(
+        readme.contains("/etc/newsyslog.d/mobile-sessiond.conf") && readme.contains(log),
+        "the notes say how to rotate {log}"
+    );
+    let rundir = plist("org.mobile-sessiond.rundir.plist");
+    assert_eq!(
+        rundir.get("Label").and_then(|l| l.as_string()),
+        Some("org.mobile-sessiond.rundir")
+    );
 }

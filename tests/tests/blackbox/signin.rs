@@ -598,7 +598,7 @@ async fn sixteen_concurrent_first_sign_ins_with_a_hook_make_one_session() {
     for _ in 0..16 {
         let (socket, body) = (d.socket.clone(), body.clone());
         tasks.push(tokio::spawn(async move {
-            let mut c = Client::connect(&socket).await.unwrap();
+            let c = Client::connect(&socket).await.unwrap();
             c.authenticate(&body).await.unwrap()
         }));
     }

@@ -82,7 +82,7 @@ fn malformed_tokens_are_unknown_not_errors() {
 #[tokio::test]
 async fn a_one_mebibyte_token_is_unknown() {
     let d = Daemon::start();
-    let mut c = mobile_session::Client::connect(&d.socket).await.unwrap();
+    let c = mobile_session::Client::connect(&d.socket).await.unwrap();
     let huge = "A".repeat(1024 * 1024);
     assert_eq!(c.verify(&huge).await.unwrap().status, VerifyStatus::Unknown);
     // Straight to the daemon, past the client's own length check.
@@ -128,7 +128,7 @@ fn padded_and_url_safe_forms_are_accepted() {
 #[tokio::test]
 async fn ten_thousand_pipelined_verifies_answer_in_order() {
     let d = Daemon::start();
-    let mut c = mobile_session::Client::connect(&d.socket).await.unwrap();
+    let c = mobile_session::Client::connect(&d.socket).await.unwrap();
     let pattern = [SEED_TOKEN, IPAD_TOKEN, "junk", ANDROID_TOKEN];
     let tokens: Vec<String> = (0..10_000).map(|i| pattern[i % 4].to_string()).collect();
     let answers = c.verify_many(&tokens).await.unwrap();

@@ -112,6 +112,8 @@ pub struct Opts {
     pub nofile: Option<u64>,
     /// Run the daemon as `nobody` (through `setpriv`; needs root).
     pub as_nobody: bool,
+    /// Bind here instead of a socket in the temp dir.
+    pub socket: Option<PathBuf>,
 }
 
 pub const NOBODY: u32 = 65534;
@@ -172,7 +174,10 @@ impl Daemon {
         } else {
             copy_tree(&examples(), &data);
         }
-        let socket = dir.path().join("run").join("mobile-sessiond.sock");
+        let socket = opts
+            .socket
+            .clone()
+            .unwrap_or_else(|| dir.path().join("run").join("mobile-sessiond.sock"));
         let log = dir.path().join("daemon.log");
         let d = Self {
             child: None,
@@ -420,6 +425,20 @@ pub fn daemon_once<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("cannot run mobile-sessiond")
+}
+
+/// Runs the real client with exactly `args` (no `--socket`) and `env` on
+/// top of an environment without `MOBILE_SESSION_SOCKET`.
+pub fn client_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(client_bin());
+    cmd.args(args)
+        .env_remove("MOBILE_SESSION_SOCKET")
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("cannot run mobile-session")
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -1,0 +1,179 @@
+//! One connection to the daemon: connect, handshake, one exchange at a time,
+//! and a cheap check that an idle connection is still open before reuse.
+
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use mobile_session_proto::{
+    ClientHello, Connection, HelloOutcome, Request, Response, Role, ServerHello, SessionRow, MAGIC,
+    MAX_RESPONSE_FRAME, PROTOCOL_VERSION,
+};
+use tokio::net::UnixStream;
+
+use crate::ClientError;
+
+pub(crate) type Framed = Connection<UnixStream>;
+
+/// A connection past the handshake.
+pub(crate) struct Conn {
+    pub framed: Framed,
+    pub role: Role,
+    pub daemon_version: String,
+}
+
+/// The answer to one request: one frame, or the rows of every page of `Sessions`.
+pub(crate) enum Answer {
+    One(Response),
+    Rows(Vec<SessionRow>),
+}
+
+/// How an exchange failed, for the retry decision: a request that never
+/// left may be sent again on a fresh connection whatever it does.
+pub(crate) enum Failure {
+    /// Writing the request failed: the daemon did not get it.
+    NotSent(ClientError),
+    /// The request was written; the answer did not (all) arrive.
+    NoAnswer(ClientError),
+    /// A complete, meaningful failure (an error answer, a protocol error).
+    Final(ClientError),
+}
+
+impl Failure {
+    pub fn into_error(self) -> ClientError {
+        match self {
+            Failure::NotSent(e) | Failure::NoAnswer(e) | Failure::Final(e) => e,
+        }
+    }
+}
+
+/// Connects and shakes hands.
+pub(crate) async fn open(path: &Path, tried: &[PathBuf]) -> Result<Conn, ClientError> {
+    let stream = UnixStream::connect(path)
+        .await
+        .map_err(|e| ClientError::connect(path, tried, e))?;
+    let mut framed = Connection::new(stream, MAX_RESPONSE_FRAME);
+    framed
+        .send(&ClientHello::current())
+        .await
+        .map_err(ClientError::frame)?;
+    let not_ours = || {
+        ClientError::Protocol(format!(
+            "{} is not a mobile-sessiond socket (its first answer is not a mobile-sessiond handshake)",
+            path.display()
+        ))
+    };
+    let hello: ServerHello = match framed.recv().await {
+        Ok(Some(h)) => h,
+        Ok(None) => {
+            return Err(ClientError::Protocol(
+                "the daemon closed the connection during the handshake".into(),
+            ))
+        }
+        Err(mobile_session_proto::FrameError::Io(source)) => {
+            return Err(ClientError::ConnectionLost { source })
+        }
+        Err(_) => return Err(not_ours()),
+    };
+    if hello.magic != MAGIC {
+        return Err(not_ours());
+    }
+    match hello.outcome {
+        HelloOutcome::Refused { reason } => Err(ClientError::Refused { reason }),
+        HelloOutcome::Busy { reason } => Err(ClientError::Busy { reason }),
+        HelloOutcome::Welcome { .. } if hello.protocol != PROTOCOL_VERSION => {
+            Err(ClientError::Protocol(format!(
+                "mobile-sessiond {} speaks protocol {}, this client ({}) speaks {PROTOCOL_VERSION}: use matching versions",
+                hello.daemon_version,
+                hello.protocol,
+                mobile_session_proto::VERSION
+            )))
+        }
+        HelloOutcome::Welcome { role } => Ok(Conn {
+            framed,
+            role,
+            daemon_version: hello.daemon_version,
+        }),
+    }
+}
+
+impl Conn {
+    /// Whether an idle connection can be reused: nothing unread in our
+    /// buffer, and the socket neither closed by the daemon (a restart, a
+    /// shutdown) nor holding bytes nobody asked for. One non-blocking peek,
+    /// independent of what the runtime last saw of the socket.
+    pub fn is_reusable(&self) -> bool {
+        if self.framed.buffered() != 0 {
+            return false;
+        }
+        let fd = self.framed.get_ref().as_raw_fd();
+        let mut byte = 0u8;
+        // SAFETY: `fd` is open (we own the stream) and `byte` is a valid
+        // one-byte buffer; MSG_PEEK leaves any data in the socket.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            return err.kind() == std::io::ErrorKind::WouldBlock;
+        }
+        // 0: the daemon closed it; >0: an answer nobody waits for.
+        false
+    }
+
+    /// Sends one request and reads its whole answer.
+    pub async fn exchange(&mut self, req: &Request) -> Result<Answer, Failure> {
+        self.framed
+            .send(req)
+            .await
+            .map_err(|e| Failure::NotSent(ClientError::frame(e)))?;
+        if !matches!(req, Request::Sessions(_)) {
+            return self.recv().await.map(Answer::One);
+        }
+        let mut all = Vec::new();
+        loop {
+            match self.recv().await? {
+                Response::SessionsPage { rows, done } => {
+                    all.extend(rows);
+                    if done {
+                        return Ok(Answer::Rows(all));
+                    }
+                }
+                other => return Err(Failure::Final(unexpected(other))),
+            }
+        }
+    }
+
+    /// One answer frame; an error answer is a `Final` failure.
+    async fn recv(&mut self) -> Result<Response, Failure> {
+        match self.framed.recv::<Response>().await {
+            Ok(Some(Response::Error(e))) => Err(Failure::Final(ClientError::Daemon(e))),
+            Ok(Some(r)) => Ok(r),
+            Ok(None) => Err(Failure::NoAnswer(ClientError::closed())),
+            Err(mobile_session_proto::FrameError::Io(source)) => {
+                Err(Failure::NoAnswer(ClientError::ConnectionLost { source }))
+            }
+            Err(e) => Err(Failure::Final(ClientError::frame(e))),
+        }
+    }
+}
+
+/// An answer of the wrong kind: the daemon's error, or a protocol error.
+pub(crate) fn unexpected(r: Response) -> ClientError {
+    match r {
+        Response::Error(e) => ClientError::Daemon(e),
+        other => {
+            // The variant's name only: answers such as `Show` carry tokens.
+            let debug = format!("{other:?}");
+            let name = debug
+                .split(|c: char| !c.is_alphanumeric())
+                .next()
+                .unwrap_or_default();
+            ClientError::Protocol(format!("unexpected answer: {name}"))
+        }
+    }
+}

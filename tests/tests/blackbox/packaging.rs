@@ -1,0 +1,169 @@
+//! What ships: the Debian package's asset list names every file a system
+//! install needs (binaries, units, man pages, completions, the conffile),
+//! and the default config file is one the real daemon accepts.
+
+use crate::common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `(source, destination)` of each asset of `[package.metadata.deb]`.
+fn deb_assets() -> (toml::Table, Vec<(String, String)>) {
+    let manifest = repo().join("packaging/deb/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    let deb = doc["package"]["metadata"]["deb"]
+        .as_table()
+        .expect("[package.metadata.deb]")
+        .clone();
+    let assets = deb["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .map(|a| {
+            let a = a.as_array().expect("[source, destination, mode]");
+            (
+                a[0].as_str().unwrap().to_string(),
+                a[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (deb, assets)
+}
+
+/// Where `file` (a path under target/release/ or relative to packaging/deb)
+/// lands, if an asset covers it: an exact source, or a `dir/*.ext` glob.
+fn destination(assets: &[(String, String)], file: &str) -> Option<String> {
+    let name = file.rsplit('/').next().unwrap_or(file);
+    assets.iter().find_map(|(src, dest)| {
+        let covered = src == file
+            || src.split_once('*').is_some_and(|(dir, ext)| {
+                file.starts_with(dir) && file.ends_with(ext) && !file[dir.len()..].contains('/')
+            });
+        covered.then(|| match dest.ends_with('/') {
+            true => format!("{dest}{name}"),
+            false => dest.clone(),
+        })
+    })
+}
+
+#[test]
+fn the_package_lists_every_file_that_must_ship() {
+    let (deb, assets) = deb_assets();
+    assert_eq!(deb["name"].as_str(), Some("mobile-sessiond"));
+    let dest =
+        |file: &str| destination(&assets, file).unwrap_or_else(|| panic!("no asset ships {file}"));
+    assert_eq!(
+        dest("target/release/mobile-sessiond"),
+        "usr/bin/mobile-sessiond"
+    );
+    assert_eq!(
+        dest("target/release/mobile-session"),
+        "usr/bin/mobile-session"
+    );
+    assert_eq!(
+        dest("../systemd/mobile-sessiond.service"),
+        "usr/lib/systemd/system/mobile-sessiond.service"
+    );
+    assert_eq!(
+        dest("../systemd/mobile-sessiond.socket"),
+        "usr/lib/systemd/system/mobile-sessiond.socket"
+    );
+    assert_eq!(
+        dest("../systemd/mobile-sessiond.sysusers.conf"),
+        "usr/lib/sysusers.d/mobile-sessiond.conf"
+    );
+    assert_eq!(
+        dest("../systemd/mobile-sessiond.tmpfiles.conf"),
+        "usr/lib/tmpfiles.d/mobile-sessiond.conf"
+    );
+    // Under /etc, hence a conffile: an admin's edits survive upgrades.
+    assert_eq!(dest("../config.toml"), "etc/mobile-sessiond/config.toml");
+
+    // Every man page and completion the build script generates is listed,
+    // under the name and folder man(1) and the shells look for.
+    let gen = tempfile::tempdir().unwrap();
+    let man_dir = gen.path().join("man");
+    let out = Command::new(client_bin())
+        .arg("man")
+        .arg("--out-dir")
+        .arg(&man_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut pages: Vec<String> = std::fs::read_dir(&man_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    pages.sort();
+    assert!(pages.len() > 10, "{pages:?}");
+    for page in &pages {
+        let section = page.rsplit('.').next().unwrap();
+        assert_eq!(
+            dest(&format!("target/release/man/{page}")),
+            format!("usr/share/man/man{section}/{page}")
+        );
+    }
+    assert!(pages.contains(&"mobile-sessiond.8".to_string()));
+    let build = std::fs::read_to_string(repo().join("packaging/deb/build")).unwrap();
+    for (shell, file, want) in [
+        (
+            "bash",
+            "mobile-session.bash",
+            "usr/share/bash-completion/completions/mobile-session",
+        ),
+        (
+            "zsh",
+            "_mobile-session",
+            "usr/share/zsh/vendor-completions/_mobile-session",
+        ),
+        (
+            "fish",
+            "mobile-session.fish",
+            "usr/share/fish/vendor_completions.d/mobile-session.fish",
+        ),
+    ] {
+        assert!(
+            build.contains(&format!(
+                "completions {shell} > \"$out/completions/{file}\""
+            )),
+            "packaging/deb/build does not write {file}"
+        );
+        assert_eq!(dest(&format!("target/release/completions/{file}")), want);
+    }
+    assert!(build.contains("man --out-dir \"$out/man\""));
+
+    // Every file taken from the repository exists.
+    for (src, _) in &assets {
+        if !src.starts_with("target/") {
+            let p = repo().join("packaging/deb").join(src);
+            assert!(p.is_file(), "{} is missing", p.display());
+        }
+    }
+    let scripts = repo()
+        .join("packaging/deb")
+        .join(deb["maintainer-scripts"].as_str().unwrap());
+    let postinst = std::fs::read_to_string(scripts.join("postinst")).unwrap();
+    assert!(postinst.contains("systemd-sysusers") && postinst.contains("#DEBHELPER#"));
+    let license = deb["license-file"].as_array().unwrap()[0].as_str().unwrap();
+    assert!(repo().join("packaging/deb").join(license).is_file());
+}
+
+#[test]
+fn the_default_config_is_one_the_daemon_accepts() {
+    // The packaged /etc/mobile-sessiond/config.toml, with its data_dir
+    // overridden by the flag the test harness passes.
+    let config = std::fs::read_to_string(repo().join("packaging/config.toml")).unwrap();
+    assert!(
+        config.contains("\ndata_dir = "),
+        "data_dir is set, not commented out"
+    );
+    let d = Daemon::start_with(Opts {
+        config: Some(config),
+        ..Default::default()
+    });
+    assert_eq!(d.json(&["status"])["live"], 3);
+}
