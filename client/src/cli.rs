@@ -95,6 +95,13 @@ pub enum Command {
     Status,
     /// Stream events (created, changed, deleted, status, pushed, invalid) until interrupted
     Watch,
+    /// Full-screen window: apps, sessions, status, push; follows changes live
+    ///
+    /// Keys: ↑↓/jk move, Tab apps ↔ sessions, s toggles the status, Space marks
+    /// and a accepts the marked, d deletes (y confirms), o reveals the file,
+    /// p pushes, r refreshes, / filters by e-mail, device or id, < > I sort,
+    /// ? help, q quits. A reader connection gets a read-only window.
+    Ui,
     /// Print shell completions
     Completions {
         #[arg(value_enum)]

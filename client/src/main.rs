@@ -5,6 +5,7 @@
 
 mod cli;
 mod render;
+mod ui;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -195,6 +196,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 render::event(&event, json);
             }
         }
+        Command::Ui => ui::run(client, &socket).await?,
         Command::Completions { .. } | Command::Man => {}
     }
     Ok(0)
