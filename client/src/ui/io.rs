@@ -2,6 +2,7 @@
 //! follows `watch` and reloads after events (debounced), and reconnects
 //! when the daemon goes away. It reports everything as [`Update`]s.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -327,7 +328,27 @@ async fn reload(
             return updates.send(update).await.map_err(|_| End::WindowGone);
         }
     };
-    let rows = tokio::task::spawn_blocking(move || raw.into_iter().map(Row::new).collect())
+    let names: HashMap<String, String> = apps
+        .iter()
+        .map(|a| {
+            (
+                a.folder.clone(),
+                a.name.clone().unwrap_or_else(|| a.app_id.clone()),
+            )
+        })
+        .collect();
+    let prepare = move || {
+        raw.into_iter()
+            .map(|r| {
+                let mut row = Row::new(r);
+                if let Some(name) = names.get(&row.key.app) {
+                    row.set_app_name(name);
+                }
+                row
+            })
+            .collect()
+    };
+    let rows = tokio::task::spawn_blocking(prepare)
         .await
         .map_err(|e| End::Lost(format!("preparing the rows failed: {e}")))?;
     *settle = SETTLE.max(started.elapsed());

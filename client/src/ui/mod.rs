@@ -32,6 +32,7 @@ use futures_util::StreamExt;
 use mobile_session::Client;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
@@ -82,11 +83,15 @@ impl TerminalGuard {
             previous(info);
         }));
         enable_raw_mode().context("cannot put the terminal in raw mode")?;
-        let guard = Self {
-            // Built before anything else can fail, so that Drop restores.
-            terminal: Terminal::new(CrosstermBackend::new(stdout()))
-                .context("cannot open the terminal")?,
+        let terminal = match Terminal::new(CrosstermBackend::new(stdout())) {
+            Ok(t) => t,
+            Err(e) => {
+                restore_terminal();
+                return Err(e).context("cannot open the terminal");
+            }
         };
+        // From here on, Drop restores the terminal whatever fails.
+        let guard = Self { terminal };
         execute!(stdout(), EnterAlternateScreen)
             .context("cannot switch to the alternate screen")?;
         Ok(guard)
@@ -118,6 +123,9 @@ async fn event_loop(
     let mut keys = EventStream::new();
     let mut order_job: Option<OrderJob> = None;
     let mut detail_at: Option<Instant> = None;
+    // Asked to stop by a signal: leave as after q, the terminal restored.
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     loop {
         if order_job.is_none() && state.view_is_stale() {
             if state.rows.len() <= INLINE_ROWS {
@@ -145,6 +153,8 @@ async fn event_loop(
                 Some(Err(e)) => return Err(e).context("cannot read the terminal"),
                 None => return Ok(()),
             },
+            _ = terminate.recv() => return Ok(()),
+            _ = hangup.recv() => return Ok(()),
             update = updates.recv() => match update {
                 Some(u) => {
                     state.apply(u);

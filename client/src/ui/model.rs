@@ -32,6 +32,8 @@ impl SessionKey {
 #[derive(Debug, Clone)]
 pub struct Row {
     pub key: SessionKey,
+    /// The app's name (its folder until [`Row::set_app_name`]).
+    pub app_name: String,
     /// `None` for an invalid file that is not live.
     pub status: Option<Status>,
     pub email: String,
@@ -44,6 +46,7 @@ pub struct Row {
     pub invalid: Option<Invalidity>,
     /// Lower-case copies, made once so that sorting and filtering compare
     /// bytes instead of folding case 100 000 times per keystroke.
+    pub(super) app_key: Box<str>,
     pub(super) device_key: Box<str>,
     pub(super) os_key: Box<str>,
     pub(super) email_key: Box<str>,
@@ -62,6 +65,8 @@ impl Row {
         let email = row.email.unwrap_or_default();
         let haystack = format!("{email}\n{description}\n{}", row.id).to_lowercase();
         Self {
+            app_name: row.app.clone(),
+            app_key: row.app.to_lowercase().into(),
             device_key: description.to_lowercase().into(),
             os_key: os.to_lowercase().into(),
             email_key: email.to_lowercase().into(),
@@ -78,6 +83,11 @@ impl Row {
             unpushed: row.unpushed,
             invalid: row.invalid,
         }
+    }
+
+    pub fn set_app_name(&mut self, name: &str) {
+        self.app_key = name.to_lowercase().into();
+        self.app_name = name.to_string();
     }
 
     /// The unpushed column: `new`, `changed`, `deleted`, `invalid N`, or empty.

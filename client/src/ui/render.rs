@@ -1,8 +1,6 @@
 //! Draws the window from the [`State`]. Only the rows that fit are turned
 //! into widgets, so 100 000 sessions cost what a screenful costs.
 
-use std::collections::HashMap;
-
 use mobile_session_proto::{Status, Unpushed};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -233,17 +231,10 @@ fn draw_sessions(frame: &mut Frame, area: Rect, state: &mut State, theme: Theme)
     state.scroll_into_view(height);
     let state = &*state;
     let all_apps = state.query.app.is_none();
-    let names: HashMap<&str, &str> = state
+    let app_width = state
         .apps
         .iter()
-        .map(|a| {
-            let name = a.name.as_deref().unwrap_or(a.app_id.as_str());
-            (a.folder.as_str(), name)
-        })
-        .collect();
-    let app_width = names
-        .values()
-        .map(|n| n.width())
+        .map(|a| a.name.as_deref().unwrap_or(a.app_id.as_str()).width())
         .max()
         .unwrap_or(3)
         .clamp(3, 16);
@@ -290,7 +281,7 @@ fn draw_sessions(frame: &mut Frame, area: Rect, state: &mut State, theme: Theme)
     let rows: Vec<TableRow> = state.shown.order[start..end]
         .iter()
         .filter_map(|&i| state.shown.rows.get(i as usize))
-        .map(|r| session_row(r, &columns, state, &names, theme))
+        .map(|r| session_row(r, &columns, state, theme))
         .collect();
 
     let scope = match state.selected_app() {
@@ -339,22 +330,11 @@ fn draw_sessions(frame: &mut Frame, area: Rect, state: &mut State, theme: Theme)
     frame.render_stateful_widget(table, area, &mut table_state);
 }
 
-fn session_row<'a>(
-    r: &'a Row,
-    columns: &[Shown],
-    state: &State,
-    names: &HashMap<&str, &'a str>,
-    theme: Theme,
-) -> TableRow<'a> {
+fn session_row<'a>(r: &'a Row, columns: &[Shown], state: &State, theme: Theme) -> TableRow<'a> {
     let cells = columns.iter().map(|c| match c.column {
         None if state.marks.contains(&r.key) => Cell::from(Span::styled("●", theme.key())),
         None => Cell::from(" "),
-        Some(Column::App) => Cell::from(
-            names
-                .get(r.key.app.as_str())
-                .copied()
-                .unwrap_or(r.key.app.as_str()),
-        ),
+        Some(Column::App) => Cell::from(r.app_name.as_str()),
         Some(Column::Device) => Cell::from(r.device.as_str()),
         Some(Column::Status) => match r.status {
             Some(Status::Accepted) => Cell::from(Span::styled("accepted", theme.good())),

@@ -632,8 +632,12 @@ impl State {
         self.query.app = self.selected_app().map(|a| a.folder.clone());
         self.unpushed = rows.iter().filter(|r| r.unpushed.is_some()).count();
         if !self.marks.is_empty() {
-            self.marks
-                .retain(|k| rows.iter().any(|r| &r.key == k && !r.is_deleted()));
+            // One pass over the rows, whatever the number of marks.
+            self.marks = rows
+                .iter()
+                .filter(|r| !r.is_deleted() && self.marks.contains(&r.key))
+                .map(|r| r.key.clone())
+                .collect();
         }
         self.rows = rows;
         self.rows_generation += 1;

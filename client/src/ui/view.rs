@@ -132,7 +132,7 @@ fn compare(a: &Row, b: &Row, column: Column) -> Ordering {
         Column::Os => text(&a.os_key, &b.os_key),
         Column::Email => text(&a.email_key, &b.email_key),
         Column::Unpushed => unpushed_rank(a).cmp(&unpushed_rank(b)),
-        Column::App => a.key.app.cmp(&b.key.app),
+        Column::App => text(&a.app_key, &b.app_key),
         Column::Id => a
             .key
             .id
@@ -218,6 +218,20 @@ pub(crate) mod tests {
             &compute(&rows, &query(Column::Device, Direction::Descending)),
         );
         assert_eq!(desc, ["0004", "0002", "0003", "0001"]);
+    }
+
+    #[test]
+    fn the_app_column_sorts_by_the_name_shown_not_the_folder() {
+        let mut rows = rows();
+        for r in &mut rows {
+            r.set_app_name(if r.key.app == "a.app" {
+                "Zeta"
+            } else {
+                "alpha"
+            });
+        }
+        let order = compute(&rows, &query(Column::App, Direction::Ascending));
+        assert_eq!(ids(&rows, &order), ["0003", "0004", "0001", "0002"]);
     }
 
     #[test]
