@@ -182,11 +182,17 @@ async fn event_loop(
         for effect in effects {
             match effect {
                 Effect::Quit => return Ok(()),
-                Effect::Send(cmd) => {
-                    if commands.send(cmd).await.is_err() {
-                        anyhow::bail!("the daemon task stopped unexpectedly");
+                // Never wait here: keys must go on being read.
+                Effect::Send(cmd) => match commands.try_send(cmd) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        state.busy = None;
+                        state.set_message("still busy with earlier requests: try again", true);
                     }
-                }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        anyhow::bail!("the daemon task stopped unexpectedly")
+                    }
+                },
                 Effect::Reveal(path) => {
                     let text = reveal(&path);
                     state.set_message(text.0, text.1);
