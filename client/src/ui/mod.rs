@@ -193,6 +193,7 @@ async fn event_loop(
                         anyhow::bail!("the daemon task stopped unexpectedly")
                     }
                 },
+                Effect::Repaint => terminal.clear().context("cannot repaint the window")?,
                 Effect::Reveal(path) => {
                     let text = reveal(&path);
                     state.set_message(text.0, text.1);

@@ -575,7 +575,7 @@ const HELP: &[(&str, &str)] = &[
     ),
     ("r", "refresh: rescan the folders"),
     ("?", "this help"),
-    ("q  Ctrl-C", "quit"),
+    ("q  Ctrl-C · Ctrl-L", "quit · repaint the screen"),
 ];
 
 fn draw_help(frame: &mut Frame, area: Rect, state: &State, theme: Theme) {
@@ -588,7 +588,6 @@ fn draw_help(frame: &mut Frame, area: Rect, state: &State, theme: Theme) {
             ])
         })
         .collect();
-    lines.push(Line::raw(""));
     if state.is_admin() {
         lines.push(Line::raw(
             " Changes are written to the files at once; p makes them live.",
@@ -874,6 +873,15 @@ mod tests {
             text.contains("toggle the status") && text.contains("reveal the file"),
             "{text}"
         );
+        // All of it fits at 80×24.
+        let text = screen(&render(&mut s, 80, 24));
+        for needle in [
+            "move in the focused list",
+            "quit · repaint",
+            "p makes them live",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing:\n{text}");
+        }
         press(&mut s, KeyCode::Esc);
 
         s.apply(Update::Pushed(PushReport {

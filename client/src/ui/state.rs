@@ -21,6 +21,8 @@ pub enum Effect {
     Send(Command),
     /// Show a file in the desktop's file manager.
     Reveal(String),
+    /// Repaint the whole screen (Ctrl-L), in case something wrote over it.
+    Repaint,
     Quit,
 }
 
@@ -273,6 +275,9 @@ impl State {
         if ctrl && key.code == KeyCode::Char('c') {
             return vec![Effect::Quit];
         }
+        if ctrl && key.code == KeyCode::Char('l') {
+            return vec![Effect::Repaint];
+        }
         match self.mode.clone() {
             Mode::Help => {
                 self.mode = Mode::Normal;
@@ -358,7 +363,7 @@ impl State {
                 self.filter_input.clear();
                 self.query.filter.clear();
             }
-            KeyCode::Char(c) if !ctrl => {
+            KeyCode::Char(c) if !ctrl && !key.modifiers.contains(KeyModifiers::ALT) => {
                 self.filter_input.push(c);
                 self.query.filter = self.filter_input.to_lowercase();
             }
@@ -367,6 +372,13 @@ impl State {
     }
 
     fn normal_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        // Ctrl-S is not s: a chord never writes by accident.
+        if key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+        {
+            return Vec::new();
+        }
         if self.navigate(key.code) {
             return Vec::new();
         }
@@ -1081,11 +1093,16 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn ctrl_c_quits_from_any_mode() {
+    fn ctrl_c_quits_from_any_mode_and_chords_never_write() {
         let mut s = state(Role::Admin);
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        for c in ['s', 'd', 'p', 'a', 'q'] {
+            assert!(s.on_key(ctrl(c)).is_empty(), "Ctrl-{c}");
+        }
+        assert_eq!(s.mode, Mode::Normal);
+        assert_eq!(s.on_key(ctrl('l')), [Effect::Repaint]);
         press(&mut s, KeyCode::Char('/'));
-        let fx = s.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
-        assert_eq!(fx, [Effect::Quit]);
+        assert_eq!(s.on_key(ctrl('c')), [Effect::Quit]);
     }
 
     /// With 100 000 rows a keystroke only records the query: the order is
