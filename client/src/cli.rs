@@ -226,6 +226,16 @@ pub enum Command {
         #[arg(long, value_name = "APP", value_parser = app_arg)]
         app: Option<String>,
     },
+    /// Full-screen window: apps, sessions, status, push; follows changes live
+    ///
+    /// Keys: ↑↓/jk move, Tab apps ↔ sessions, s toggles the status, Space marks
+    /// and a accepts the marked, d deletes (y confirms), o reveals the file,
+    /// p pushes, r refreshes, / filters by e-mail, device or id, < > I sort,
+    /// ? help, q quits. A reader connection gets a read-only window.
+    #[command(
+        after_help = "Examples:\n  mobile-session ui\n  mobile-session --socket /run/mobile-sessiond/mobile-sessiond.sock ui"
+    )]
+    Ui,
     /// Print shell completions
     #[command(after_help = "Examples:\n  \
         mobile-session completions bash > /etc/bash_completion.d/mobile-session\n  \

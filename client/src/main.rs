@@ -8,6 +8,7 @@
 mod cli;
 mod man;
 mod render;
+mod ui;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -382,6 +383,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 client.socket_path().display()
             );
             return Ok(EXIT_UNAVAILABLE);
+        }
+        Command::Ui => {
+            let socket = client.socket_path();
+            ui::run(client, &socket).await?
         }
         Command::Completions { .. } | Command::Man(_) => {}
     }

@@ -23,5 +23,6 @@ mod rewrite;
 mod safety;
 mod service;
 mod signin;
+mod ui;
 mod verify;
 mod watcher;
