@@ -15,11 +15,13 @@
 //!   core, and the push barrier;
 //! - [`server`]: the socket, the handshake and one task per connection;
 //! - [`service`]: systemd readiness, watchdog and socket activation;
+//! - [`log`]: plain lines, or the journal's priorities under systemd;
 //! - this file: the wiring.
 
 pub mod cmd;
 pub mod config;
 pub mod core;
+pub mod log;
 pub mod model;
 pub mod server;
 pub mod service;
@@ -27,21 +29,20 @@ pub mod store;
 pub mod watcher;
 
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::signal::unix::{signal, SignalKind};
+use futures::StreamExt;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook_tokio::Signals;
 use tokio_util::sync::CancellationToken;
 
 use crate::cmd::DaemonInfo;
 use crate::config::Config;
 use crate::core::Core;
 
-/// Environment variable for the data dir.
-pub const DATA_DIR_ENV: &str = "MOBILE_SESSIOND_DATA_DIR";
-/// Environment variable for the config file.
-pub const CONFIG_ENV: &str = "MOBILE_SESSIOND_CONFIG";
+pub use mobile_sessiond_cli::{CONFIG_ENV, DATA_DIR_ENV};
 
 /// Everything the daemon needs to start, already resolved from flags and environment.
 #[derive(Debug, Default)]
@@ -110,14 +111,10 @@ fn started<T>(
     }
 }
 
-/// Runs the daemon until `shutdown` is cancelled or SIGTERM/SIGINT arrives.
-pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), StartError> {
-    let config_path = opts.config.clone().or_else(|| {
-        std::env::var_os(CONFIG_ENV)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    });
-    let mut config = match &config_path {
+/// The configuration from `path` (built-in defaults without one), with the
+/// command line's overrides applied.
+fn load_config(path: Option<&Path>, opts: &Options) -> Result<Config, config::ConfigError> {
+    let mut config = match path {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
@@ -125,6 +122,69 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
     if opts.poll {
         config.watcher = config::WatcherMode::Poll;
     }
+    Ok(config)
+}
+
+/// SIGHUP: reads the configuration again and puts in force what can change
+/// while running (sign-in policy, auto-push, the access groups). A broken
+/// file is reported and the configuration in use kept.
+fn reload(path: Option<&Path>, opts: &Options, core: &Core, shared: &server::Shared) {
+    let Some(path) = path else {
+        tracing::info!("SIGHUP: no config file to read again");
+        return;
+    };
+    let config = match load_config(Some(path), opts) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("SIGHUP: {e}; keeping the configuration in use");
+            return;
+        }
+    };
+    let access = match server::access::Access::new(
+        config.admin_group.as_deref(),
+        config.reader_group.as_deref(),
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("SIGHUP: {e}; keeping the configuration in use");
+            return;
+        }
+    };
+    let old = core.config();
+    let restart_only = [
+        ("data_dir", old.data_dir != config.data_dir),
+        ("socket", old.socket != config.socket),
+        ("watcher", old.watcher != config.watcher),
+        (
+            "max_connections",
+            old.max_connections != config.max_connections,
+        ),
+        (
+            "idle_timeout_ms",
+            old.idle_timeout_ms != config.idle_timeout_ms,
+        ),
+    ];
+    for (key, changed) in restart_only {
+        if changed {
+            tracing::warn!(
+                "SIGHUP: {key} changed in {}; it takes effect at the next start",
+                path.display()
+            );
+        }
+    }
+    // The socket's ACL entries follow the groups (its owning group stays).
+    server::listener::open_to_groups(&shared.info.socket, None, &access);
+    *shared.access.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(access);
+    core.set_config(config);
+    tracing::info!("SIGHUP: configuration read again from {}", path.display());
+}
+
+/// Runs the daemon until `shutdown` is cancelled or SIGTERM/SIGINT arrives.
+/// `opts.config` is the config file to read, already resolved by the caller
+/// (`--config`, `$MOBILE_SESSIOND_CONFIG`, `/etc/mobile-sessiond/config.toml`).
+pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), StartError> {
+    let config_path = opts.config.clone();
+    let config = load_config(config_path.as_deref(), &opts)?;
     let data_dir = data_dir(opts.data_dir.take(), &config).ok_or(StartError::NoDataDir)?;
     let socket = match &opts.socket {
         Some(s) => s.clone(),
@@ -148,15 +208,18 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
         config.admin_group.as_deref(),
         config.reader_group.as_deref(),
     )?;
-    let mut sigterm = signal(SignalKind::terminate()).map_err(StartError::Signals)?;
-    let mut sigint = signal(SignalKind::interrupt()).map_err(StartError::Signals)?;
-    let mut sighup = signal(SignalKind::hangup()).map_err(StartError::Signals)?;
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(StartError::Signals)?;
 
     // Bind first: a second daemon must fail fast, before scanning anything.
     // The guard removes a socket we bound on every way out of here.
     let (listener, socket_guard) = match opts.listen_fd.take() {
-        Some(fd) => server::listener::from_fd(fd, &socket).map_err(StartError::Activation)?,
-        None => server::listener::bind(&socket, access.socket_group())?,
+        Some(fd) => {
+            let handed = server::listener::from_fd(fd, &socket).map_err(StartError::Activation)?;
+            // Ours to open to the groups when the service manager made it ours.
+            server::listener::open_to_groups(handed.1.path(), None, &access);
+            handed
+        }
+        None => server::listener::bind(&socket, &access)?,
     };
     let activated = !socket_guard.owned();
     let store = store::SessionStore::open(&data_dir)?;
@@ -188,34 +251,38 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
     let retries = tokio::spawn(core::run_retries(core.clone(), shutdown.clone()));
     service::ready(&cmd::status::summary(&core));
 
-    let server = tokio::spawn(server::serve(
-        listener,
-        server::Shared {
-            core: core.clone(),
-            info,
-            access: Arc::new(access),
-            limits,
-            shutdown: shutdown.clone(),
-        },
-    ));
+    let shared = server::Shared {
+        core: core.clone(),
+        info,
+        access: Arc::new(std::sync::RwLock::new(Arc::new(access))),
+        limits,
+        shutdown: shutdown.clone(),
+    };
+    let server = tokio::spawn(server::serve(listener, shared.clone()));
     let watchdog = service::watchdog_interval();
     let mut tick = tokio::time::interval(watchdog.unwrap_or(std::time::Duration::from_secs(3600)));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break }
-            _ = sigint.recv() => { tracing::info!("SIGINT: stopping"); break }
-            _ = sighup.recv() => {
-                tracing::info!("SIGHUP: pushing");
-                service::reloading();
-                let c = core.clone();
-                match tokio::task::spawn_blocking(move || c.push(false)).await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => tracing::error!("push on SIGHUP failed: {e}"),
-                    Err(e) => tracing::error!("push on SIGHUP failed: {e}"),
+            signal = signals.next() => match signal {
+                Some(SIGHUP) => {
+                    tracing::info!("SIGHUP: reloading the configuration and pushing");
+                    service::reloading();
+                    reload(config_path.as_deref(), &opts, &core, &shared);
+                    let c = core.clone();
+                    match tokio::task::spawn_blocking(move || c.push(false)).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => tracing::error!("push on SIGHUP failed: {e}"),
+                        Err(e) => tracing::error!("push on SIGHUP failed: {e}"),
+                    }
+                    service::ready(&cmd::status::summary(&core));
                 }
-                service::ready(&cmd::status::summary(&core));
-            }
+                Some(sig) => {
+                    tracing::info!("{}: stopping", signal_name(sig));
+                    break;
+                }
+                None => break,
+            },
             _ = tick.tick(), if watchdog.is_some() => {
                 service::watchdog();
                 service::status(&cmd::status::summary(&core));
@@ -224,12 +291,34 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
     }
     service::stopping();
     shutdown.cancel();
+    // A second SIGTERM or SIGINT while connections finish: stop waiting.
+    let impatient = tokio::spawn(async move {
+        while let Some(sig) = signals.next().await {
+            if sig != SIGHUP {
+                tracing::warn!(
+                    "{} again while stopping: exiting now, without waiting for the connections in flight",
+                    signal_name(sig)
+                );
+                std::process::exit(1);
+            }
+        }
+    });
     let _ = server.await;
     let _ = retries.await;
     watcher.stopped().await;
+    impatient.abort();
     drop(socket_guard);
     tracing::info!("stopped");
     Ok(())
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        SIGTERM => "SIGTERM",
+        SIGINT => "SIGINT",
+        SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
 }
 
 #[cfg(test)]

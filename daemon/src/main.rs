@@ -1,42 +1,21 @@
 //! `mobile-sessiond`: runs in the foreground, logs to stderr, stops on
-//! SIGTERM/SIGINT, pushes on SIGHUP.
+//! SIGTERM/SIGINT, reloads its config and pushes on SIGHUP. Exit status: 0
+//! after a clean stop, 1 an error, 2 bad usage, 78 a bad config file (or a
+//! group it names that does not exist).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mobile_sessiond::{run, service, Options};
+use mobile_sessiond::{run, service, Options, StartError};
+use mobile_sessiond_cli::Args;
 use tokio_util::sync::CancellationToken;
 
-/// Keeps the 4D mobile app sessions of a MobileApps folder in memory and
-/// answers mobile-session clients over a local socket.
-#[derive(Debug, Parser)]
-#[command(name = "mobile-sessiond", version, about)]
-struct Args {
-    /// Data dir: sessions live in DIR/MobileApps (created if missing)
-    /// [default: $MOBILE_SESSIOND_DATA_DIR, config data_dir, $XDG_DATA_HOME/mobile-sessiond]
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-    /// Socket path [default: $MOBILE_SESSION_SOCKET, $XDG_RUNTIME_DIR/mobile-sessiond/mobile-sessiond.sock,
-    /// /run/mobile-sessiond/… as root, /tmp/mobile-sessiond-UID/… otherwise]
-    #[arg(long, value_name = "PATH")]
-    socket: Option<PathBuf>,
-    /// TOML config file [default: $MOBILE_SESSIOND_CONFIG]
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Apply each settled file change to the live view without waiting for a push
-    #[arg(long)]
-    auto_push: bool,
-    /// Poll the folder instead of using inotify (network file systems)
-    #[arg(long)]
-    poll: bool,
-    /// Log level or filter (error, warn, info, debug, trace) [default: $RUST_LOG or info]
-    #[arg(long, value_name = "LEVEL")]
-    log_level: Option<String>,
-}
+/// Exit status for a configuration error (sysexits' EX_CONFIG).
+const EXIT_CONFIG: u8 = 78;
 
 fn main() -> ExitCode {
     mobile_sessiond::core::tune_allocator();
+    // Usage errors, `--log-level bogus` among them, exit 2 here.
     let args = Args::parse();
     let filter = args
         .log_level
@@ -46,16 +25,11 @@ fn main() -> ExitCode {
     let filter = match tracing_subscriber::EnvFilter::try_new(&filter) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: --log-level {filter:?} is not a level or filter: {e}");
+            eprintln!("error: {filter:?} ($RUST_LOG) is not a level or filter: {e}");
             return ExitCode::from(2);
         }
     };
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(filter)
-        .init();
+    mobile_sessiond::log::init(filter);
 
     // Before any thread exists: this reads and clears LISTEN_FDS.
     let listen_fd = match service::take_listen_fd() {
@@ -81,9 +55,9 @@ fn main() -> ExitCode {
         }
     };
     let opts = Options {
+        config: args.config_file(),
         data_dir: args.data_dir,
         socket: args.socket,
-        config: args.config,
         auto_push: args.auto_push,
         poll: args.poll,
         listen_fd,
@@ -92,7 +66,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            match e {
+                StartError::Config(_) | StartError::Access(_) => ExitCode::from(EXIT_CONFIG),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Turns the SESSION and APP arguments into files: a SESSION is a full id,
 //! a unique prefix of at least 4 hex characters, or `APP/ID`; an APP is a
-//! folder name, or an app id when only one folder has it.
+//! folder name, or an app id or an app's name when only one folder has it.
 //!
 //! Resolution reads the views only (the app labels are cached in the disk
 //! view), so it does no I/O and may run under the view locks.
@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use mobile_session_proto::Status;
 
+use crate::model::app::AppLabel;
 use crate::model::names::{app_folder, is_app_folder_name, is_plain_name, SessionKey};
 use crate::model::session::SessionRecord;
 use crate::model::token;
@@ -111,22 +112,36 @@ pub fn resolve_app(disk: &DiskView, live: &LiveView, arg: &str) -> Result<String
     if gone.contains(&arg) {
         return Ok(arg.to_string());
     }
-    let mut matches: Vec<String> = disk
-        .apps()
-        .iter()
-        .filter(|(folder, app)| app.label(folder).app_id == arg)
-        .map(|(folder, _)| folder.clone())
-        .collect();
-    match matches.len() {
-        0 => Err(CmdError::not_found(format!(
-            "no app folder or app id {arg:?}; `mobile-session apps` lists them"
-        ))),
-        1 => Ok(matches.remove(0)),
-        _ => Err(CmdError::ambiguous(format!(
-            "app id {arg:?} names several folders: {}; give the folder name",
-            matches.join(", ")
-        ))),
+    // An app id, else an app's name (as `apps` shows it), when only one
+    // folder has it.
+    let folders_where = |has: fn(&AppLabel, &str) -> bool| -> Vec<String> {
+        disk.apps()
+            .iter()
+            .filter(|(folder, app)| has(&app.label(folder), arg))
+            .map(|(folder, _)| folder.clone())
+            .collect()
+    };
+    for (what, mut matches) in [
+        ("app id", folders_where(|l, a| l.app_id == a)),
+        (
+            "app name",
+            folders_where(|l, a| l.name.as_deref() == Some(a)),
+        ),
+    ] {
+        match matches.len() {
+            0 => continue,
+            1 => return Ok(matches.remove(0)),
+            _ => {
+                return Err(CmdError::ambiguous(format!(
+                    "{what} {arg:?} names several folders: {}; give the folder name",
+                    matches.join(", ")
+                )))
+            }
+        }
     }
+    Err(CmdError::not_found(format!(
+        "no app folder, app id or app name {arg:?}; `mobile-session apps` lists them"
+    )))
 }
 
 /// Resolves a SESSION argument against the disk view and the live view

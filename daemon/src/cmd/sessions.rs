@@ -1,5 +1,6 @@
 //! `sessions [APP] [filters]`: the rows of the disk view, each marked when
-//! its live copy differs (new, changed, deleted, invalid).
+//! its live copy differs (new, changed, deleted, invalid), and every invalid
+//! file with its code (`--invalid`: only those).
 //!
 //! The rows stream page by page ([`SESSIONS_PAGE_ROWS`] a frame): each page
 //! is read from the views where the previous one stopped (in (folder, id)
@@ -39,10 +40,12 @@ impl Query {
         if self.filter.invalid {
             return row.invalid.is_some();
         }
-        // A row is a valid file, or a live session (whose file is gone or
-        // invalid): an invalid file that was never live is no session.
+        // An invalid file that is not live has no session data: it is
+        // listed (with its code) unless the filter asks for session data.
         let Some(rec) = &row.record else {
-            return false;
+            return self.filter.status.is_none()
+                && self.filter.email.is_none()
+                && self.filter.device_token.is_none();
         };
         if self.filter.status.is_some_and(|s| s != rec.status) {
             return false;

@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
-use interprocess::local_socket::tokio::Stream;
-use interprocess::local_socket::traits::StreamCommon;
 use mobile_session_proto::{
     ClientHello, Connection, ErrorCode, ErrorReply, FrameError, HelloOutcome, Request, Response,
     Role, ServerHello, MAGIC, MAX_REQUEST_FRAME, PROTOCOL_VERSION,
 };
+use tokio::net::UnixStream as Stream;
 
-use super::access::Access;
+use super::access::{Access, Peer};
 use super::limits::BUSY_HELLO_WAIT;
 use super::Shared;
 use crate::cmd::{self, Context, Flow};
@@ -29,11 +28,7 @@ fn hello(outcome: HelloOutcome) -> ServerHello {
 
 /// Reads the client's hello and answers it; the caller's role, or `None`
 /// when the connection is refused (and then closed).
-async fn handshake(
-    conn: &mut Connection<Stream>,
-    access: &Access,
-    creds: (Option<u32>, Option<u32>),
-) -> Option<Role> {
+async fn handshake(conn: &mut Connection<Stream>, access: &Access, peer: &Peer) -> Option<Role> {
     let client = match tokio::time::timeout(HELLO_TIMEOUT, conn.recv::<ClientHello>()).await {
         Ok(Ok(Some(h))) => h,
         Ok(Ok(None)) => return None,
@@ -55,7 +50,7 @@ async fn handshake(
             client.client_version
         ))
     } else {
-        access.role_of(creds.0, creds.1)
+        access.role_of(peer)
     };
     match outcome {
         Ok(role) => conn
@@ -64,7 +59,7 @@ async fn handshake(
             .ok()
             .map(|_| role),
         Err(reason) => {
-            tracing::warn!(uid = ?creds.0, "connection refused: {reason}");
+            tracing::warn!(uid = ?peer.uid, "connection refused: {reason}");
             let _ = conn.send(&hello(HelloOutcome::Refused { reason })).await;
             None
         }
@@ -89,15 +84,13 @@ pub async fn refuse_busy(stream: Stream, max: u64) {
 
 /// Serves one connection to its end.
 pub async fn serve(stream: Stream, shared: Shared) {
-    let creds = stream
-        .peer_creds()
-        .map(|c| (c.euid(), c.egid()))
-        .unwrap_or((None, None));
+    let peer = Peer::of(&stream);
     let mut conn = Connection::new(stream, MAX_REQUEST_FRAME);
     // A client that stops reading our answers is closed, not buffered for.
     let idle = shared.limits.idle_timeout;
     conn.set_write_timeout(Some(idle));
-    let Some(role) = handshake(&mut conn, &shared.access, creds).await else {
+    let access = shared.access();
+    let Some(role) = handshake(&mut conn, &access, &peer).await else {
         return;
     };
     let ctx = Context {

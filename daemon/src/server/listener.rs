@@ -5,9 +5,10 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use interprocess::local_socket::tokio::Listener;
-use interprocess::local_socket::traits::tokio::Listener as _;
-use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
+use tokio::net::UnixListener;
+
+use super::access::Access;
+use super::acl;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BindError {
@@ -55,9 +56,10 @@ impl Drop for SocketGuard {
 
 /// Binds the socket file: creates its folder (0750) if missing, removes a
 /// stale socket left by a killed daemon, refuses if a daemon answers there.
-/// The socket is 0660; with `group`, the socket (and a folder we created)
-/// belongs to that group, so its members can connect.
-pub fn bind(path: &Path, group: Option<u32>) -> Result<(Listener, SocketGuard), BindError> {
+/// The socket is 0660. It belongs to `reader_group` (else `admin_group`),
+/// and each configured group gets an ACL entry of its own on the socket and
+/// on a folder we created, so members of either group can connect.
+pub fn bind(path: &Path, access: &Access) -> Result<(UnixListener, SocketGuard), BindError> {
     let io_err = |source| BindError::Io {
         path: path.to_path_buf(),
         source,
@@ -91,26 +93,20 @@ pub fn bind(path: &Path, group: Option<u32>) -> Result<(Listener, SocketGuard), 
             Err(e) => return Err(io_err(e)),
         }
     }
-    let name = path.to_fs_name::<GenericFilePath>().map_err(io_err)?;
-    let listener = ListenerOptions::new()
-        .name(name)
-        // The guard removes the file, once, when the daemon stops.
-        .reclaim_name(false)
-        .create_tokio()
-        .map_err(|e| {
-            if e.kind() == io::ErrorKind::AddrInUse {
-                BindError::InUse(path.to_path_buf())
-            } else {
-                io_err(e)
-            }
-        })?;
+    let std_listener = std::os::unix::net::UnixListener::bind(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::AddrInUse {
+            BindError::InUse(path.to_path_buf())
+        } else {
+            io_err(e)
+        }
+    })?;
     let guard = SocketGuard {
         path: path.to_path_buf(),
         owned: true,
     };
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io_err)?;
-    if let Some(gid) = group {
+    if let Some(gid) = access.socket_group() {
         for p in created_dir.into_iter().chain([path]) {
             // Allowed for root, or when the daemon's user is in that group.
             if let Err(e) = std::os::unix::fs::chown(p, None, Some(gid)) {
@@ -121,17 +117,53 @@ pub fn bind(path: &Path, group: Option<u32>) -> Result<(Listener, SocketGuard), 
             }
         }
     }
+    open_to_groups(path, created_dir, access);
+    std_listener.set_nonblocking(true).map_err(io_err)?;
+    let listener = UnixListener::from_std(std_listener).map_err(io_err)?;
     Ok((listener, guard))
+}
+
+/// Lets every configured group reach the socket (and a folder we created)
+/// through ACL entries; says plainly who cannot when that fails.
+pub fn open_to_groups(path: &Path, created_dir: Option<&Path>, access: &Access) {
+    let groups = access.groups();
+    if groups.is_empty() {
+        return;
+    }
+    let socket = acl::grant(path, &groups, 6);
+    let folder = created_dir.map_or(Ok(()), |d| acl::grant(d, &groups, 5));
+    if let Err(e) = socket.and(folder) {
+        let owner = access.socket_group();
+        let left_out: Vec<String> = access
+            .group_names()
+            .into_iter()
+            .filter(|(gid, _)| Some(*gid) != owner)
+            .map(|(_, name)| name)
+            .collect();
+        if !left_out.is_empty() {
+            tracing::warn!(
+                "cannot add ACL entries to {} ({e}): members of {} alone cannot connect; give both roles one group, or use a file system with ACLs",
+                path.display(),
+                left_out.join(" and ")
+            );
+        }
+    }
 }
 
 /// A listener handed over by the service manager (socket activation): used
 /// as is, its socket file never removed by us. The guard carries the path it
 /// is bound to (for `status`), or `fallback` if that cannot be read.
-pub fn from_fd(fd: std::os::fd::OwnedFd, fallback: &Path) -> io::Result<(Listener, SocketGuard)> {
+pub fn from_fd(
+    fd: std::os::fd::OwnedFd,
+    fallback: &Path,
+) -> io::Result<(UnixListener, SocketGuard)> {
     let path = bound_path(&fd).unwrap_or_else(|| fallback.to_path_buf());
-    let mut l = interprocess::os::unix::uds_local_socket::tokio::Listener::try_from(fd)?;
-    l.do_not_reclaim_name_on_drop();
-    Ok((Listener::from(l), SocketGuard { path, owned: false }))
+    let std_listener = std::os::unix::net::UnixListener::from(fd);
+    std_listener.set_nonblocking(true)?;
+    Ok((
+        UnixListener::from_std(std_listener)?,
+        SocketGuard { path, owned: false },
+    ))
 }
 
 /// The file path a Unix socket is bound to.

@@ -7,6 +7,7 @@
 //! returns once every connection task is done (or a grace period passed).
 
 pub mod access;
+mod acl;
 pub mod connection;
 pub mod limits;
 pub mod listener;
@@ -14,9 +15,8 @@ pub mod listener;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use interprocess::local_socket::tokio::{Listener, Stream};
-use interprocess::local_socket::traits::tokio::Listener as _;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use tokio::net::{UnixListener as Listener, UnixStream as Stream};
 use tokio_util::task::TaskTracker;
 
 use crate::cmd::DaemonInfo;
@@ -41,24 +41,31 @@ impl Drop for Connected {
 pub struct Shared {
     pub core: Arc<Core>,
     pub info: Arc<DaemonInfo>,
-    pub access: Arc<Access>,
+    /// Replaced when the configuration is reloaded.
+    pub access: Arc<RwLock<Arc<Access>>>,
     pub limits: limits::Limits,
     pub shutdown: CancellationToken,
+}
+
+impl Shared {
+    /// The access rules in force.
+    pub fn access(&self) -> Arc<Access> {
+        self.access
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// Past `max_connections`, an admin may still come in, up to
 /// [`limits::ADMIN_RESERVE`] more: idle readers never lock out the people
 /// who could deal with them.
 fn admin_may_enter(stream: &Stream, shared: &Shared, open: u64) -> bool {
-    use interprocess::local_socket::traits::StreamCommon;
     if open >= shared.limits.max_connections + limits::ADMIN_RESERVE {
         return false;
     }
-    let creds = stream
-        .peer_creds()
-        .map(|c| (c.euid(), c.egid()))
-        .unwrap_or((None, None));
-    shared.access.role_of(creds.0, creds.1) == Ok(mobile_session_proto::Role::Admin)
+    let peer = access::Peer::of(stream);
+    shared.access().role_of(&peer) == Ok(mobile_session_proto::Role::Admin)
 }
 
 /// Accepts connections until `shared.shutdown` is cancelled, then waits
@@ -69,7 +76,7 @@ pub async fn serve(listener: Listener, shared: Shared) {
     loop {
         let stream = tokio::select! {
             _ = shared.shutdown.cancelled() => break,
-            r = listener.accept() => r,
+            r = listener.accept() => r.map(|(stream, _)| stream),
         };
         match stream {
             Ok(stream) => {

@@ -336,7 +336,9 @@ impl SessionStore {
             if let Some(st) = &old {
                 rfs::fchmod(&fd, Mode::from_raw_mode(st.st_mode & 0o7777))
                     .map_err(Self::io(tmp_path.clone()))?;
-                // Only root may give a file away; elsewhere the owner stays ours.
+                // Only root may give a file away. Elsewhere the owner stays
+                // ours, but the group can be kept when we belong to it (the
+                // 4D server's group, shared with the daemon's user).
                 if rustix::process::geteuid().is_root() {
                     rfs::fchown(
                         &fd,
@@ -344,6 +346,8 @@ impl SessionStore {
                         Some(rfs::Gid::from_raw(st.st_gid)),
                     )
                     .map_err(Self::io(tmp_path.clone()))?;
+                } else if rustix::process::getegid().as_raw() != st.st_gid {
+                    let _ = rfs::fchown(&fd, None, Some(rfs::Gid::from_raw(st.st_gid)));
                 }
             }
             let mut file = std::fs::File::from(fd);

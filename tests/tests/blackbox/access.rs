@@ -192,3 +192,62 @@ fn permission_denied_on_the_socket_exits_77_naming_its_group() {
         );
     }
 }
+
+/// A group's gid from /etc/group (the groups used here exist on Debian).
+fn gid_of(group: &str) -> u32 {
+    std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            (f.next() == Some(group)).then(|| f.nth(1)?.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no group {group} on this machine"))
+}
+
+/// The client as `nobody`, through `setpriv`, with `group` as its primary
+/// group and `extra` as its only supplementary ones.
+fn as_member(d: &Daemon, group: &str, extra: &[&str], args: &[&str]) -> Output {
+    let mut cmd = Command::new("setpriv");
+    cmd.arg(format!("--reuid={NOBODY}"))
+        .arg(format!("--regid={}", gid_of(group)));
+    if extra.is_empty() {
+        cmd.arg("--clear-groups");
+    } else {
+        let gids: Vec<String> = extra.iter().map(|g| gid_of(g).to_string()).collect();
+        cmd.arg(format!("--groups={}", gids.join(",")));
+    }
+    cmd.arg("--")
+        .arg(client_for_nobody())
+        .arg("--socket")
+        .arg(&d.socket)
+        .args(args);
+    output(cmd)
+}
+
+#[test]
+fn with_both_groups_set_a_member_of_either_alone_connects_with_its_role() {
+    // The socket belongs to reader_group (nogroup); admin_group (adm) gets
+    // in through its ACL entry; roles come from the peer's groups, the
+    // supplementary ones included.
+    let Some(d) = daemon("admin_group = \"adm\"\nreader_group = \"nogroup\"\n") else {
+        return;
+    };
+    // Admin-group only: a supplementary group, its primary one is neither.
+    let out = as_member(&d, "users", &["adm"], &["accept", IPAD_ID, "--push"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(d.cli(&["verify", IPAD_TOKEN]).status.code(), Some(0));
+    // Reader-group only: may look, may not write.
+    let out = as_member(&d, "users", &["nogroup"], &["--json", "sessions"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("<redacted>"));
+    let out = as_member(&d, "users", &["nogroup"], &["delete", ANDROID_ID]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("admin"), "{}", stderr(&out));
+    assert!(d.file(ANDROID, ANDROID_ID).exists());
+    // Neither: the socket's permissions turn it away, and it is told which
+    // group to join.
+    let out = as_member(&d, "users", &[], &["status"]);
+    assert_eq!(out.status.code(), Some(77), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nogroup"), "{}", stderr(&out));
+}

@@ -67,6 +67,11 @@ fn sessions_rows_and_filters() {
         2,
         "an unambiguous app id works"
     );
+    assert_eq!(
+        ids(&["Tasks"]),
+        [ANDROID_ID],
+        "an unambiguous app name works"
+    );
     assert_eq!(ids(&["--status", "pending"]), [IPAD_ID]);
     assert_eq!(ids(&["--email", "LI.WEI@example.com"]), [ANDROID_ID]);
     assert_eq!(

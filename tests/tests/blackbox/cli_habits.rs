@@ -209,7 +209,6 @@ fn an_unknown_token_exits_4_for_user_info_and_logout() {
 }
 
 #[test]
-#[ignore = "waits for the daemon's user-info and logout (they answer \"not supported yet\")"]
 fn user_info_and_logout_against_the_daemon() {
     let d = Daemon::start();
     let out = d.cli_stdin(
@@ -422,7 +421,6 @@ fn push_strict_fails_on_invalid_files() {
 }
 
 #[test]
-#[ignore = "waits for the daemon to list invalid files in sessions (SessionRow.invalid)"]
 fn sessions_lists_invalid_files_with_their_code() {
     let d = Daemon::start();
     let broken = "abcdef0123456789abcdef0123456789abcdef01";
@@ -538,7 +536,6 @@ fn watch_prints_times_omits_absent_fields_and_exits_69_when_the_daemon_stops() {
 }
 
 #[test]
-#[ignore = "waits for the daemon to filter watch events by app (Request::Watch.app)"]
 fn watch_app_keeps_one_apps_events() {
     let d = Daemon::start();
     let mut child = spawn_watch(&d, &["--json", "--app", ANDROID]);

@@ -106,7 +106,11 @@ fn the_socket_belongs_to_the_reader_group() {
         "--config".as_ref(),
         cfg.as_os_str(),
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(78),
+        "a config naming no group exits 78"
+    );
     assert!(
         stderr(&out).contains("no-such-group-here"),
         "{}",
@@ -131,7 +135,7 @@ fn bad_config_and_arguments_are_reported() {
     let cfg = dir.path().join("c.toml");
     std::fs::write(&cfg, "data_dir = 3\n").unwrap();
     let out = daemon_once(&["--config".as_ref(), cfg.as_os_str()]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(78), "a bad config exits 78");
     assert!(
         stderr(&out).contains(cfg.to_str().unwrap()),
         "{}",
@@ -139,4 +143,142 @@ fn bad_config_and_arguments_are_reported() {
     );
     let out = daemon_once(&["--bogus"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn an_unknown_log_level_is_bad_usage() {
+    let out = daemon_once(&["--log-level", "verbose"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("verbose"), "{}", stderr(&out));
+    // Level words and filters are fine (the daemon then fails for lack of a
+    // data dir it may create, not for the level).
+    for ok in [
+        "debug",
+        "mobile_sessiond=trace",
+        "warn,mobile_sessiond=debug",
+    ] {
+        let out = daemon_once(&["--log-level", ok, "--help"]);
+        assert_eq!(out.status.code(), Some(0), "{ok}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn under_systemd_log_lines_carry_the_journal_priority_and_no_time() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("journal");
+    let file = std::fs::File::create(&log).unwrap();
+    let meta = file.metadata().unwrap();
+    let stream = format!("{}:{}", meta.dev(), meta.ino());
+    let data = dir.path().join("Data");
+    copy_tree(&examples(), &data);
+    let mut child = std::process::Command::new(daemon_bin())
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--socket")
+        .arg(dir.path().join("s.sock"))
+        .arg("--config")
+        .arg("/dev/null")
+        .env("JOURNAL_STREAM", &stream)
+        .env_remove("RUST_LOG")
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    wait_until("the daemon says it is ready", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("ready")
+    });
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    for line in text.lines() {
+        assert!(
+            line.starts_with('<') && line.as_bytes().get(2) == Some(&b'>'),
+            "{line}"
+        );
+        assert!(
+            !line.contains("Z ") && !line.contains("T0"),
+            "a time in {line}"
+        );
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("<6>") && l.contains("ready")),
+        "{text}"
+    );
+}
+
+#[test]
+fn sighup_reads_the_config_again_and_keeps_it_when_broken() {
+    let d = Daemon::start();
+    let cfg = d.dir.path().join("config.toml");
+    let sign_in = |d: &Daemon, device: &str| -> serde_json::Value {
+        let body = serde_json::json!({
+            "email": "a@example.com",
+            "application": {"id": "com.sample.tasks", "name": "Tasks", "version": "1"},
+            "device": {"id": device, "os": "Android"},
+        });
+        let out = d.cli_stdin(&["--json", "authenticate"], &body.to_string());
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(sign_in(&d, "D1")["status"], "accepted");
+    // A new policy: new devices wait.
+    std::fs::write(&cfg, "[policy]\nverify = true\n").unwrap();
+    d.signal(libc::SIGHUP);
+    wait_until("the reload is done", || {
+        d.log_text().contains("configuration read again")
+    });
+    assert_eq!(sign_in(&d, "D2")["status"], "pending");
+    // A broken file: said so, and the policy in force stays.
+    std::fs::write(&cfg, "[policy\nverify = ").unwrap();
+    d.signal(libc::SIGHUP);
+    wait_until("the broken config is reported", || {
+        d.log_text().contains("keeping the configuration in use")
+    });
+    assert_eq!(sign_in(&d, "D3")["status"], "pending");
+    d.ok(&["status"]);
+}
+
+#[test]
+fn a_second_sigterm_while_stopping_exits_at_once() {
+    let mut d = Daemon::start();
+    for i in 0..5000u64 {
+        let id = format!("{:040x}", 0x5107_0000_0000u64 + i);
+        let doc = session_json(ANDROID, None, &id, "accepted");
+        std::fs::write(d.file(ANDROID, &id), doc.to_string()).unwrap();
+    }
+    d.ok(&["refresh"]);
+    // A client that asks for the whole listing and never reads it: its
+    // connection keeps the daemon waiting when asked to stop.
+    use mobile_session_proto::connection::{decode, encode};
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    let send = |s: &mut std::os::unix::net::UnixStream, body: Vec<u8>| {
+        s.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
+        s.write_all(&body).unwrap();
+    };
+    send(
+        &mut s,
+        encode(&mobile_session_proto::ClientHello::current()).unwrap(),
+    );
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).unwrap();
+    let mut hello = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut hello).unwrap();
+    let _: mobile_session_proto::ServerHello = decode(&hello).unwrap();
+    send(
+        &mut s,
+        encode(&mobile_session_proto::Request::Sessions(Default::default())).unwrap(),
+    );
+    s.read_exact(&mut len).unwrap(); // the listing has started
+    d.signal(libc::SIGTERM);
+    wait_until("the daemon is stopping", || {
+        d.log_text().contains("SIGTERM: stopping")
+    });
+    d.signal(libc::SIGTERM);
+    let st = d.wait_exit();
+    assert_eq!(st.code(), Some(1), "{}", d.log_text());
+    assert!(d.log_text().contains("again while stopping: exiting now"));
+    drop(s);
 }

@@ -132,9 +132,29 @@ fn each_validity_code_is_reported_and_leaves_live_view() {
     let s = d.json(&["status"]);
     assert_eq!(s["invalid"], 4);
     assert_eq!(s["live"], 3);
-    // Invalid files are not `sessions` rows once pushed.
+    // Once pushed, an invalid file is listed for what it is: no session
+    // data, its code; `--invalid` lists only those.
     let rows: Vec<Value> = d.json(&["sessions"]).as_array().unwrap().clone();
-    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.len(), 7);
+    let bad: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["unpushed"].is_null() && r["status"].is_null())
+        .collect();
+    assert_eq!(bad.len(), 4, "{rows:?}");
+    assert!(bad
+        .iter()
+        .all(|r| r["code"].is_number() && r["error"].is_string()));
+    assert_eq!(
+        d.json(&["sessions", "--invalid"]).as_array().unwrap().len(),
+        4
+    );
+    assert_eq!(
+        d.json(&["sessions", "--status", "accepted"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[test]

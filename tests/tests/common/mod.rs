@@ -186,9 +186,13 @@ impl Daemon {
             socket,
             log,
         };
-        if let Some(c) = &opts.config {
-            std::fs::write(d.dir.path().join("config.toml"), c).unwrap();
-        }
+        // Always a config file of the test's own: one installed on the
+        // machine (/etc/mobile-sessiond/config.toml) must not leak in.
+        std::fs::write(
+            d.dir.path().join("config.toml"),
+            opts.config.as_deref().unwrap_or(""),
+        )
+        .unwrap();
         if opts.as_nobody {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -232,9 +236,7 @@ impl Daemon {
             .arg(&self.data)
             .arg("--socket")
             .arg(&self.socket);
-        if opts.config.is_some() {
-            cmd.arg("--config").arg(self.dir.path().join("config.toml"));
-        }
+        cmd.arg("--config").arg(self.dir.path().join("config.toml"));
         cmd.args(&opts.args)
             .env_remove("MOBILE_SESSION_SOCKET")
             .env_remove("MOBILE_SESSIOND_CONFIG")
