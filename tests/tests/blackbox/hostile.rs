@@ -483,6 +483,7 @@ fn kill_9_during_a_write_storm_leaves_no_torn_lost_or_temporary_file() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let mut d = Daemon::start();
     let mut signed_in: Vec<String> = Vec::new();
+    let mut interrupted = 0;
     for round in 0..20usize {
         let done = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -549,6 +550,13 @@ fn kill_9_during_a_write_storm_leaves_no_torn_lost_or_temporary_file() {
             serde_json::from_slice::<serde_json::Value>(&bytes)
                 .unwrap_or_else(|e| panic!("round {round}: {app}/{id} torn: {e}"));
         }
+        let temp_count = |d: &Daemon| {
+            snapshot(&d.apps_dir())
+                .into_iter()
+                .filter(|(p, _)| p.to_str().unwrap().ends_with(".tmp"))
+                .count()
+        };
+        interrupted += temp_count(&d);
         d.spawn(&Opts::default());
         let temps: Vec<_> = snapshot(&d.apps_dir())
             .into_iter()
@@ -562,4 +570,8 @@ fn kill_9_during_a_write_storm_leaves_no_torn_lost_or_temporary_file() {
         assert_eq!(p["invalid"], serde_json::json!([]), "round {round}");
     }
     assert!(!signed_in.is_empty());
+    eprintln!(
+        "20 kills: {} sessions signed in, {interrupted} interrupted writes cleaned up at restart",
+        signed_in.len()
+    );
 }
