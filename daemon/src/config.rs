@@ -185,6 +185,25 @@ impl Config {
     /// What TOML types cannot say: a hook names a program, a timeout is
     /// neither zero nor endless.
     fn check(&self) -> Result<(), String> {
+        let ranges: [(&str, Option<u64>, u64, u64); 5] = [
+            ("settle_ms", self.settle_ms, 1, 60_000),
+            ("poll_interval_ms", self.poll_interval_ms, 10, 3_600_000),
+            (
+                "watch_queue",
+                self.watch_queue.map(|q| q as u64),
+                1,
+                1 << 24,
+            ),
+            ("max_connections", self.max_connections, 1, 1 << 20),
+            ("idle_timeout_ms", self.idle_timeout_ms, 100, 86_400_000),
+        ];
+        for (key, value, min, max) in ranges {
+            if let Some(v) = value {
+                if !(min..=max).contains(&v) {
+                    return Err(format!("{key} = {v} is out of range ({min} to {max})"));
+                }
+            }
+        }
         let policies = std::iter::once((
             "[policy]".to_string(),
             Some(&self.policy.hook),

@@ -21,6 +21,7 @@
 pub mod cmd;
 pub mod config;
 pub mod core;
+pub mod locks;
 pub mod log;
 pub mod model;
 pub mod server;
@@ -111,15 +112,22 @@ fn started<T>(
     }
 }
 
+/// What the command line says over the config file.
+#[derive(Debug, Clone, Copy)]
+struct Overrides {
+    auto_push: bool,
+    poll: bool,
+}
+
 /// The configuration from `path` (built-in defaults without one), with the
 /// command line's overrides applied.
-fn load_config(path: Option<&Path>, opts: &Options) -> Result<Config, config::ConfigError> {
+fn load_config(path: Option<&Path>, over: Overrides) -> Result<Config, config::ConfigError> {
     let mut config = match path {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
-    config.auto_push |= opts.auto_push;
-    if opts.poll {
+    config.auto_push |= over.auto_push;
+    if over.poll {
         config.watcher = config::WatcherMode::Poll;
     }
     Ok(config)
@@ -128,12 +136,12 @@ fn load_config(path: Option<&Path>, opts: &Options) -> Result<Config, config::Co
 /// SIGHUP: reads the configuration again and puts in force what can change
 /// while running (sign-in policy, auto-push, the access groups). A broken
 /// file is reported and the configuration in use kept.
-fn reload(path: Option<&Path>, opts: &Options, core: &Core, shared: &server::Shared) {
+fn reload(path: Option<&Path>, over: Overrides, core: &Core, shared: &server::Shared) {
     let Some(path) = path else {
         tracing::info!("SIGHUP: no config file to read again");
         return;
     };
-    let config = match load_config(Some(path), opts) {
+    let config = match load_config(Some(path), over) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("SIGHUP: {e}; keeping the configuration in use");
@@ -172,9 +180,15 @@ fn reload(path: Option<&Path>, opts: &Options, core: &Core, shared: &server::Sha
             );
         }
     }
-    // The socket's ACL entries follow the groups (its owning group stays).
-    server::listener::open_to_groups(&shared.info.socket, None, &access);
-    *shared.access.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(access);
+    // The socket's ACL entries follow the groups (its owning group stays),
+    // and so do its folder's when the folder is ours.
+    let ours = |d: &&Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(d).is_ok_and(|m| m.uid() == rustix::process::geteuid().as_raw())
+    };
+    let folder = shared.info.socket.parent().filter(ours);
+    server::listener::open_to_groups(&shared.info.socket, folder, &access);
+    *locks::write(&shared.access) = Arc::new(access);
     core.set_config(config);
     tracing::info!("SIGHUP: configuration read again from {}", path.display());
 }
@@ -184,7 +198,11 @@ fn reload(path: Option<&Path>, opts: &Options, core: &Core, shared: &server::Sha
 /// (`--config`, `$MOBILE_SESSIOND_CONFIG`, `/etc/mobile-sessiond/config.toml`).
 pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), StartError> {
     let config_path = opts.config.clone();
-    let config = load_config(config_path.as_deref(), &opts)?;
+    let over = Overrides {
+        auto_push: opts.auto_push,
+        poll: opts.poll,
+    };
+    let config = load_config(config_path.as_deref(), over)?;
     let data_dir = data_dir(opts.data_dir.take(), &config).ok_or(StartError::NoDataDir)?;
     let socket = match &opts.socket {
         Some(s) => s.clone(),
@@ -268,14 +286,24 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
                 Some(SIGHUP) => {
                     tracing::info!("SIGHUP: reloading the configuration and pushing");
                     service::reloading();
-                    reload(config_path.as_deref(), &opts, &core, &shared);
-                    let c = core.clone();
-                    match tokio::task::spawn_blocking(move || c.push(false)).await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => tracing::error!("push on SIGHUP failed: {e}"),
-                        Err(e) => tracing::error!("push on SIGHUP failed: {e}"),
-                    }
-                    service::ready(&cmd::status::summary(&core));
+                    // Off this thread: reading the file and the group
+                    // database, and the push, may take a while, and the
+                    // loop keeps the watchdog and the other signals.
+                    let (c, sh, path) = (core.clone(), shared.clone(), config_path.clone());
+                    let sh_core = core.clone();
+                    tokio::spawn(async move {
+                        let pushed = tokio::task::spawn_blocking(move || {
+                            reload(path.as_deref(), over, &c, &sh);
+                            c.push(false)
+                        })
+                        .await;
+                        match pushed {
+                            Ok(Ok(_)) => {}
+                            Ok(Err(e)) => tracing::error!("push on SIGHUP failed: {e}"),
+                            Err(e) => tracing::error!("push on SIGHUP failed: {e}"),
+                        }
+                        service::ready(&cmd::status::summary(&sh_core));
+                    });
                 }
                 Some(sig) => {
                     tracing::info!("{}: stopping", signal_name(sig));

@@ -62,7 +62,11 @@ fn main() -> ExitCode {
         poll: args.poll,
         listen_fd,
     };
-    match runtime.block_on(run(opts, CancellationToken::new())) {
+    let ran = runtime.block_on(run(opts, CancellationToken::new()));
+    // Work still on the blocking pool (a hook, a rescan) may not hold the
+    // exit up for long.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    match ran {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

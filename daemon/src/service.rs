@@ -54,7 +54,9 @@ pub fn watchdog_interval() -> Option<Duration> {
             return None;
         }
     }
-    Some(Duration::from_micros(usec / 2))
+    // Half the timeout, as systemd advises; never zero (a timer of zero
+    // would spin).
+    Some(Duration::from_micros(usec / 2).max(Duration::from_millis(1)))
 }
 
 /// The first socket passed by socket activation. Call it before any thread

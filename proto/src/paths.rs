@@ -70,7 +70,7 @@ impl ClientSocket {
     /// that exists, else the first candidate (so that an error names the
     /// path a daemon of this user would use).
     pub fn pick(&self) -> &Path {
-        self.pick_with(|p| p.exists())
+        self.pick_with(|p| p.exists() && trusted(p))
     }
 
     /// [`Self::pick`] with the existence check passed in, for tests.
@@ -85,6 +85,27 @@ impl ClientSocket {
                 .map_or(Path::new(""), PathBuf::as_path),
         }
     }
+}
+
+/// Whether a socket found by searching may be used: one in a folder of a
+/// shared, sticky directory such as `/tmp` (the per-user fallback) counts
+/// only if that folder is a real folder of this user or root — anyone can
+/// create `/tmp/mobile-sessiond-UID` first and wait for this user's tokens.
+fn trusted(socket: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(folder) = socket.parent() else {
+        return true;
+    };
+    let shared = folder
+        .parent()
+        .and_then(|d| std::fs::metadata(d).ok())
+        .is_some_and(|m| m.mode() & 0o1002 == 0o1002);
+    if !shared {
+        return true;
+    }
+    std::fs::symlink_metadata(folder).is_ok_and(|m| {
+        m.is_dir() && (m.uid() == effective_uid() || m.uid() == 0) && m.mode() & 0o022 == 0
+    })
 }
 
 /// Where the client looks for the daemon. Unlike the daemon (which binds
@@ -200,5 +221,28 @@ mod tests {
             resolve_socket_path(None, env_of(&[(SOCKET_ENV, "")]), 1000),
             PathBuf::from("/tmp/mobile-sessiond-1000/mobile-sessiond.sock")
         );
+    }
+
+    #[test]
+    fn a_squatted_per_user_folder_in_a_shared_directory_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        if effective_uid() != 0 {
+            return; // giving a folder away needs root
+        }
+        let shared = std::env::temp_dir().join(format!("msd-shared-{}", std::process::id()));
+        std::fs::create_dir_all(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let mine = shared.join("mine");
+        let theirs = shared.join("theirs");
+        for d in [&mine, &theirs] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("s.sock"), "").unwrap();
+        }
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+        assert!(trusted(&mine.join("s.sock")));
+        assert!(!trusted(&theirs.join("s.sock")));
+        let search = ClientSocket::Search(vec![theirs.join("s.sock"), mine.join("s.sock")]);
+        assert_eq!(search.pick(), mine.join("s.sock"));
+        std::fs::remove_dir_all(&shared).unwrap();
     }
 }

@@ -3,7 +3,7 @@
 use mobile_session_proto::{ChangeReport, Response};
 
 use super::resolve::resolve_all;
-use super::{changed_session, CmdError, Context};
+use super::{after_some, changed_session, CmdError, Context};
 
 pub fn handle(ctx: &Context, sessions: &[String], push: bool) -> Result<Response, CmdError> {
     let deleted = {
@@ -14,7 +14,7 @@ pub fn handle(ctx: &Context, sessions: &[String], push: bool) -> Result<Response
             let changed = match txn.delete(&t.folder, &t.name) {
                 Ok(()) => true,
                 Err(e) if e.is_not_found() => false,
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(after_some(e.into(), &out)),
             };
             if changed {
                 tracing::info!(app = %t.folder, id = %t.name, "session file deleted");

@@ -3,10 +3,10 @@
 //! Only a live, accepted session may log out; any other token is
 //! `UnknownToken`.
 
-use mobile_session_proto::{ChangedSession, Response};
+use mobile_session_proto::Response;
 
 use super::resolve::resolve_token;
-use super::{CmdError, Context};
+use super::{changed_session, CmdError, Context};
 
 pub fn handle(ctx: &Context, token: &str) -> Result<Response, CmdError> {
     let mut txn = ctx.core.txn();
@@ -20,16 +20,10 @@ pub fn handle(ctx: &Context, token: &str) -> Result<Response, CmdError> {
     };
     let dropped = txn.drop_live(&t.folder, &t.name);
     tracing::info!(app = %t.folder, id = %t.name, "logged out: session deleted");
-    Ok(Response::LoggedOut(ChangedSession {
-        app: t.folder.clone(),
-        id: t.name.clone(),
-        path: ctx
-            .core
-            .store()
-            .session_path(&t.folder, &t.name)
-            .display()
-            .to_string(),
-        status: None,
-        changed: deleted || dropped,
-    }))
+    Ok(Response::LoggedOut(changed_session(
+        ctx,
+        t,
+        None,
+        deleted || dropped,
+    )))
 }

@@ -10,6 +10,7 @@
 
 pub mod apps;
 pub mod delete;
+pub mod edit;
 pub mod error;
 pub mod logout;
 pub mod path;
@@ -163,6 +164,40 @@ where
 
 pub fn error(e: CmdError) -> Response {
     Response::Error(e.into_reply())
+}
+
+/// A read of a session's file that failed: "deleted" said plainly when it
+/// is gone (the session stays live until the next push).
+fn read_error(ctx: &Context, t: &Target, e: crate::store::StoreError) -> CmdError {
+    if e.is_not_found() {
+        CmdError::not_found(format!(
+            "{} was deleted (the session stays live until the next push)",
+            ctx.core.store().session_path(&t.folder, &t.name).display()
+        ))
+    } else {
+        e.into()
+    }
+}
+
+/// An error met after some sessions were already changed: it says which,
+/// so a caller knows where things stand (and that nothing was pushed).
+fn after_some(e: CmdError, done: &[ChangedSession]) -> CmdError {
+    let changed: Vec<String> = done
+        .iter()
+        .filter(|s| s.changed)
+        .map(|s| format!("{}/{}", s.app, s.id))
+        .collect();
+    if changed.is_empty() {
+        return e;
+    }
+    CmdError::new(
+        e.code,
+        format!(
+            "{}\n(done before this error, not pushed: {})",
+            e.message,
+            changed.join(", ")
+        ),
+    )
 }
 
 /// The row `set-status`, `delete` and friends report for one session.

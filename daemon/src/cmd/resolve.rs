@@ -54,6 +54,7 @@ pub fn resolve_token(
     let folder = app_folder(&claims.app_id, Some(&claims.team_id));
     let live = live
         .get(&folder, &claims.id)
+        .filter(|l| l.is_of(&claims.app_id, &claims.team_id))
         .ok_or_else(|| CmdError::unknown_token("no live session has this token"))?;
     if live.status != Status::Accepted {
         return Err(CmdError::unknown_token(

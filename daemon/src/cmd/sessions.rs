@@ -108,6 +108,7 @@ fn page(
             disk,
             live,
             &query.deleted,
+            query.app.as_deref(),
             cursor,
             SESSIONS_PAGE_ROWS,
             |r| query.keep(r),

@@ -7,7 +7,7 @@
 use mobile_session_proto::{ChangeReport, ErrorCode, Response, Status};
 
 use super::resolve::{resolve_all, Target};
-use super::{changed_session, CmdError, Context};
+use super::{after_some, changed_session, read_error, CmdError, Context};
 use crate::model::session::{validate, with_status};
 use crate::store::FileBytes;
 
@@ -50,12 +50,14 @@ pub fn handle(
         for t in &targets {
             let file = txn
                 .read(&t.folder, &t.name)
-                .map_err(|e| not_found_or(ctx, t, e))?;
+                .map_err(|e| read_error(ctx, t, e))?;
             edit(ctx, t, &file, status)?;
         }
         let mut out = Vec::with_capacity(targets.len());
         for t in &targets {
-            let written = txn.rewrite(&t.folder, &t.name, |file| edit(ctx, t, file, status))?;
+            let written = txn
+                .rewrite(&t.folder, &t.name, |file| edit(ctx, t, file, status))
+                .map_err(|e| after_some(e, &out))?;
             if written {
                 tracing::info!(app = %t.folder, id = %t.name, %status, "status changed");
             }
@@ -69,16 +71,4 @@ pub fn handle(
         sessions: changed,
         push,
     }))
-}
-
-/// A session whose file was deleted reads as "not found", said plainly.
-fn not_found_or(ctx: &Context, t: &Target, e: crate::store::StoreError) -> CmdError {
-    if e.is_not_found() {
-        CmdError::not_found(format!(
-            "{} was deleted (the session stays live until the next push)",
-            ctx.core.store().session_path(&t.folder, &t.name).display()
-        ))
-    } else {
-        e.into()
-    }
 }

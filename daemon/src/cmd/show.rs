@@ -4,7 +4,7 @@
 use mobile_session_proto::{ErrorCode, Response, Role};
 
 use super::resolve::resolve_session;
-use super::{redact, CmdError, Context};
+use super::{read_error, redact, CmdError, Context};
 use crate::model::session::strip_bom;
 
 pub fn handle(ctx: &Context, arg: &str) -> Result<Response, CmdError> {
@@ -12,16 +12,11 @@ pub fn handle(ctx: &Context, arg: &str) -> Result<Response, CmdError> {
         .core
         .read_views(|disk, live| resolve_session(disk, live, arg))?;
     let path = ctx.core.store().session_path(&t.folder, &t.name);
-    let file = ctx.core.store().read(&t.folder, &t.name).map_err(|e| {
-        if e.is_not_found() {
-            CmdError::not_found(format!(
-                "{} was deleted (the session stays live until the next push)",
-                path.display()
-            ))
-        } else {
-            e.into()
-        }
-    })?;
+    let file = ctx
+        .core
+        .store()
+        .read(&t.folder, &t.name)
+        .map_err(|e| read_error(ctx, &t, e))?;
     let text = std::str::from_utf8(strip_bom(&file.bytes)).map_err(|_| {
         CmdError::new(
             ErrorCode::InvalidFile,

@@ -254,3 +254,23 @@ async fn readers_see_tokens_redacted() {
     assert!(done && rows.len() == 3);
     assert!(rows.iter().all(|r| !r.device.contains("f3a9c1d2")));
 }
+
+#[test]
+fn a_token_naming_the_folder_the_other_way_is_unknown() {
+    // `UTT7VDX8W5.com.contactApp.Contact` is team UTT7VDX8W5's app
+    // com.contactApp.Contact — or, read the other way, a team-less app of
+    // that whole name. Only the file's own reading is its token.
+    let (_dir, ctx) = context(Role::Reader);
+    let genuine =
+        crate::model::token::encode("com.contactApp.Contact", SEED_ID, Some("UTT7VDX8W5"));
+    assert_eq!(genuine, SEED_TOKEN);
+    assert_eq!(
+        verify::reply(&ctx, &genuine).status,
+        mobile_session_proto::VerifyStatus::Accepted
+    );
+    let other = crate::model::token::encode(IOS, SEED_ID, None);
+    assert_eq!(
+        verify::reply(&ctx, &other).status,
+        mobile_session_proto::VerifyStatus::Unknown
+    );
+}

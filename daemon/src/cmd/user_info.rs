@@ -5,15 +5,13 @@
 //! once. Only a live, accepted session may do it; any other token is
 //! `UnknownToken` and nothing is written.
 
-use mobile_session_proto::{ChangedSession, ErrorCode, Response};
+use mobile_session_proto::{ErrorCode, Response};
 use serde_json::{Map, Value};
 
 use super::resolve::resolve_token;
 use super::signin::body::{is_printable, MAX_BODY};
-use super::signin::check_size;
 use super::signin::merge::{lookup, Edit};
-use super::{CmdError, Context};
-use crate::model::session::{strip_bom, validate, with_members};
+use super::{changed_session, edit, CmdError, Context};
 
 /// The longest push token accepted (APNs: 64 hex, FCM: about 160 characters).
 pub const MAX_PUSH_TOKEN: usize = 4096;
@@ -92,21 +90,13 @@ pub fn handle(ctx: &Context, token: &str, body: &str) -> Result<Response, CmdErr
     let mut status = None;
     let written = txn
         .rewrite(&t.folder, &t.name, |file| -> Result<_, CmdError> {
-            let rec = validate(&t.folder, &t.name, &file.bytes).map_err(|inv| {
-                CmdError::new(
-                    ErrorCode::InvalidFile,
-                    format!(
-                        "{} is invalid (code {}: {}); it is left untouched",
-                        path().display(),
-                        inv.code(),
-                        inv.error
-                    ),
-                )
-            })?;
+            let (rec, doc) = edit::read_valid(
+                &t.folder,
+                &t.name,
+                &file.bytes,
+                &path().display().to_string(),
+            )?;
             status = Some(rec.status);
-            let doc: Value = serde_json::from_slice(strip_bom(&file.bytes)).map_err(|e| {
-                CmdError::internal(format!("a valid session no longer parses: {e}"))
-            })?;
             let mut edits: Vec<Edit<'_>> = Vec::new();
             if let Some(u) = &update.user_info {
                 edits.push((vec!["userInfo"], Value::Object(u.clone())));
@@ -118,15 +108,7 @@ pub fn handle(ctx: &Context, token: &str, body: &str) -> Result<Response, CmdErr
             if edits.is_empty() {
                 return Ok(None);
             }
-            let new = with_members(&file.bytes, &edits)
-                .ok_or_else(|| CmdError::internal("cannot edit the session file in place"))?;
-            check_size(new.len())?;
-            validate(&t.folder, &t.name, &new).map_err(|inv| {
-                CmdError::internal(format!(
-                    "the edit would make the session file invalid: {}",
-                    inv.error
-                ))
-            })?;
+            let new = edit::apply(&t.folder, &t.name, &file.bytes, &edits)?;
             Ok(Some(new))
         })
         .map_err(|e: CmdError| {
@@ -142,13 +124,9 @@ pub fn handle(ctx: &Context, token: &str, body: &str) -> Result<Response, CmdErr
     if written {
         tracing::info!(app = %t.folder, id = %t.name, "user info stored");
     }
-    Ok(Response::UserInfoStored(ChangedSession {
-        app: t.folder.clone(),
-        id: t.name.clone(),
-        path: path().display().to_string(),
-        status,
-        changed: written,
-    }))
+    Ok(Response::UserInfoStored(changed_session(
+        ctx, t, status, written,
+    )))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ pub fn reply(ctx: &Context, token: &str) -> VerifyReply {
     token::with_claims(token, |c| {
         let folder = c.folder();
         ctx.core.read_live(|live| match live.get(&folder, &c.id) {
-            Some(rec) => VerifyReply {
+            Some(rec) if rec.is_of(&c.app_id, &c.team_id) => VerifyReply {
                 status: match rec.status {
                     Status::Accepted => VerifyStatus::Accepted,
                     Status::Pending => VerifyStatus::Pending,
@@ -18,7 +18,7 @@ pub fn reply(ctx: &Context, token: &str) -> VerifyReply {
                 id: Some(rec.id.to_string()),
                 app: Some(folder.clone()),
             },
-            None => VerifyReply::unknown(),
+            _ => VerifyReply::unknown(),
         })
     })
     .unwrap_or_else(VerifyReply::unknown)

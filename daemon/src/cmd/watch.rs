@@ -29,16 +29,22 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     app: Option<String>,
 ) -> Flow {
     let app = match app {
-        Some(a) => match ctx
-            .core
-            .read_views(|disk, live| resolve_app(disk, live, &a))
-        {
-            Ok(folder) => Some(folder),
-            Err(e) => {
-                let _ = conn.send(&error(e)).await;
-                return Flow::Continue;
+        // On the blocking pool: it takes the view lock.
+        Some(a) => {
+            let c = ctx.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                c.core.read_views(|disk, live| resolve_app(disk, live, &a))
+            })
+            .await
+            .unwrap_or_else(|e| Err(super::CmdError::internal(e.to_string())));
+            match found {
+                Ok(folder) => Some(folder),
+                Err(e) => {
+                    let _ = conn.send(&error(e)).await;
+                    return Flow::Continue;
+                }
             }
-        },
+        }
         None => None,
     };
     let mut events = ctx.core.subscribe();
@@ -71,8 +77,9 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 continue;
             }
         }
-        // A client that stopped reading blocks only this task, and only
-        // until shutdown; meanwhile its channel drops what it cannot hold.
+        // A client that stopped reading blocks only this task, until
+        // shutdown or the connection's write timeout closes it; meanwhile
+        // its channel drops what it cannot hold (it is told it lagged).
         let msg = Response::Event(event);
         tokio::select! {
             _ = ctx.shutdown.cancelled() => return Flow::Close,

@@ -31,13 +31,14 @@ pub use barrier::PushBarrier;
 pub use retry::{run as run_retries, Retry, RetryQueue};
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
 use mobile_session_proto::{Event, EventKind, PushReport};
 use tokio::sync::broadcast;
 
 use crate::config::Config;
+use crate::locks::{lock, read, write};
 use crate::model::event::{change_event, diff_event};
 use crate::model::names::SessionKey;
 use crate::model::session::SessionRecord;
@@ -86,15 +87,6 @@ pub struct Core {
     pub stats: Stats,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic elsewhere must not take every later request down with it.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn read<T: ?Sized>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Core {
     /// Scans the folder and pushes: the live view starts as the valid files.
     pub fn open(store: SessionStore, config: Config) -> Result<Self, StoreError> {
@@ -134,7 +126,7 @@ impl Core {
 
     /// Replaces the configuration (a reload); requests in flight keep theirs.
     pub fn set_config(&self, config: Config) {
-        *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+        *write(&self.config) = Arc::new(config);
     }
 
     /// Starts a change: waits for the write lock.
@@ -172,7 +164,7 @@ impl Core {
     }
 
     pub fn set_barrier(&self, barrier: Option<Arc<dyn PushBarrier>>) {
-        *self.barrier.write().unwrap_or_else(|e| e.into_inner()) = barrier;
+        *write(&self.barrier) = barrier;
     }
 
     /// How the folder is watched, with any problem (shown by `status`).
@@ -305,10 +297,13 @@ impl Txn<'_> {
                 Ok(()) => return Ok(true),
                 Err(StoreError::Changed { .. }) if attempt < REWRITE_ATTEMPTS => {
                     tracing::debug!(app = %folder, id = %name, attempt, "file changed during a rewrite; applying the change again");
-                    // Take in the other writer's version before trying again.
+                    // Let the other writer through (release the lease), then
+                    // take in its version before trying again.
+                    drop(file);
                     self.refresh_file(folder, name);
                 }
                 Err(e) => {
+                    drop(file);
                     self.refresh_file(folder, name);
                     return Err(e.into());
                 }
@@ -343,9 +338,25 @@ impl Txn<'_> {
     /// the watcher reports it). A transient error keeps the last reading
     /// and schedules another read.
     pub fn refresh_file(&mut self, folder: &str, name: &str) {
-        let read = scan::read_entry(&self.core.store, folder, name);
         let key = SessionKey::new(folder, name);
+        // Two files whose names differ only in case: the name that sorts
+        // first stands for the session while it exists (as at a scan).
+        let rival = lock(&self.core.disk)
+            .get(&key)
+            .filter(|e| *e.name != *name)
+            .map(|e| e.name.to_string());
+        if let Some(rival) = rival {
+            if rival.as_str() < name && self.core.store.exists(folder, &rival) {
+                tracing::debug!(app = %folder, file = %name, "ignored: {rival} stands for this session");
+                return;
+            }
+        }
+        let read = scan::read_entry(&self.core.store, folder, name);
         let (before, after) = match read {
+            EntryRead::FolderUnreadable(e) => {
+                // Nothing is known of the file: its folder cannot be opened.
+                return self.folder_unreadable(folder, &e);
+            }
             EntryRead::Transient(e) => {
                 self.core.stats.read_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(app = %folder, id = %name, "cannot read the session file for now ({e}); keeping what was last read, retrying");
@@ -360,17 +371,64 @@ impl Txn<'_> {
             EntryRead::Found(entry, label) => {
                 let mut disk = lock(&self.core.disk);
                 let before = disk.insert(folder, entry.clone());
+                let app = disk.app_mut(folder);
                 if let Some(label) = label {
-                    disk.app_mut(folder)
-                        .meta
-                        .offer_session_label(key.id(), label);
+                    app.meta.offer_session_label(key.id(), label);
                 }
+                // Its folder opened: it is not unreadable (any more).
+                app.meta.unreadable = false;
                 (before, Some(entry))
             }
         };
         lock(&self.core.retries).forget_file(folder, name);
+        let was_valid = before.as_ref().is_some_and(|e| e.state.is_ok());
+        let is_valid = after.as_ref().is_some_and(|e| e.state.is_ok());
+        if was_valid && !is_valid {
+            self.relabel(folder);
+        }
         if let Some(ev) = diff_event(folder, name, before.as_ref(), after.as_ref()) {
             self.core.emit(ev);
+        }
+    }
+
+    /// Keeps an app's label taken from a valid session: when the session it
+    /// came from is gone or invalid, the next valid one (by id) names the
+    /// app — read outside the view lock.
+    fn relabel(&mut self, folder: &str) {
+        let next = {
+            let mut disk = lock(&self.core.disk);
+            let Some(app) = disk.apps().get(folder) else {
+                return;
+            };
+            let valid = |id: &str| app.sessions.get(id).is_some_and(|e| e.state.is_ok());
+            if app
+                .meta
+                .session_label
+                .as_ref()
+                .is_some_and(|(id, _)| valid(id))
+            {
+                return;
+            }
+            let next = app
+                .sessions
+                .iter()
+                .find(|(_, e)| e.state.is_ok())
+                .map(|(id, e)| (id.clone(), e.name.to_string()));
+            disk.app_mut(folder).meta.session_label = None;
+            next
+        };
+        let Some((id, name)) = next else { return };
+        let label = self
+            .core
+            .store
+            .read(folder, &name)
+            .ok()
+            .and_then(|f| crate::model::app::app_label(&f.bytes));
+        if let Some(label) = label {
+            lock(&self.core.disk)
+                .app_mut(folder)
+                .meta
+                .offer_session_label(&id, label);
         }
     }
 
@@ -381,16 +439,10 @@ impl Txn<'_> {
         let names = match self.core.store.session_names(folder) {
             Ok(n) => n,
             Err(e) if e.is_not_found() || matches!(e, StoreError::NotRegular { .. }) => {
+                lock(&self.core.retries).forget(&Retry::Folder(folder.into()));
                 return self.forget_folder(folder);
             }
-            Err(e) => {
-                tracing::warn!(app = %folder, "cannot list the app folder ({e}); keeping its sessions as last read");
-                lock(&self.core.disk).app_mut(folder).meta.unreadable = true;
-                if e.is_transient() {
-                    lock(&self.core.retries).schedule(Retry::Folder(folder.into()), Instant::now());
-                }
-                return;
-            }
+            Err(e) => return self.folder_unreadable(folder, &e),
         };
         let manifest = self
             .core
@@ -399,21 +451,41 @@ impl Txn<'_> {
             .as_deref()
             .and_then(crate::model::app::app_label);
         lock(&self.core.retries).forget(&Retry::Folder(folder.into()));
-        let known: Vec<String> = {
+        let (known, was_unreadable) = {
             let mut disk = lock(&self.core.disk);
             let app = disk.app_mut(folder);
-            if app.meta.unreadable {
-                tracing::info!(app = %folder, "the app folder is readable again");
-            }
-            app.meta.unreadable = false;
             app.meta.manifest_label = manifest;
-            app.sessions.values().map(|e| e.name.to_string()).collect()
+            let known: Vec<String> = app.sessions.values().map(|e| e.name.to_string()).collect();
+            (known, std::mem::replace(&mut app.meta.unreadable, false))
         };
-        for name in names
-            .iter()
-            .chain(known.iter().filter(|k| !names.contains(k)))
-        {
+        if was_unreadable {
+            tracing::info!(app = %folder, "the app folder is readable again");
+        }
+        let listed: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+        let gone = known.iter().filter(|k| !listed.contains(k.as_str()));
+        for name in names.iter().chain(gone) {
             self.refresh_file(folder, name);
+        }
+    }
+
+    /// An app folder that cannot be listed or opened: its entries are kept
+    /// as last read (its live sessions stay live), `status` and `apps` say
+    /// so, and a transient error is retried; a permanent one (permissions)
+    /// waits for the watcher to see the folder change.
+    fn folder_unreadable(&mut self, folder: &str, e: &StoreError) {
+        let newly = {
+            let mut disk = lock(&self.core.disk);
+            let app = disk.app_mut(folder);
+            !std::mem::replace(&mut app.meta.unreadable, true)
+        };
+        if newly {
+            tracing::warn!(app = %folder, "cannot read the app folder ({e}); keeping its sessions as last read");
+        }
+        let mut retries = lock(&self.core.retries);
+        if e.is_transient() {
+            retries.schedule(Retry::Folder(folder.into()), Instant::now());
+        } else {
+            retries.forget(&Retry::Folder(folder.into()));
         }
     }
 
@@ -448,7 +520,10 @@ impl Txn<'_> {
         let now = Instant::now();
         let watched = self.core.events.receiver_count() > 0;
         let mut retries = Vec::new();
-        let mut read_errors = 0u64;
+        let mut transient = Vec::new();
+        let mut unreadable = Vec::new();
+        // Folders where something changed: their label is checked after.
+        let mut touched = Vec::new();
         {
             let mut disk = lock(&self.core.disk);
             let listed: std::collections::HashSet<&str> =
@@ -482,10 +557,7 @@ impl Txn<'_> {
                 let entries = match f.entries {
                     Ok(entries) => entries,
                     Err(e) => {
-                        tracing::warn!(app = %folder, "cannot list the app folder ({e}); keeping its sessions as last read");
-                        if e.is_transient() {
-                            retries.push(Retry::Folder(folder.clone()));
-                        }
+                        unreadable.push((folder, e));
                         continue;
                     }
                 };
@@ -502,10 +574,12 @@ impl Txn<'_> {
                     })
                     .unwrap_or_default();
                 drop(seen);
+                let mut changed = !vanished.is_empty();
                 for (id, found) in entries {
                     match found {
                         scan::Scanned::Same => {}
                         scan::Scanned::Read(entry) => {
+                            changed = true;
                             let key = SessionKey::new(&folder, &id);
                             if watched {
                                 let ev =
@@ -516,15 +590,13 @@ impl Txn<'_> {
                             }
                             disk.insert(&folder, entry);
                         }
-                        scan::Scanned::Transient(e) => {
-                            tracing::warn!(app = %folder, id = %id, "cannot read the session file for now ({e}); keeping what was last read, retrying");
-                            read_errors += 1;
-                            let name = disk
-                                .get(&SessionKey::new(&folder, &id))
-                                .map_or(id.clone(), |e| e.name.to_string());
-                            retries.push(Retry::File(folder.clone(), name));
+                        scan::Scanned::Transient { name, error } => {
+                            transient.push((folder.clone(), name, error));
                         }
                     }
+                }
+                if changed {
+                    touched.push(folder.clone());
                 }
                 for id in vanished {
                     if let Some(before) = disk.remove(&SessionKey::new(&folder, &id)) {
@@ -540,11 +612,20 @@ impl Txn<'_> {
                 }
             }
         }
-        if read_errors > 0 {
-            self.core
-                .stats
-                .read_errors
-                .fetch_add(read_errors, Ordering::Relaxed);
+        for folder in touched {
+            self.relabel(&folder);
+        }
+        for (folder, e) in unreadable {
+            tracing::warn!(app = %folder, "cannot read the app folder ({e}); keeping its sessions as last read");
+            if e.is_transient() {
+                retries.push(Retry::Folder(folder));
+            }
+        }
+        // Said and counted outside the view lock.
+        for (folder, name, error) in transient {
+            tracing::warn!(app = %folder, id = %name, "cannot read the session file for now ({error}); keeping what was last read, retrying");
+            self.core.stats.read_errors.fetch_add(1, Ordering::Relaxed);
+            retries.push(Retry::File(folder, name));
         }
         let mut queue = lock(&self.core.retries);
         for r in retries {
@@ -571,7 +652,7 @@ impl Txn<'_> {
         let t = Instant::now();
         let report = {
             let mut disk = lock(&self.core.disk);
-            let mut live = self.core.live.write().unwrap_or_else(|e| e.into_inner());
+            let mut live = write(&self.core.live);
             view::push_incremental(self.core.store.root(), &mut disk, &mut live)
         };
         tracing::debug!(took = ?t.elapsed(), "push applied");
@@ -611,7 +692,7 @@ impl Txn<'_> {
         let Some(Ok(rec)) = disk.get(&key).map(|e| e.state.clone()) else {
             return;
         };
-        let mut live = self.core.live.write().unwrap_or_else(|e| e.into_inner());
+        let mut live = write(&self.core.live);
         let replace = match live.get_key(&key) {
             None => true,
             Some(l) => previous_disk.is_some_and(|p| p.same_content(l)),
@@ -625,7 +706,7 @@ impl Txn<'_> {
     pub fn drop_live(&mut self, folder: &str, name: &str) -> bool {
         let key = SessionKey::new(folder, name);
         let _disk = lock(&self.core.disk); // lock order
-        let mut live = self.core.live.write().unwrap_or_else(|e| e.into_inner());
+        let mut live = write(&self.core.live);
         live.remove(&key).is_some()
     }
 }

@@ -22,6 +22,13 @@ pub enum Retry {
 const FIRST: Duration = Duration::from_millis(100);
 const LAST: Duration = Duration::from_secs(30);
 
+/// How long to wait after the `failures`-th failure in a row.
+fn backoff(failures: u32) -> Duration {
+    FIRST
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(LAST)
+}
+
 /// When each pending retry is due, and how many times it failed.
 #[derive(Debug, Default)]
 pub struct RetryQueue {
@@ -34,10 +41,7 @@ impl RetryQueue {
     pub fn schedule(&mut self, what: Retry, now: Instant) {
         let (failures, due) = self.pending.entry(what).or_insert((0, now));
         *failures = failures.saturating_add(1);
-        let backoff = FIRST
-            .saturating_mul(1u32 << (*failures - 1).min(16))
-            .min(LAST);
-        *due = now + backoff;
+        *due = now + backoff(*failures);
     }
 
     /// `what` was read fine.
@@ -62,7 +66,7 @@ impl RetryQueue {
         for (what, (failures, due)) in &mut self.pending {
             if *due <= now {
                 out.push(what.clone());
-                *due = now + FIRST.saturating_mul(1u32 << (*failures).min(16)).min(LAST);
+                *due = now + backoff(*failures);
             }
         }
         out

@@ -237,3 +237,42 @@ fn a_transient_read_error_keeps_the_last_good_entry_and_is_retried() {
     assert!(core.disk_entry(APP, id).unwrap().state.is_err());
     crate::store::faults::set(id, None);
 }
+
+#[test]
+fn the_app_label_follows_its_session() {
+    let (_d, core) = core_with(&[]);
+    let named = |id: &str, name: &str| {
+        serde_json::json!({
+            "application": {"id": APP, "name": name},
+            "session": {"id": id},
+            "status": "accepted",
+            "token": token::encode(APP, id, None),
+        })
+        .to_string()
+    };
+    let label =
+        |core: &Core| core.read_views(|disk, _| disk.app(APP).and_then(|a| a.label(APP).name));
+    let mut txn = core.txn();
+    txn.write(
+        APP,
+        "aaaa",
+        named("aaaa", "First").as_bytes(),
+        WriteMode::Create,
+    )
+    .unwrap();
+    txn.write(
+        APP,
+        "bbbb",
+        named("bbbb", "Second").as_bytes(),
+        WriteMode::Create,
+    )
+    .unwrap();
+    drop(txn);
+    assert_eq!(label(&core).as_deref(), Some("First"));
+    // The file that named the app goes: the next one names it.
+    core.txn().delete(APP, "aaaa").unwrap();
+    assert_eq!(label(&core).as_deref(), Some("Second"));
+    // And a rescan agrees.
+    core.txn().rescan(false).unwrap();
+    assert_eq!(label(&core).as_deref(), Some("Second"));
+}

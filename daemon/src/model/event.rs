@@ -81,6 +81,7 @@ mod tests {
                 email: None,
                 device: "null".into(),
                 hash: content_hash(text.as_bytes()),
+                claims: 0,
             })),
         }
     }

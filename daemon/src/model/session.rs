@@ -31,6 +31,8 @@ pub struct SessionRecord {
     pub device: Box<str>,
     /// Hash of the file's text (without a BOM).
     pub hash: u64,
+    /// [`claims_hash`] of its `application.id` and `team.id`.
+    pub claims: u64,
 }
 
 impl SessionRecord {
@@ -38,6 +40,30 @@ impl SessionRecord {
     pub fn same_content(&self, other: &SessionRecord) -> bool {
         self.hash == other.hash
     }
+
+    /// Whether a token's app and team are this session's. One folder may
+    /// be named by two tokens — `T.a.b` is team `T`'s app `a.b`, or the
+    /// team-less app `T.a.b` — and only the file's own counts.
+    pub fn is_of(&self, app_id: &str, team_id: &str) -> bool {
+        self.claims == claims_hash(app_id, team_id)
+    }
+}
+
+/// The per-process key of the hashes below.
+fn hash_keys() -> &'static std::hash::RandomState {
+    static KEYS: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+    KEYS.get_or_init(std::hash::RandomState::new)
+}
+
+/// A hash of the app id and team id (`""` without a team) a session or a
+/// token names.
+pub fn claims_hash(app_id: &str, team_id: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = hash_keys().build_hasher();
+    h.write(app_id.as_bytes());
+    h.write_u8(0xff); // no app id holds it: the two parts cannot run together
+    h.write(team_id.as_bytes());
+    h.finish()
 }
 
 /// A 64-bit hash of a file's content (without a BOM), the same for the
@@ -45,8 +71,7 @@ impl SessionRecord {
 /// nobody can craft a file that collides with another.
 pub fn content_hash(bytes: &[u8]) -> u64 {
     use std::hash::{BuildHasher, Hasher};
-    static KEYS: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
-    let mut h = KEYS.get_or_init(std::hash::RandomState::new).build_hasher();
+    let mut h = hash_keys().build_hasher();
     h.write(strip_bom(bytes));
     h.finish()
 }
@@ -269,6 +294,7 @@ pub fn validate(folder: &str, file_name: &str, bytes: &[u8]) -> Result<SessionRe
         email: fields.email.map(|e| e.into()),
         device: fields.device.unwrap_or_else(|| "null".into()).into(),
         hash: content_hash(text.as_bytes()),
+        claims: claims_hash(app_id, team_id.unwrap_or("")),
     })
 }
 

@@ -9,7 +9,10 @@
 //!
 //! The disk view remembers which keys changed since the last push, so a
 //! push, the `unpushed` count and the list of deleted-but-live sessions cost
-//! what changed, not the number of sessions (except right after a rescan).
+//! what changed, not the number of sessions. The set is bounded: past the
+//! number of entries plus [`DIRTY_SLACK`] (files created and deleted again
+//! without a push, say), it gives way to "everything may have changed",
+//! and the next push compares every session once.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Bound;
@@ -90,13 +93,17 @@ impl AppView {
     }
 }
 
+/// Keys remembered as changed beyond the number of entries before the view
+/// stops remembering and compares everything at the next push.
+pub const DIRTY_SLACK: usize = 65_536;
+
 /// The disk view, plus what changed since the last push.
 #[derive(Debug, Default, Clone)]
 pub struct DiskView {
     apps: BTreeMap<String, AppView>,
     /// Keys whose entry changed since the last push.
     dirty: HashSet<SessionKey>,
-    /// Everything may have changed (a rescan): the next push compares all.
+    /// Too much changed to remember key by key: the next push compares all.
     all_dirty: bool,
     valid: u64,
     invalid: BTreeSet<SessionKey>,
@@ -140,15 +147,28 @@ impl DiskView {
             .or_default()
             .sessions
             .insert(key.id().to_string(), entry);
-        self.dirty.insert(key);
+        self.note_changed(key);
         old
     }
 
     pub fn remove(&mut self, key: &SessionKey) -> Option<DiskEntry> {
         let old = self.apps.get_mut(key.folder())?.sessions.remove(key.id())?;
         self.account(key, &old, false);
-        self.dirty.insert(key.clone());
+        self.note_changed(key.clone());
         Some(old)
+    }
+
+    /// Remembers a changed key, unless so much changed that remembering
+    /// them one by one costs more than comparing everything once.
+    fn note_changed(&mut self, key: SessionKey) {
+        if self.all_dirty {
+            return;
+        }
+        self.dirty.insert(key);
+        let entries = self.valid as usize + self.invalid.len();
+        if self.dirty.len() > entries + DIRTY_SLACK {
+            self.mark_all_dirty();
+        }
     }
 
     /// The app folder, registered if new (it may have no session yet).
@@ -170,27 +190,7 @@ impl DiskView {
         Some(app)
     }
 
-    /// A view built in bulk by a scan: counts computed once, everything dirty.
-    pub fn from_apps(apps: BTreeMap<String, AppView>) -> Self {
-        let mut view = DiskView {
-            apps,
-            all_dirty: true,
-            ..Default::default()
-        };
-        for (folder, app) in &view.apps {
-            for (id, e) in &app.sessions {
-                match e.state {
-                    Ok(_) => view.valid += 1,
-                    Err(_) => {
-                        view.invalid.insert(SessionKey::new(folder, id));
-                    }
-                }
-            }
-        }
-        view
-    }
-
-    /// Marks everything as changed (the view was rebuilt by a rescan).
+    /// Forgets the changed keys: the next push compares every session.
     pub fn mark_all_dirty(&mut self) {
         self.all_dirty = true;
         self.dirty.clear();
@@ -334,7 +334,7 @@ fn key_unpushed(disk: &DiskView, live: &LiveView, key: &SessionKey) -> bool {
 }
 
 /// Counts `sessions` rows that carry an unpushed mark (O(changes since the
-/// last push), except right after a rescan).
+/// last push), except when too much changed to remember).
 pub fn unpushed_count(disk: &DiskView, live: &LiveView) -> u64 {
     if !disk.all_dirty {
         return disk
@@ -361,7 +361,7 @@ pub fn unpushed_count(disk: &DiskView, live: &LiveView) -> u64 {
 }
 
 /// Applies the disk view to the live view in place, looking only at what
-/// changed since the last push (everything after a rescan).
+/// changed since the last push (everything when too much changed).
 pub fn push_incremental(root: &Path, disk: &mut DiskView, live: &mut LiveView) -> PushReport {
     if disk.all_dirty {
         disk.all_dirty = false;
@@ -394,7 +394,7 @@ pub fn push_incremental(root: &Path, disk: &mut DiskView, live: &mut LiveView) -
     report
 }
 
-/// Compares every session (after a rescan). Updates the live map in place,
+/// Compares every session (when too much changed). Updates the live map in place,
 /// looking keys up through one reused buffer: an unchanged session costs a
 /// hash lookup, no allocation.
 fn push_all_in_place(root: &Path, disk: &DiskView, live: &mut LiveView) -> PushReport {
@@ -477,30 +477,51 @@ pub struct RowSource {
 pub type RowCursor = (String, String);
 
 /// The next page of `sessions` rows: up to `max` rows after `after`, in
-/// (folder, id) order, that `keep` accepts. Rows are every disk entry (a
+/// (folder, id) order, of the folder `within` (or of all), that `keep`
+/// accepts. Rows are every disk entry (a
 /// valid file, or an invalid one with its live copy if any) and the live
 /// sessions whose file was deleted (`deleted`, given sorted).
 /// Returns the rows and where to continue (`None` at the end).
+#[allow(clippy::too_many_arguments)]
 pub fn rows_page(
     disk: &DiskView,
     live: &LiveView,
     deleted: &[(SessionKey, Arc<SessionRecord>)],
+    within: Option<&str>,
     after: Option<&RowCursor>,
     max: usize,
     mut keep: impl FnMut(&RowSource) -> bool,
 ) -> (Vec<RowSource>, Option<RowCursor>) {
-    let after_ref = after.map(|(f, i)| (f.as_str(), i.as_str()));
-    let mut on_disk = disk.entries_after(after_ref).peekable();
+    // One app's rows: start at its folder and stop after it.
+    let after_ref = after
+        .map(|(f, i)| (f.as_str(), i.as_str()))
+        .or(within.map(|f| (f, "")));
+    let in_scope = move |f: &str| within.is_none_or(|w| w == f);
+    let mut on_disk = disk
+        .entries_after(after_ref)
+        .take_while(move |(f, _, _)| in_scope(f))
+        .peekable();
     let first_deleted =
         deleted.partition_point(|(k, _)| after_ref.is_some_and(|a| (k.folder(), k.id()) <= a));
-    let mut gone = deleted[first_deleted..].iter().peekable();
+    let mut gone = deleted[first_deleted..]
+        .iter()
+        .filter(move |(k, _)| in_scope(k.folder()))
+        .peekable();
     let mut rows = Vec::new();
     loop {
         let take_disk = match (on_disk.peek(), gone.peek()) {
             (None, None) => return (rows, None),
             (Some(_), None) => true,
             (None, Some(_)) => false,
-            (Some((f, id, _)), Some((k, _))) => (*f, *id) < (k.folder(), k.id()),
+            (Some((f, id, _)), Some((k, _))) => {
+                let (here, there) = ((*f, *id), (k.folder(), k.id()));
+                if here == there {
+                    // Its file came back since the listing started: the
+                    // file's row stands for it.
+                    gone.next();
+                }
+                here <= there
+            }
         };
         let (cursor, row) = if take_disk {
             let Some((folder, id, entry)) = on_disk.next() else {
@@ -561,6 +582,7 @@ mod tests {
             email: None,
             device: "null".into(),
             hash: content_hash(text.as_bytes()),
+            claims: 0,
         })
     }
 
@@ -583,7 +605,7 @@ mod tests {
         let mut out = Vec::new();
         let mut cursor = None;
         loop {
-            let (rows, next) = rows_page(disk, live, &deleted, cursor.as_ref(), page, |r| {
+            let (rows, next) = rows_page(disk, live, &deleted, None, cursor.as_ref(), page, |r| {
                 r.record.is_some()
             });
             out.extend(rows);
@@ -638,6 +660,27 @@ mod tests {
         assert_eq!(gone.sessions.len(), 2);
         assert_eq!((disk.valid_count(), disk.invalid_count()), (1, 0));
         assert!(disk.app("A").is_none());
+    }
+
+    #[test]
+    fn churn_without_a_push_is_bounded_and_pushes_right() {
+        let root = Path::new("/m");
+        let mut disk = DiskView::default();
+        disk.insert("A", entry("aaaa", "1"));
+        let mut live = LiveView::default();
+        push_incremental(root, &mut disk, &mut live);
+        // Files that come and go, never pushed: remembered up to a bound.
+        for i in 0..(DIRTY_SLACK as u32 + 10) {
+            let id = format!("{i:08x}");
+            disk.insert("A", entry(&id, "x"));
+            disk.remove(&SessionKey::new("A", &id));
+        }
+        assert!(disk.dirty.len() <= 1 + DIRTY_SLACK);
+        assert!(disk.all_dirty);
+        disk.insert("A", entry("bbbb", "2"));
+        let r = push_incremental(root, &mut disk, &mut live);
+        assert_eq!((r.added, r.unchanged, r.removed), (1, 1, 0));
+        assert!(!disk.all_dirty && disk.dirty.is_empty());
     }
 
     #[test]

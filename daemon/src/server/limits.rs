@@ -12,6 +12,8 @@ pub const DEFAULT_MAX_CONNECTIONS: u64 = 4096;
 /// Connections kept for admins beyond `max_connections`.
 pub const ADMIN_RESERVE: u64 = 8;
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Busy answers being given at once; past it, a new client is closed at once.
+pub const REFUSALS_AT_ONCE: usize = 64;
 /// How long a refused (busy) client has to say hello before we answer anyway.
 pub const BUSY_HELLO_WAIT: Duration = Duration::from_secs(1);
 
@@ -49,7 +51,8 @@ impl Limits {
 /// the rest: standard streams, the runtime, the watcher, the scan workers
 /// (two descriptors each), the admins' reserve and refusals being answered.
 pub fn connections_within(fds: u64) -> u64 {
-    let reserve = 32 + ADMIN_RESERVE + fds / 16;
+    let refusals = (REFUSALS_AT_ONCE as u64).min(fds / 8);
+    let reserve = 32 + ADMIN_RESERVE + refusals + fds / 16;
     fds.saturating_sub(reserve).max(1)
 }
 

@@ -20,6 +20,8 @@ pub enum BindError {
     NotASocket(PathBuf),
     #[error("cannot listen on {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error("the socket's folder {0} is not a folder of this user or root (another user could replace the socket, or read what clients send); remove it or pick another --socket")]
+    UntrustedFolder(PathBuf),
 }
 
 /// Removes the socket file the daemon bound when dropped. A socket handed
@@ -66,6 +68,9 @@ pub fn bind(path: &Path, access: &Access) -> Result<(UnixListener, SocketGuard),
     };
     let mut created_dir = None;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if dir.exists() && !trusted_folder(dir) {
+            return Err(BindError::UntrustedFolder(dir.to_path_buf()));
+        }
         if !dir.exists() {
             use std::os::unix::fs::DirBuilderExt;
             std::fs::DirBuilder::new()
@@ -121,6 +126,20 @@ pub fn bind(path: &Path, access: &Access) -> Result<(UnixListener, SocketGuard),
     std_listener.set_nonblocking(true).map_err(io_err)?;
     let listener = UnixListener::from_std(std_listener).map_err(io_err)?;
     Ok((listener, guard))
+}
+
+/// A folder we may put the socket in: a real folder (not a symlink) of our
+/// own user or root that not everyone may write to, or a shared sticky one
+/// such as `/tmp`, where nobody else can remove or replace what we create.
+fn trusted_folder(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::symlink_metadata(dir) else {
+        return false;
+    };
+    let me = rustix::process::geteuid().as_raw();
+    let sticky = m.mode() & 0o1000 != 0;
+    let world_writable = m.mode() & 0o002 != 0;
+    m.is_dir() && (sticky || (!world_writable && (m.uid() == me || m.uid() == 0)))
 }
 
 /// Lets every configured group reach the socket (and a folder we created)

@@ -73,6 +73,7 @@ fn admin_may_enter(stream: &Stream, shared: &Shared, open: u64) -> bool {
 pub async fn serve(listener: Listener, shared: Shared) {
     let tracker = TaskTracker::new();
     let mut refusals: u64 = 0;
+    let refusing = Arc::new(tokio::sync::Semaphore::new(limits::REFUSALS_AT_ONCE));
     loop {
         let stream = tokio::select! {
             _ = shared.shutdown.cancelled() => break,
@@ -91,10 +92,15 @@ pub async fn serve(listener: Listener, shared: Shared) {
                             "{open} connections open, the most allowed (max_connections): new clients are told the daemon is busy ({refusals} so far)"
                         );
                     }
-                    tracker.spawn(connection::refuse_busy(
-                        stream,
-                        shared.limits.max_connections,
-                    ));
+                    // Refusals take descriptors too: a flood beyond those
+                    // being answered is closed without a word.
+                    if let Ok(permit) = refusing.clone().try_acquire_owned() {
+                        let max = shared.limits.max_connections;
+                        tracker.spawn(async move {
+                            connection::refuse_busy(stream, max).await;
+                            drop(permit);
+                        });
+                    }
                     continue;
                 }
                 shared

@@ -241,6 +241,15 @@ impl SessionStore {
         }
     }
 
+    /// Whether a directory entry of that name is in the folder (a link or
+    /// any kind of file counts; nothing is followed).
+    pub fn exists(&self, folder: &str, name: &str) -> bool {
+        Self::check_name(name).is_ok()
+            && self
+                .open_folder(folder)
+                .is_ok_and(|dir| rfs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok())
+    }
+
     /// Reads one session file (never through a symlink, at most 1 MiB).
     pub fn read(&self, folder: &str, name: &str) -> Result<FileBytes, StoreError> {
         Self::check_name(name)?;
@@ -256,17 +265,18 @@ impl SessionStore {
         let dir = self.open_folder(folder)?;
         let path = || self.session_path(folder, name);
         let (file, _) = open_regular(&dir, name, &path)?;
-        let (file, lease) = match lease::Lease::take(file) {
-            lease::Taken::Lease(l) => (None, Some(l)),
-            lease::Taken::Unavailable(f) => (Some(f), None),
-        };
-        let reading = file.as_ref().or(lease.as_ref().map(lease::Lease::file));
-        let Some(reading) = reading else {
-            return Err(StoreError::NotRegular { path: path() });
-        };
         // Read (and stamp) after the lease: a writer that had the file open
         // has finished by now.
-        let (bytes, stamp) = read_open(reading, MAX_SESSION_FILE, &path)?;
+        let (bytes, stamp, lease) = match lease::Lease::take(file) {
+            lease::Taken::Lease(l) => {
+                let (bytes, stamp) = read_open(l.file(), MAX_SESSION_FILE, &path)?;
+                (bytes, stamp, Some(l))
+            }
+            lease::Taken::Unavailable(f) => {
+                let (bytes, stamp) = read_open(&f, MAX_SESSION_FILE, &path)?;
+                (bytes, stamp, None)
+            }
+        };
         Ok(FileBytes {
             bytes,
             stamp,
@@ -380,8 +390,23 @@ impl SessionStore {
                             if !matches!(swap(&dir, &tmp_name, name), Ok(true)) {
                                 // Theirs is at the temporary name: never remove it.
                                 tmp_exists = false;
-                                rfs::renameat(&dir, tmp_name.as_str(), &dir, name)
-                                    .map_err(Self::io(path.clone()))?;
+                                if let Err(e) = rfs::renameat(&dir, tmp_name.as_str(), &dir, name) {
+                                    // Keep it under a name no clean-up removes.
+                                    let saved = format!(".{name}.{}.saved", random_suffix());
+                                    let kept = rfs::renameat(
+                                        &dir,
+                                        tmp_name.as_str(),
+                                        &dir,
+                                        saved.as_str(),
+                                    );
+                                    tracing::error!(
+                                        "{}: another writer's version could not be put back ({e}); it is kept as {} ({})",
+                                        path.display(),
+                                        self.session_path(folder, &saved).display(),
+                                        if kept.is_ok() { "restore it by hand" } else { "and could not even be renamed: it is at the temporary name" }
+                                    );
+                                    return Err(Self::io(path.clone())(e));
+                                }
                             }
                             return Err(StoreError::Changed { path: path.clone() });
                         }

@@ -26,12 +26,27 @@ pub enum EntryRead {
     Gone,
     /// A transient error: keep the last reading and retry.
     Transient(StoreError),
+    /// The app folder itself cannot be opened (permissions, a hiccup): this
+    /// says nothing about the file, whose last reading should be kept.
+    FolderUnreadable(StoreError),
 }
 
 /// Reads and validates one file.
 pub fn read_entry(store: &SessionStore, folder: &str, name: &str) -> EntryRead {
-    let read = store.read(folder, name).map(|f| f.bytes);
-    classify(folder, name, read, true)
+    let dir = match store.open_folder(folder) {
+        Ok(dir) => dir,
+        // Gone, or no longer a folder (a symlink now): no file of ours there.
+        Err(e) if e.is_not_found() || matches!(e, StoreError::NotRegular { .. }) => {
+            return EntryRead::Gone
+        }
+        Err(e) => return EntryRead::FolderUnreadable(e),
+    };
+    classify(
+        folder,
+        name,
+        store.read_in(&dir, folder, name).map(|f| f.bytes),
+        true,
+    )
 }
 
 /// Whether the view already holds a valid entry for exactly this content:
@@ -51,8 +66,9 @@ pub enum Scanned {
     Same,
     /// Read and validated.
     Read(DiskEntry),
-    /// A transient error: the last reading should be kept, and retried.
-    Transient(StoreError),
+    /// A transient error: the last reading should be kept, and the file
+    /// (named so on disk) read again.
+    Transient { name: String, error: StoreError },
 }
 
 fn classify(
@@ -103,6 +119,8 @@ pub struct ScannedFolder {
 struct Slice {
     folder: usize,
     entries: Vec<(String, Scanned)>,
+    /// The folder could not be opened for this slice.
+    folder_error: Option<StoreError>,
     /// The smallest lower-case id of a valid entry, with its app label.
     label: Option<(String, AppLabel)>,
 }
@@ -126,7 +144,13 @@ pub fn scan(store: &SessionStore, known: Known<'_>) -> Result<Vec<ScannedFolder>
         }
         let manifest_label = store.read_manifest(&folder).as_deref().and_then(app_label);
         let (entries, list) = match listed {
-            Ok(list) => (Ok(Vec::with_capacity(list.len())), list),
+            Ok(list) => {
+                let (list, shadowed) = one_name_per_id(list);
+                for name in shadowed {
+                    tracing::warn!(app = %folder, file = %name, "two session files differ only in the case of their names: the one whose name sorts first stands for the session, this one is ignored");
+                }
+                (Ok(Vec::with_capacity(list.len())), list)
+            }
             Err(e) => (Err(e), Vec::new()),
         };
         folders.push(ScannedFolder {
@@ -164,8 +188,14 @@ pub fn scan(store: &SessionStore, known: Known<'_>) -> Result<Vec<ScannedFolder>
     });
     for slice in slices {
         let f = &mut folders[slice.folder];
-        if let Ok(all) = &mut f.entries {
-            all.extend(slice.entries);
+        match slice.folder_error {
+            // Unreadable since it was listed: its entries are kept whole.
+            Some(e) => f.entries = Err(e),
+            None => {
+                if let Ok(all) = &mut f.entries {
+                    all.extend(slice.entries);
+                }
+            }
         }
         if let Some((id, label)) = slice.label {
             if f.session_label.as_ref().is_none_or(|(best, _)| id < *best) {
@@ -174,6 +204,29 @@ pub fn scan(store: &SessionStore, known: Known<'_>) -> Result<Vec<ScannedFolder>
         }
     }
     Ok(folders)
+}
+
+/// Session ids are matched regardless of case, so of several files whose
+/// names differ only in case one stands for the session: the name that sorts
+/// first (the same one at every scan). Returns the names kept, sorted, and
+/// the others.
+pub fn one_name_per_id(mut names: Vec<String>) -> (Vec<String>, Vec<String>) {
+    // Case folded byte by byte, allocating nothing.
+    names.sort_by(|a, b| {
+        a.bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+            .then_with(|| a.cmp(b))
+    });
+    let mut kept: Vec<String> = Vec::with_capacity(names.len());
+    let mut shadowed = Vec::new();
+    for n in names {
+        match kept.last() {
+            Some(k) if k.eq_ignore_ascii_case(&n) => shadowed.push(n),
+            _ => kept.push(n),
+        }
+    }
+    (kept, shadowed)
 }
 
 fn read_slices(
@@ -193,20 +246,19 @@ fn read_slices(
         let mut slice = Slice {
             folder: f,
             entries: Vec::with_capacity(names.len()),
+            folder_error: None,
             label: None,
         };
         let dir = match store.open_folder(folder) {
             Ok(d) => d,
+            // Gone since it was listed: it has no files any more.
+            Err(e) if e.is_not_found() || matches!(e, StoreError::NotRegular { .. }) => {
+                out.push(slice);
+                continue;
+            }
+            // Unreadable since it was listed: nothing is known of its files.
             Err(e) => {
-                // The folder went away or became unreadable since it was listed.
-                for n in names {
-                    let found = match classify(folder, n, Err(clone_error(&e)), false) {
-                        EntryRead::Found(entry, _) => Scanned::Read(entry),
-                        EntryRead::Gone => continue,
-                        EntryRead::Transient(e) => Scanned::Transient(e),
-                    };
-                    slice.entries.push((n.to_ascii_lowercase(), found));
-                }
+                slice.folder_error = Some(e);
                 out.push(slice);
                 continue;
             }
@@ -231,7 +283,12 @@ fn read_slices(
                     Scanned::Read(entry)
                 }
                 EntryRead::Gone => continue,
-                EntryRead::Transient(e) => Scanned::Transient(e),
+                EntryRead::Transient(error) | EntryRead::FolderUnreadable(error) => {
+                    Scanned::Transient {
+                        name: n.clone(),
+                        error,
+                    }
+                }
             };
             slice.entries.push((key, found));
         }
@@ -239,27 +296,19 @@ fn read_slices(
     }
 }
 
-/// `StoreError` holds an `io::Error`, which is not `Clone`: rebuild it.
-fn clone_error(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Io { path, source } => StoreError::Io {
-            path: path.clone(),
-            source: match source.raw_os_error() {
-                Some(code) => std::io::Error::from_raw_os_error(code),
-                None => std::io::Error::new(source.kind(), source.to_string()),
-            },
-        },
-        StoreError::BadName(n) => StoreError::BadName(n.clone()),
-        StoreError::NotRegular { path } => StoreError::NotRegular { path: path.clone() },
-        StoreError::TooLarge { path } => StoreError::TooLarge { path: path.clone() },
-        StoreError::Exists { path } => StoreError::Exists { path: path.clone() },
-        StoreError::Changed { path } => StoreError::Changed { path: path.clone() },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_name_stands_for_ids_that_differ_in_case() {
+        let names = ["abcd", "ABCE", "ABCD", "AbCd", "ffff"]
+            .map(String::from)
+            .to_vec();
+        let (kept, shadowed) = one_name_per_id(names);
+        assert_eq!(kept, ["ABCD", "ABCE", "ffff"]);
+        assert_eq!(shadowed, ["AbCd", "abcd"]);
+    }
 
     #[test]
     fn scan_reads_every_folder_and_labels_it() {

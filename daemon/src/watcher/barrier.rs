@@ -45,7 +45,7 @@ impl CookieBarrier {
     }
 
     fn waiters(&self) -> MutexGuard<'_, HashMap<String, mpsc::SyncSender<()>>> {
-        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+        crate::locks::lock(&self.waiters)
     }
 
     /// The settle loop applied a batch that held these cookies.

@@ -16,7 +16,7 @@ use super::barrier::COOKIE_PREFIX;
 use super::{forward, Msg, Sender};
 use crate::model::names::{is_app_folder_name, is_session_name};
 
-fn mask() -> WatchMask {
+fn mask_of_folders() -> WatchMask {
     WatchMask::CREATE
         | WatchMask::DELETE
         | WatchMask::MOVED_FROM
@@ -50,7 +50,7 @@ fn add(
     root: &Path,
     folder: &str,
 ) -> std::io::Result<()> {
-    let wd = watches.add(root.join(folder), mask())?;
+    let wd = watches.add(root.join(folder), mask_of_folders())?;
     folders.insert(wd, Some(folder.to_string()));
     Ok(())
 }
@@ -60,7 +60,7 @@ impl InotifyWatcher {
         let inotify = Inotify::init()?;
         let mut watches = inotify.watches();
         let mut folders = Folders::new();
-        folders.insert(watches.add(root, mask())?, None);
+        folders.insert(watches.add(root, mask_of_folders())?, None);
         for entry in std::fs::read_dir(root)?.flatten() {
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
@@ -88,7 +88,10 @@ impl InotifyWatcher {
                         continue;
                     }
                 };
-                let name = event.name.and_then(|n| n.into_string().ok());
+                let name = match event.name {
+                    None => Name::Own,
+                    Some(n) => n.into_string().map_or(Name::Foreign, Name::Given),
+                };
                 let msg = on_event(
                     &root,
                     &mut watches,
@@ -106,13 +109,22 @@ impl InotifyWatcher {
     }
 }
 
+/// The name an event carries.
+enum Name {
+    /// None: the event is about the watched folder itself.
+    Own,
+    Given(String),
+    /// Not UTF-8: no app folder or session file is named so.
+    Foreign,
+}
+
 fn on_event(
     root: &Path,
     watches: &mut Watches,
     folders: &mut Folders,
     wd: WatchDescriptor,
     mask: EventMask,
-    name: Option<String>,
+    name: Name,
 ) -> Option<Msg> {
     if mask.contains(EventMask::Q_OVERFLOW) {
         return Some(Msg::Rescan("the inotify queue overflowed"));
@@ -121,42 +133,62 @@ fn on_event(
         folders.remove(&wd);
         return None;
     }
+    let gone = EventMask::DELETE_SELF | EventMask::MOVE_SELF;
     match (folders.get(&wd)?.clone(), name) {
-        // The root itself went away or moved.
-        (None, None) => Some(Msg::Rescan("MobileApps itself changed")),
-        (None, Some(name)) if name.starts_with(COOKIE_PREFIX) => mask
+        (_, Name::Foreign) => None,
+        // The root itself: only its removal or move matters (not a chmod or
+        // a touch); then nothing is watched any more.
+        (None, Name::Own) => mask
+            .intersects(gone)
+            .then(|| Msg::Failed("MobileApps itself was moved or deleted".to_string())),
+        (None, Name::Given(name)) if name.starts_with(COOKIE_PREFIX) => mask
             .contains(EventMask::CREATE)
             .then_some(Msg::Cookie(name)),
-        (None, Some(name)) if is_app_folder_name(&name) => {
+        (None, Name::Given(name)) if is_app_folder_name(&name) => {
             // A new folder, one moved in, or one whose permissions changed
-            // (it may have become readable): watch it if not yet watched.
-            let unwatched = || {
-                !folders
-                    .values()
-                    .any(|f| f.as_deref() == Some(name.as_str()))
-            };
+            // (it may have become readable): watch it. Always asked anew:
+            // inotify answers the same watch for the same folder, and a
+            // folder moved in under the name of one moved out gets its own.
             if mask.contains(EventMask::ISDIR)
                 && mask.intersects(EventMask::CREATE | EventMask::MOVED_TO | EventMask::ATTRIB)
-                && unwatched()
             {
                 // Files written before this watch exists are found when
                 // the folder is read (see `apply_path`).
-                if let Err(e) = add(watches, folders, root, &name) {
-                    if e.raw_os_error() == Some(libc::ENOSPC) {
+                match watches.add(root.join(&name), mask_of_folders()) {
+                    Ok(new) => {
+                        let stale: Vec<WatchDescriptor> = folders
+                            .iter()
+                            .filter(|(w, f)| **w != new && f.as_deref() == Some(name.as_str()))
+                            .map(|(w, _)| w.clone())
+                            .collect();
+                        for w in stale {
+                            let _ = watches.remove(w.clone());
+                            folders.remove(&w);
+                        }
+                        folders.insert(new, Some(name.clone()));
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
                         return Some(Msg::Failed(format!(
                             "the inotify watch limit is reached ({e})"
                         )));
                     }
-                    tracing::debug!("cannot watch {name}: {e}");
+                    Err(e) => tracing::debug!("cannot watch {name}: {e}"),
                 }
             }
             Some(Msg::Paths(vec![root.join(name)]))
         }
-        (None, Some(_)) => None,
-        (Some(folder), Some(name)) if is_session_name(&name) => {
+        (None, Name::Given(_)) => None,
+        (Some(folder), Name::Given(name)) if is_session_name(&name) => {
             Some(Msg::Paths(vec![root.join(folder).join(name)]))
         }
-        (Some(_), Some(_)) => None,
-        (Some(folder), None) => Some(Msg::Paths(vec![root.join(folder)])),
+        (Some(_), Name::Given(_)) => None,
+        (Some(folder), Name::Own) => {
+            if mask.intersects(gone) {
+                // Moved out or deleted: its watch no longer speaks for the name.
+                let _ = watches.remove(wd.clone());
+                folders.remove(&wd);
+            }
+            Some(Msg::Paths(vec![root.join(folder)]))
+        }
     }
 }

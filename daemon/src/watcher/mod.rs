@@ -307,7 +307,14 @@ fn apply_path(txn: &mut Txn<'_>, path: &Path) {
     let Ok(rel) = path.strip_prefix(&root) else {
         return;
     };
-    let parts: Vec<&str> = rel.iter().filter_map(|c| c.to_str()).collect();
+    // A name that is not UTF-8 is no app folder or session of ours.
+    let Some(parts) = rel
+        .iter()
+        .map(|c| c.to_str())
+        .collect::<Option<Vec<&str>>>()
+    else {
+        return;
+    };
     match parts.as_slice() {
         [folder] if is_app_folder_name(folder) => {
             let is_dir = std::fs::symlink_metadata(root.join(folder)).is_ok_and(|m| m.is_dir());

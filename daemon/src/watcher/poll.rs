@@ -57,7 +57,13 @@ fn poll_pass(root: &Path) -> HashMap<PathBuf, Stamp> {
         if !meta.is_dir() {
             continue;
         }
-        seen.insert(root.join(folder), (meta.ino(), 0, 0, 0, 0, 0));
+        // A folder's identity and permissions: a chmod that makes it
+        // readable (or not) is a change to look at; files coming and going
+        // are seen file by file below.
+        seen.insert(
+            root.join(folder),
+            (meta.ino(), u64::from(meta.mode()), 0, 0, 0, 0),
+        );
         let Ok(files) = std::fs::read_dir(app.path()) else {
             continue;
         };

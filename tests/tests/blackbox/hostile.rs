@@ -366,12 +366,22 @@ fn mode(path: &std::path::Path, mode: u32) {
 
 #[test]
 fn a_non_root_daemon_with_an_unreadable_folder_starts_and_keeps_its_sessions() {
+    unreadable_folder(false);
+}
+
+#[test]
+fn a_polling_non_root_daemon_keeps_the_sessions_of_an_unreadable_folder() {
+    unreadable_folder(true);
+}
+
+fn unreadable_folder(poll: bool) {
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("skipped: needs root to run the daemon as nobody");
         return;
     }
     let opts = Opts {
         as_nobody: true,
+        config: poll.then(|| "watcher = \"poll\"\npoll_interval_ms = 50\n".to_string()),
         ..Default::default()
     };
     let mut d = Daemon::prepare(&opts);

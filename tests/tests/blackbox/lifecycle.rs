@@ -282,3 +282,31 @@ fn a_second_sigterm_while_stopping_exits_at_once() {
     assert!(d.log_text().contains("again while stopping: exiting now"));
     drop(s);
 }
+
+#[test]
+fn a_socket_folder_of_another_user_is_refused() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to give a folder away");
+        return;
+    }
+    // Someone made the daemon's folder first (as anyone can in /tmp).
+    let dir = tempfile::tempdir().unwrap();
+    let squatted = dir.path().join("mobile-sessiond-0");
+    std::fs::create_dir(&squatted).unwrap();
+    std::os::unix::fs::chown(&squatted, Some(NOBODY), Some(NOBODY)).unwrap();
+    let out = daemon_once(&[
+        "--data-dir".as_ref(),
+        dir.path().join("Data").as_os_str(),
+        "--socket".as_ref(),
+        squatted.join("mobile-sessiond.sock").as_os_str(),
+        "--config".as_ref(),
+        "/dev/null".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a folder of this user or root"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!squatted.join("mobile-sessiond.sock").exists());
+}

@@ -387,3 +387,66 @@ fn a_stalled_watch_client_does_not_hold_anyone_up() {
     let mut d = d;
     assert!(d.stop().success());
 }
+
+#[test]
+fn names_that_are_not_utf8_and_touches_of_the_root_cost_no_rescan() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = Daemon::start();
+    let w = Watch::start(&d);
+    let odd = std::ffi::OsStr::from_bytes(b"\xff\xfe");
+    std::fs::write(d.apps_dir().join(odd), "x").unwrap();
+    std::fs::write(d.apps_dir().join(ANDROID).join(odd), "x").unwrap();
+    std::fs::set_permissions(
+        d.apps_dir(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o750),
+    )
+    .unwrap();
+    // Something real afterwards: once it is seen, the odd ones were too.
+    let id = "0dd0000000000000000000000000000000000000";
+    std::fs::write(
+        d.file(ANDROID, id),
+        session_json(ANDROID, None, id, "accepted").to_string(),
+    )
+    .unwrap();
+    w.expect("created", |e| is(e, "created", id));
+    assert_eq!(d.json(&["status"])["rescans"], 0);
+    assert_eq!(d.json(&["push"])["added"], 1);
+}
+
+#[test]
+fn a_folder_moved_out_and_made_again_is_watched_anew() {
+    let d = Daemon::start();
+    let parked = d.dir.path().join("parked");
+    std::fs::rename(d.apps_dir().join(ANDROID), &parked).unwrap();
+    wait_until("the folder is gone from the view", || {
+        !d.json(&["apps"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["folder"] == ANDROID)
+    });
+    std::fs::create_dir(d.apps_dir().join(ANDROID)).unwrap();
+    let id = "0dd1000000000000000000000000000000000000";
+    std::fs::write(
+        d.file(ANDROID, id),
+        session_json(ANDROID, None, id, "accepted").to_string(),
+    )
+    .unwrap();
+    // A plain push (the watcher vouches for the view) must see it.
+    wait_until("the new folder's file is pushed", || {
+        d.json(&["push"])["added"] == 1
+    });
+    assert_eq!(d.cli(&["verify", ANDROID_TOKEN]).status.code(), Some(4));
+    // What happens in the moved-out copy is none of ours.
+    std::fs::remove_file(parked.join(ANDROID_ID)).unwrap();
+    let id2 = "0dd2000000000000000000000000000000000000";
+    std::fs::write(
+        d.file(ANDROID, id2),
+        session_json(ANDROID, None, id2, "accepted").to_string(),
+    )
+    .unwrap();
+    wait_until("the second file is pushed", || {
+        d.json(&["push"])["added"] == 1
+    });
+    assert_eq!(d.json(&["status"])["live"], 4);
+}

@@ -13,7 +13,6 @@
 use std::io::{self, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rustix::process::{kill_process_group, waitid, Pid, Signal, WaitId, WaitIdOptions};
@@ -145,108 +144,144 @@ struct Output {
     stderr: Captured,
 }
 
-enum Stream {
-    Out(Captured),
-    Err(Captured),
-}
-
 /// Feeds `input`, drains both outputs and waits for the exit, all within
-/// `timeout`. On success the child is reaped; on error it is not (the
-/// caller kills its group first, which is safe only while it is unreaped).
+/// `timeout`, in one loop that polls the three pipes (non-blocking): a hook
+/// that never reads its input, writes more than a pipe holds, or leaves a
+/// process holding a pipe open, stalls nothing past the deadline. On
+/// success whatever the hook left running in its process group is killed
+/// and the child reaped; on error it is not reaped (the caller kills its
+/// group first, which is safe only while it is unreaped).
 fn collect(
     child: &mut Child,
     input: &str,
     timeout: Duration,
 ) -> Result<(ExitStatus, Output), HookError> {
+    use std::os::fd::{AsFd, AsRawFd};
     let deadline = Instant::now() + timeout;
     let pid = Pid::from_child(child);
-    let (tx, rx) = mpsc::channel();
-    // Threads: a hook that never reads its input, or writes more than a
-    // pipe holds before reading, must not stall us or itself.
-    if let Some(mut stdin) = child.stdin.take() {
-        let input = input.to_string();
-        spawn("hook-stdin", move || {
-            // A hook may exit without reading: EPIPE is its business.
-            let _ = stdin.write_all(input.as_bytes());
-        })?;
+    let mut stdin = child.stdin.take();
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    for fd in [
+        stdin.as_ref().map(|p| p.as_fd()),
+        stdout.as_ref().map(|p| p.as_fd()),
+        stderr.as_ref().map(|p| p.as_fd()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let flags = rustix::fs::fcntl_getfl(fd).map_err(|e| HookError::Io(e.into()))?;
+        rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)
+            .map_err(|e| HookError::Io(e.into()))?;
     }
-    if let Some(out) = child.stdout.take() {
-        let tx = tx.clone();
-        spawn("hook-stdout", move || {
-            let _ = tx.send(Stream::Out(capture(out, MAX_ANSWER)));
-        })?;
-    }
-    if let Some(err) = child.stderr.take() {
-        let tx = tx.clone();
-        spawn("hook-stderr", move || {
-            let _ = tx.send(Stream::Err(capture(err, MAX_STDERR_LOGGED)));
-        })?;
-    }
-    drop(tx);
-    let (mut stdout, mut stderr) = (None, None);
-    let mut exited = false;
-    let mut pause = Duration::from_millis(1);
+    let mut input = input.as_bytes();
+    let (mut out, mut err) = (Captured::default(), Captured::default());
+    let mut buf = [0u8; 8192];
     loop {
-        if !exited {
-            exited = has_exited(pid).map_err(HookError::Io)?;
+        if input.is_empty() {
+            stdin = None; // all written: the hook sees the end of its input
         }
-        if exited && stdout.is_some() && stderr.is_some() {
+        let exited = has_exited(pid).map_err(HookError::Io)?;
+        if exited && stdout.is_none() && stderr.is_none() {
             break;
         }
         let now = Instant::now();
         if now >= deadline {
             return Err(HookError::TimedOut(timeout.as_millis()));
         }
-        match rx.recv_timeout(pause.min(deadline - now)) {
-            Ok(Stream::Out(c)) => stdout = Some(c),
-            Ok(Stream::Err(c)) => stderr = Some(c),
-            Err(mpsc::RecvTimeoutError::Timeout) => pause = (pause * 2).min(MAX_PAUSE),
-            // Both outputs are closed; only the exit is awaited.
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                std::thread::sleep(pause.min(deadline - now));
-                pause = (pause * 2).min(MAX_PAUSE);
+        // Short waits: the exit is looked at between them.
+        let wait = (deadline - now).min(MAX_PAUSE);
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(3);
+        let watch = |fd: Option<i32>, events: i16, fds: &mut Vec<libc::pollfd>| {
+            if let Some(fd) = fd {
+                fds.push(libc::pollfd {
+                    fd,
+                    events,
+                    revents: 0,
+                });
+            }
+        };
+        watch(
+            stdin.as_ref().map(|p| p.as_raw_fd()),
+            libc::POLLOUT,
+            &mut fds,
+        );
+        watch(
+            stdout.as_ref().map(|p| p.as_raw_fd()),
+            libc::POLLIN,
+            &mut fds,
+        );
+        watch(
+            stderr.as_ref().map(|p| p.as_raw_fd()),
+            libc::POLLIN,
+            &mut fds,
+        );
+        if fds.is_empty() {
+            std::thread::sleep(wait);
+            continue;
+        }
+        // SAFETY: `fds` holds `fds.len()` valid entries for the call.
+        let ready = unsafe {
+            libc::poll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                wait.as_millis() as i32,
+            )
+        };
+        if ready <= 0 {
+            continue; // timed out, or interrupted
+        }
+        if let Some(p) = &mut stdin {
+            match p.write(input) {
+                Ok(n) => input = &input[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A hook may exit without reading: EPIPE is its business.
+                Err(_) => input = &[],
             }
         }
+        drain(&mut stdout, &mut out, MAX_ANSWER, &mut buf);
+        drain(&mut stderr, &mut err, MAX_STDERR_LOGGED, &mut buf);
     }
+    // Whatever the hook left running in its group goes with it.
+    let _ = kill_process_group(pid, Signal::KILL);
     let status = child.wait().map_err(HookError::Io)?;
     Ok((
         status,
         Output {
-            stdout: stdout.unwrap_or_default(),
-            stderr: stderr.unwrap_or_default(),
+            stdout: out,
+            stderr: err,
         },
     ))
 }
 
-/// The longest pause between two looks at a running hook.
-const MAX_PAUSE: Duration = Duration::from_millis(20);
-
-fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), HookError> {
-    std::thread::Builder::new()
-        .name(name.to_string())
-        .spawn(f)
-        .map(drop)
-        .map_err(HookError::Io)
-}
-
-/// Reads `r` to its end, keeping the first `limit` bytes.
-fn capture(mut r: impl Read, limit: usize) -> Captured {
-    let mut c = Captured::default();
-    let mut buf = [0u8; 8192];
+/// Reads what a non-blocking pipe holds now, keeping the first `limit`
+/// bytes; the pipe is dropped at its end (or on an error).
+fn drain<R: Read>(pipe: &mut Option<R>, captured: &mut Captured, limit: usize, buf: &mut [u8]) {
+    let Some(p) = pipe else { return };
     loop {
-        match r.read(&mut buf) {
-            Ok(0) => break,
+        match p.read(buf) {
+            Ok(0) => {
+                *pipe = None;
+                return;
+            }
             Ok(n) => {
-                let room = limit.saturating_sub(c.bytes.len());
-                c.overflow |= n > room;
-                c.bytes.extend_from_slice(&buf[..n.min(room)]);
+                let room = limit.saturating_sub(captured.bytes.len());
+                captured.overflow |= n > room;
+                captured.bytes.extend_from_slice(&buf[..n.min(room)]);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(_) => {
+                *pipe = None;
+                return;
+            }
         }
     }
-    c
 }
+
+/// The longest pause between two looks at a running hook.
+const MAX_PAUSE: Duration = Duration::from_millis(20);
 
 /// Whether the child has exited, without reaping it: its pid (and so its
 /// process group id) stays ours until `wait`, so a kill cannot hit a
@@ -362,6 +397,55 @@ mod tests {
             }
             assert!(start.elapsed() < LONG, "the hook's child survived");
             std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn wait_gone(pid: i32) {
+        let start = Instant::now();
+        // SAFETY: signal 0 only checks that the process exists.
+        while unsafe { libc::kill(pid, 0) } == 0 && !is_zombie(pid) {
+            assert!(start.elapsed() < LONG, "process {pid} survived");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn what_a_hook_leaves_behind_goes_with_it() {
+        // Answered and exited, but a process of its group runs on.
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!(
+            "sleep 60 >/dev/null 2>&1 & echo $! > {}; echo '{{\"success\":true}}'",
+            pidfile.display()
+        );
+        assert!(run(&sh(&script), LONG, "{}", "a").unwrap().success);
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        wait_gone(pid);
+    }
+
+    #[test]
+    fn a_process_that_escaped_the_group_with_the_output_open_does_not_hold_us() {
+        // setsid: out of the hook's group, and holding its standard output.
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!(
+            "setsid sleep 60 & echo $! > {}; echo '{{\"success\":true}}'",
+            pidfile.display()
+        );
+        let r = run(&sh(&script), Duration::from_millis(300), "{}", "a");
+        assert!(matches!(r, Err(HookError::TimedOut(300))), "{r:?}");
+        // Not ours to leave running.
+        if let Ok(pid) = std::fs::read_to_string(&pidfile)
+            .unwrap_or_default()
+            .trim()
+            .parse::<i32>()
+        {
+            // SAFETY: a plain kill of the process the script started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
 

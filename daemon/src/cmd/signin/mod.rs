@@ -20,19 +20,20 @@ pub mod merge;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mobile_session_proto::{AuthReply, ErrorCode, Response, Status};
+use mobile_session_proto::{AuthReply, Response, Status};
 use serde_json::{Map, Value};
 
 pub use body::parse_body;
 use body::SignInBody;
 use decision::{Admission, Decision, Existing};
 
+use super::edit::{self, check_size};
 use super::{CmdError, Context};
 use crate::config::{Policy, SessionIdFormat};
 use crate::core::Txn;
-use crate::model::session::{strip_bom, validate, with_members, SessionRecord};
+use crate::model::session::{validate, SessionRecord};
 use crate::model::token;
-use crate::store::{StoreError, WriteMode, MAX_SESSION_FILE};
+use crate::store::{StoreError, WriteMode};
 
 pub fn handle(ctx: &Context, body: &str) -> Result<Response, CmdError> {
     Ok(Response::Authenticated(sign_in(ctx, body)?))
@@ -167,18 +168,8 @@ fn sign_in_again(
     // Decided against the file as each attempt reads it: a status another
     // writer set meanwhile is the one re-evaluated.
     txn.rewrite(folder, name, |file| -> Result<_, CmdError> {
-        let current = validate(folder, name, &file.bytes).map_err(|inv| {
-            CmdError::new(
-                ErrorCode::InvalidFile,
-                format!(
-                    "the session file of this device became invalid (code {}: {}); it is left untouched",
-                    inv.code(),
-                    inv.error
-                ),
-            )
-        })?;
-        let doc: Value = serde_json::from_slice(strip_bom(&file.bytes))
-            .map_err(|e| CmdError::internal(format!("a valid session no longer parses: {e}")))?;
+        let (current, doc) =
+            edit::read_valid(folder, name, &file.bytes, "the session file of this device")?;
         token = doc
             .get("token")
             .and_then(Value::as_str)
@@ -193,12 +184,7 @@ fn sign_in_again(
         if edits.is_empty() {
             return Ok(None);
         }
-        let new = with_members(&file.bytes, &edits)
-            .ok_or_else(|| CmdError::internal("cannot edit the session file in place"))?;
-        check_size(new.len())?;
-        validate(folder, name, &new).map_err(|inv| {
-            CmdError::internal(format!("the edit would make the session file invalid: {}", inv.error))
-        })?;
+        let new = edit::apply(folder, name, &file.bytes, &edits)?;
         Ok(Some(new))
     })?;
     // Live at once, unless an unpushed edit made the live copy differ from
@@ -225,17 +211,6 @@ fn admitted(id: String, status: Status, token: String, admission: &Admission) ->
 
 fn user_info_text(u: &Map<String, Value>) -> String {
     Value::Object(u.clone()).to_string()
-}
-
-/// Refuses a file the store would not read back.
-pub(crate) fn check_size(len: usize) -> Result<(), CmdError> {
-    if len as u64 > MAX_SESSION_FILE {
-        return Err(CmdError::bad_request(format!(
-            "the session file would be {len} bytes, over the limit of {MAX_SESSION_FILE} bytes \
-             for a session file; nothing was written"
-        )));
-    }
-    Ok(())
 }
 
 /// A new session id from the OS random source: 40 lower-case hex
@@ -281,13 +256,5 @@ mod tests {
             assert!(is_session_name(&id), "{id}");
             assert_ne!(id, new_session_id(f).unwrap());
         }
-    }
-
-    #[test]
-    fn size_limit() {
-        assert!(check_size(MAX_SESSION_FILE as usize).is_ok());
-        let e = check_size(MAX_SESSION_FILE as usize + 1).unwrap_err();
-        assert_eq!(e.code, ErrorCode::BadRequest);
-        assert!(e.message.contains("nothing was written"));
     }
 }
