@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use std::borrow::Cow;
 
+use super::json_object::ObjectOnly;
 use super::session::strip_bom;
 
 /// An app's id, display name and team id (`None` without a team).
@@ -18,9 +19,9 @@ pub struct AppLabel {
 #[derive(Deserialize)]
 struct Doc<'a> {
     #[serde(borrow)]
-    application: Option<Part<'a>>,
+    application: Option<ObjectOnly<Part<'a>>>,
     #[serde(borrow)]
-    team: Option<Part<'a>>,
+    team: Option<ObjectOnly<Part<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -38,13 +39,13 @@ pub fn app_label(bytes: &[u8]) -> Option<AppLabel> {
     let text = std::str::from_utf8(strip_bom(bytes)).ok()?;
     // Typed first (borrowing, skips everything else); a value parse when a
     // field has an unexpected type.
-    let (app_id, name, team_id) = match serde_json::from_str::<Doc>(text) {
-        Ok(doc) => {
-            let app = doc.application?;
+    let (app_id, name, team_id) = match serde_json::from_str::<ObjectOnly<Doc>>(text) {
+        Ok(ObjectOnly(doc)) => {
+            let ObjectOnly(app) = doc.application?;
             (
                 app.id?.into_owned(),
                 app.name.map(Cow::into_owned),
-                doc.team.and_then(|t| t.id).map(Cow::into_owned),
+                doc.team.and_then(|t| t.0.id).map(Cow::into_owned),
             )
         }
         Err(_) => {
@@ -117,6 +118,11 @@ mod tests {
         let l = app_label(br#"{"application":{"id":"com.a","name":7},"team":{"id":""}}"#).unwrap();
         assert_eq!((l.name, l.team_id), (None, None));
         assert_eq!(app_label(b"[]"), None);
+        // Arrays are not objects (serde's derive would read them by position).
+        assert_eq!(app_label(br#"[["com.a","A"],null]"#), None);
+        assert_eq!(app_label(br#"{"application":["com.a","A"]}"#), None);
+        let l = app_label(br#"{"application":{"id":"com.a"},"team":["T"]}"#).unwrap();
+        assert_eq!(l.team_id, None);
         assert_eq!(app_label(br#"{"application":{"name":"x"}}"#), None);
 
         let manifest = AppLabel {

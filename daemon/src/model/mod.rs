@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod event;
+pub mod json_object;
 pub mod json_span;
 pub mod names;
 pub mod session;

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use mobile_session_proto::Status;
 use serde::Deserialize;
 
+use super::json_object::ObjectOnly;
 use super::names::app_folder;
 use super::{json_span, token};
 
@@ -118,16 +119,17 @@ struct Fields<'a> {
 }
 
 // Fast path: a typed, borrowing parse that skips every other field. It fails
-// on anything unusual (a wrong type, a duplicate key), and then the slower
-// `serde_json::Value` path decides, so both always agree.
+// on anything unusual (a wrong type, a duplicate key, an array where an
+// object belongs), and then the slower `serde_json::Value` path decides, so
+// both always agree.
 #[derive(Deserialize)]
 struct FastFile<'a> {
     #[serde(borrow)]
-    application: Option<FastObj<'a>>,
+    application: Option<ObjectOnly<FastObj<'a>>>,
     #[serde(borrow)]
-    team: Option<FastObj<'a>>,
+    team: Option<ObjectOnly<FastObj<'a>>>,
     #[serde(borrow)]
-    session: Option<FastObj<'a>>,
+    session: Option<ObjectOnly<FastObj<'a>>>,
     #[serde(borrow)]
     device: Option<&'a serde_json::value::RawValue>,
     #[serde(borrow)]
@@ -145,23 +147,20 @@ struct FastObj<'a> {
 }
 
 fn fast_fields(text: &str) -> Option<Fields<'_>> {
-    if !text.trim_start().starts_with('{') {
-        return None; // serde would read an array as a struct
-    }
-    let f: FastFile = serde_json::from_str(text).ok()?;
+    let ObjectOnly(f): ObjectOnly<FastFile> = serde_json::from_str(text).ok()?;
     let (device_id, device) = match f.device {
         // `device` may be any JSON: only an object has an id.
         Some(raw) if raw.get().starts_with('{') => {
-            let d: FastObj = serde_json::from_str(raw.get()).ok()?;
+            let ObjectOnly(d): ObjectOnly<FastObj> = serde_json::from_str(raw.get()).ok()?;
             (d.id, Some(json_span::minify(raw.get())))
         }
         Some(raw) => (None, Some(json_span::minify(raw.get()))),
         None => (None, None),
     };
     Some(Fields {
-        app_id: f.application.and_then(|o| o.id),
-        team_id: f.team.and_then(|o| o.id),
-        session_id: f.session.and_then(|o| o.id),
+        app_id: f.application.and_then(|o| o.0.id),
+        team_id: f.team.and_then(|o| o.0.id),
+        session_id: f.session.and_then(|o| o.0.id),
         device_id,
         status: f.status,
         token: f.token,
@@ -356,6 +355,28 @@ mod tests {
             validate(FOLDER, ID, dup.as_bytes()).unwrap().status,
             Status::Pending
         );
+    }
+
+    #[test]
+    fn arrays_are_not_objects() {
+        // Found by the session_file fuzz target's oracle: serde's derived
+        // structs read `["com.x"]` as `{"id":"com.x"}`, so the fast path
+        // took this file as valid where 4D says schema (3).
+        let arrays = SEED
+            .replace(
+                r#"{"id":"com.contactApp.Contact","name":"Contact","version":"1.0.0"}"#,
+                r#"["com.contactApp.Contact"]"#,
+            )
+            .replace(r#"{"id":"UTT7VDX8W5"}"#, r#"["UTT7VDX8W5"]"#)
+            .replace(
+                &format!(r#"{{"id":"{ID}","ip":"::ffff:192.168.5.4"}}"#),
+                &format!(r#"["{ID}"]"#),
+            );
+        assert_ne!(arrays, SEED);
+        assert_eq!(code_of(FOLDER, ID, &arrays), 3);
+        let device = SEED.replace(r#"{"description":"iPhone X","id":"0DC5"}"#, r#"["0DC5"]"#);
+        let r = validate(FOLDER, ID, device.as_bytes()).unwrap();
+        assert_eq!((r.device_id, &*r.device), (None, r#"["0DC5"]"#));
     }
 
     #[test]

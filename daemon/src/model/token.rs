@@ -9,6 +9,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
+use super::json_object::ObjectOnly;
+
 /// What a token says.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Claims {
@@ -93,7 +95,8 @@ pub fn with_claims<T>(token: &str, f: impl FnOnce(ClaimsRef<'_>) -> T) -> Option
             buf.resize(need, 0);
         }
         let n = engine.decode_slice(token, &mut buf[..]).ok()?;
-        let claims: ClaimsRef = serde_json::from_slice(&buf[..n]).ok()?;
+        // An object only: serde would also read `["app","id","team"]`.
+        let ObjectOnly(claims): ObjectOnly<ClaimsRef> = serde_json::from_slice(&buf[..n]).ok()?;
         Some(f(claims))
     })
 }
@@ -145,7 +148,17 @@ mod tests {
 
     #[test]
     fn garbage_is_not_a_token() {
-        for bad in ["", "   ", "!!!!", "aGVsbG8", "W10", &"A".repeat(2 << 20)] {
+        // `["com.x","abcd","T"]`: the claims as an array, not an object.
+        let array = STANDARD_NO_PAD.encode(r#"["com.x","abcd","T"]"#);
+        for bad in [
+            "",
+            "   ",
+            "!!!!",
+            "aGVsbG8",
+            "W10",
+            &array,
+            &"A".repeat(2 << 20),
+        ] {
             assert_eq!(decode(bad), None, "{bad:.20}");
         }
     }
