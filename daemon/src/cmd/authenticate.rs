@@ -75,6 +75,12 @@ fn parse(body: &str) -> Result<SignIn, CmdError> {
     })
 }
 
+/// Parses a sign-in body and discards the result: the entry point of the
+/// `signin_body` fuzz target (the parser itself stays private).
+pub fn parse_body(body: &str) -> Result<(), CmdError> {
+    parse(body).map(drop)
+}
+
 pub fn handle(ctx: &Context, body: &str) -> Result<Response, CmdError> {
     Ok(Response::Authenticated(sign_in(ctx, body)?))
 }
