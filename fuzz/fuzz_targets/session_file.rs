@@ -11,7 +11,7 @@
 use libfuzzer_sys::fuzz_target;
 use mobile_session_proto::Status;
 use mobile_sessiond::model::app::{app_label, AppLabel};
-use mobile_sessiond::model::json_span::{minify, top_level_value};
+use mobile_sessiond::model::json_span::{lone_surrogate, minify, top_level_value};
 use mobile_sessiond::model::names::app_folder;
 use mobile_sessiond::model::session::{
     content_hash, strip_bom, validate, with_status, SessionRecord,
@@ -55,7 +55,12 @@ fuzz_target!(|data: &[u8]| {
         _ => panic!("validate says {got:?}, 4D's rules say {want:?}"),
     }
 
-    assert_eq!(app_label(bytes), reference_label(obj), "app_label");
+    // app_label stays lenient (labels only name things): a lone surrogate
+    // escape in a field it skips is let through, where a `Value` refuses it.
+    let lenient = doc.is_none() && text.is_some_and(|t| lone_surrogate(t).is_some());
+    if !lenient {
+        assert_eq!(app_label(bytes), reference_label(obj), "app_label");
+    }
 
     if let Some(t) = text {
         let m = minify(t);

@@ -9,6 +9,7 @@ use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine};
 use libfuzzer_sys::fuzz_target;
 use mobile_session_proto::MAX_TOKEN_LEN;
+use mobile_sessiond::model::json_span::lone_surrogate;
 use mobile_sessiond::model::names::app_folder;
 use mobile_sessiond::model::token::{decode, encode, with_claims, Claims};
 use serde_json::Value;
@@ -31,8 +32,8 @@ const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
 
 /// What a token says, read the plain way: base64 in either alphabet, then a
 /// JSON object with string `appNameID` and `id`, and `teamID` a string or
-/// absent.
-fn reference(token: &str) -> Option<Claims> {
+/// absent. `Some(None)` when it cannot say.
+fn reference(token: &str) -> Option<Option<Claims>> {
     let t = token.trim();
     if t.is_empty() || t.len() > MAX_TOKEN_LEN {
         return None;
@@ -43,17 +44,25 @@ fn reference(token: &str) -> Option<Claims> {
         &alphabet::STANDARD
     };
     let bytes = GeneralPurpose::new(abc, LENIENT).decode(t).ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    let v: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        // The typed reading skips a key it does not know, even one holding
+        // an escape a `Value` refuses (half a surrogate pair): undecided.
+        Err(_) if std::str::from_utf8(&bytes).is_ok_and(|s| lone_surrogate(s).is_some()) => {
+            return Some(None)
+        }
+        Err(_) => return None,
+    };
     let o = v.as_object()?;
     let team_id = match o.get("teamID") {
         None => String::new(),
         Some(t) => t.as_str()?.to_string(),
     };
-    Some(Claims {
+    Some(Some(Claims {
         app_id: o.get("appNameID")?.as_str()?.to_string(),
         id: o.get("id")?.as_str()?.to_string(),
         team_id,
-    })
+    }))
 }
 
 fn check_raw(token: &str) {
@@ -67,11 +76,10 @@ fn check_raw(token: &str) {
     let Some(c) = claims else { return };
     // The plain reading may also accept what the typed one refuses (a key
     // given twice), never the other way round.
-    assert_eq!(
-        reference(token),
-        Some(c.clone()),
-        "a token decodes to what it says"
-    );
+    match reference(token) {
+        Some(None) => {}
+        r => assert_eq!(r, Some(Some(c.clone())), "a token decodes to what it says"),
+    }
     let folder = with_claims(token, |c| c.folder()).expect("decoded above");
     assert_eq!(folder, app_folder(&c.app_id, Some(&c.team_id)));
     // 4D's form of the same claims says the same.
