@@ -281,3 +281,51 @@ fn new_session_id() -> Result<String, CmdError> {
         .map_err(|e| CmdError::internal(format!("the OS random source failed: {e}")))?;
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const BODY: &str = r#"{"email":"a@b.c","password":"p","application":{"id":"com.a","version":"1"},"team":{"id":"T"},"device":{"id":"D1","os":"iOS"},"session":{"ip":"::1"}}"#;
+
+    #[test]
+    fn body_rules() {
+        assert!(parse_body(BODY).is_ok());
+        assert!(parse(BODY).is_ok_and(|r| !r.body.contains_key("password")));
+        for bad in [
+            "",
+            "[]",
+            "{}",
+            r#"{"application":{"id":""},"device":{"id":"D"}}"#,
+        ] {
+            assert!(parse_body(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any body, or a real one damaged, parses or is refused; a parsed
+        /// one never keeps the password.
+        #[test]
+        fn any_body_never_panics(
+            body in prop_oneof![
+                "(?s).{0,80}",
+                proptest::collection::vec((any::<usize>(), any::<char>()), 1..4).prop_map(|edits| {
+                    let mut b: Vec<char> = BODY.chars().collect();
+                    for (at, c) in edits {
+                        let n = b.len();
+                        b[at % n] = c;
+                    }
+                    b.into_iter().collect::<String>()
+                }),
+            ],
+        ) {
+            if let Ok(r) = parse(&body) {
+                prop_assert!(!r.body.contains_key("password"));
+                prop_assert!(!r.app_id.is_empty() && !r.device_id.is_empty());
+            }
+        }
+    }
+}

@@ -138,4 +138,57 @@ mod tests {
         );
         assert_eq!(folder_label("com.b", None, None).app_id, "com.b");
     }
+
+    mod props {
+        use super::*;
+        use crate::model::testgen::{damaged, json_value, layout, Writer};
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        const MANIFEST: &[u8] = br#"{"application":{"id":"com.a","name":"A"},"team":{"id":"T"},"info":{"target":"iOS"}}"#;
+
+        /// The label read the plain way, from a `Value`.
+        fn plain(text: &str) -> Option<AppLabel> {
+            let v: Value = serde_json::from_str(text).ok()?;
+            let o = v.as_object()?;
+            let s = |a: &str, b: &str| o.get(a)?.as_object()?.get(b)?.as_str().map(str::to_string);
+            Some(AppLabel {
+                app_id: s("application", "id")?,
+                name: s("application", "name"),
+                team_id: s("team", "id").filter(|t| !t.is_empty()),
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn hostile_bytes_never_panic(bytes in damaged(MANIFEST)) {
+                let _ = app_label(&bytes);
+            }
+
+            /// On any JSON document, the typed reading and the plain one agree.
+            #[test]
+            fn agrees_with_a_plain_reading(
+                app in json_value(),
+                team in json_value(),
+                id in prop_oneof![json_value(), ".{0,8}".prop_map(Value::String)],
+                ws in layout(),
+            ) {
+                let mut doc = serde_json::Map::new();
+                let app = match app {
+                    Value::Object(mut o) => {
+                        o.insert("id".into(), id);
+                        Value::Object(o)
+                    }
+                    other => other,
+                };
+                doc.insert("application".into(), app);
+                doc.insert("team".into(), team);
+                let mut w = Writer::new(&ws);
+                w.value(&Value::Object(doc));
+                prop_assert_eq!(app_label(w.out.as_bytes()), plain(&w.out), "{}", w.out);
+            }
+        }
+    }
 }

@@ -202,4 +202,59 @@ mod tests {
             Some(15..19)
         );
     }
+
+    mod props {
+        use super::*;
+        use crate::model::testgen::{json_value, layout, Writer};
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Arbitrary text never panics the scanners; minify only drops
+            /// white space.
+            #[test]
+            fn any_text_never_panics(t in prop_oneof!["(?s).{0,80}", r#"[{}\[\]",:\\ \nau0-9dD]{0,80}"#]) {
+                for key in ["status", "a", ""] {
+                    if let Some(r) = top_level_value(&t, key) {
+                        prop_assert!(t.get(r).is_some());
+                    }
+                }
+                let m = minify(&t);
+                prop_assert!(m.len() <= t.len());
+                prop_assert_eq!(minify(&m), m.clone());
+                let _ = lone_surrogate(&t);
+            }
+
+            /// On a JSON object in any layout: each member's span holds its
+            /// value, the minified text is the same value, and a text serde
+            /// wrote has no lone surrogate.
+            #[test]
+            fn spans_and_minify_on_objects(members in proptest::collection::vec(("(?s).{0,6}", json_value()), 0..6), ws in layout()) {
+                let written: Vec<(String, &Value)> = members
+                    .iter()
+                    .map(|(k, v)| (Value::String(k.clone()).to_string(), v))
+                    .collect();
+                let mut w = Writer::new(&ws);
+                w.space();
+                let spans = w.object(&written);
+                let text = w.out;
+                let doc: Value = serde_json::from_str(&text).unwrap();
+                for (i, (k, _)) in members.iter().enumerate() {
+                    // The last of a repeated key is the one parsers keep.
+                    if members[i + 1..].iter().any(|(k2, _)| k2 == k) {
+                        continue;
+                    }
+                    let span = top_level_value(&text, k);
+                    prop_assert_eq!(span.clone(), Some(spans[i].clone()), "{} in {}", k, text);
+                    let v: Value = serde_json::from_str(&text[spans[i].clone()]).unwrap();
+                    prop_assert_eq!(Some(&v), doc.get(k));
+                }
+                let m: Value = serde_json::from_str(&minify(&text)).unwrap();
+                prop_assert_eq!(m, doc);
+                prop_assert_eq!(lone_surrogate(&text), None);
+            }
+        }
+    }
 }

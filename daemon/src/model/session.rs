@@ -415,4 +415,58 @@ mod tests {
         let expected = original.replace("\"status\":\"accepted\"", "\"status\":\"pending\"");
         assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
+
+    mod props {
+        use super::*;
+        use crate::model::testgen::{damaged, session_doc};
+        use proptest::prelude::*;
+
+        fn other(s: Status) -> Status {
+            match s {
+                Status::Accepted => Status::Pending,
+                Status::Pending => Status::Accepted,
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Arbitrary bytes never panic the validator or the status splice.
+            #[test]
+            fn hostile_bytes_never_panic(
+                bytes in damaged(SEED.as_bytes()),
+                folder in prop_oneof![Just(FOLDER.to_string()), ".{0,8}"],
+                accepted in any::<bool>(),
+            ) {
+                let _ = validate(&folder, ID, &bytes);
+                let status = if accepted { Status::Accepted } else { Status::Pending };
+                if let Some(out) = with_status(&bytes, status) {
+                    let _ = validate(&folder, ID, &out);
+                }
+            }
+
+            /// parse → set-status → parse: the same record but the status,
+            /// and every byte outside the status value as it was.
+            #[test]
+            fn set_status_changes_only_status(doc in session_doc()) {
+                let before = validate(&doc.folder, &doc.name, &doc.bytes);
+                prop_assert!(before.is_ok(), "{:?}\n{}", before, String::from_utf8_lossy(&doc.bytes));
+                let before = before.unwrap();
+                prop_assert_eq!(before.status, doc.status);
+                let to = other(doc.status);
+                let out = with_status(&doc.bytes, to);
+                prop_assert!(out.is_some());
+                let out = out.unwrap();
+                let mut expected = doc.bytes[..doc.status_span.start].to_vec();
+                expected.extend_from_slice(format!("\"{to}\"").as_bytes());
+                expected.extend_from_slice(&doc.bytes[doc.status_span.end..]);
+                prop_assert_eq!(&out, &expected);
+                let after = validate(&doc.folder, &doc.name, &out).unwrap();
+                prop_assert_eq!(after.clone(), SessionRecord { status: to, hash: after.hash, ..before });
+                // And back.
+                let back = with_status(&out, doc.status).unwrap();
+                prop_assert_eq!(validate(&doc.folder, &doc.name, &back).unwrap().status, doc.status);
+            }
+        }
+    }
 }

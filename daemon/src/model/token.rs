@@ -162,4 +162,37 @@ mod tests {
             assert_eq!(decode(bad), None, "{bad:.20}");
         }
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Any string is a token or not; none panics the decoder.
+            #[test]
+            fn any_string_never_panics(t in prop_oneof!["(?s).{0,64}", "[A-Za-z0-9+/=_ -]{0,200}"]) {
+                let a = decode(&t);
+                let b = with_claims(&t, |c| (c.app_id.into_owned(), c.id.into_owned(), c.team_id.into_owned()));
+                prop_assert_eq!(a.map(|c| (c.app_id, c.id, c.team_id)), b);
+            }
+
+            /// 4D's token decodes to its claims in every accepted form.
+            #[test]
+            fn encode_decode_round_trip(
+                app in "(?s).{0,16}",
+                id in "(?s).{0,16}",
+                team in proptest::option::of("(?s).{0,8}"),
+            ) {
+                let t = encode(&app, &id, team.as_deref());
+                let want = Claims { app_id: app, id, team_id: team.unwrap_or_default() };
+                let padded = format!("{t}{}", "=".repeat((4 - t.len() % 4) % 4));
+                let url = t.replace('+', "-").replace('/', "_");
+                for form in [&t, &padded, &url, &format!(" {t}\n")] {
+                    prop_assert_eq!(decode(form), Some(want.clone()), "{}", form);
+                }
+            }
+        }
+    }
 }
