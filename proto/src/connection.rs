@@ -335,4 +335,129 @@ mod tests {
         body.push(0);
         assert!(decode::<Request>(&body).is_err());
     }
+
+    mod props {
+        use super::*;
+        use crate::{ClientHello, SessionFilter, MAX_REQUEST_FRAME};
+        use proptest::collection::vec;
+        use proptest::option::of;
+        use proptest::prelude::*;
+
+        fn status() -> impl Strategy<Value = Status> {
+            prop_oneof![Just(Status::Accepted), Just(Status::Pending)]
+        }
+
+        fn request() -> impl Strategy<Value = Request> {
+            let s = || ".{0,12}";
+            prop_oneof![
+                Just(Request::Apps),
+                (of(s()), of(status()), of(s()), of(s()), any::<bool>()).prop_map(
+                    |(app, status, email, device_token, invalid)| {
+                        Request::Sessions(SessionFilter {
+                            app,
+                            status,
+                            email,
+                            device_token,
+                            invalid,
+                        })
+                    }
+                ),
+                s().prop_map(|session| Request::Show { session }),
+                s().prop_map(|session| Request::Path { session }),
+                (status(), vec(s(), 0..4), any::<bool>()).prop_map(|(status, sessions, push)| {
+                    Request::SetStatus {
+                        status,
+                        sessions,
+                        push,
+                    }
+                }),
+                (vec(s(), 0..4), any::<bool>())
+                    .prop_map(|(sessions, push)| Request::Delete { sessions, push }),
+                any::<bool>().prop_map(|full| Request::Push { full }),
+                Just(Request::Refresh),
+                s().prop_map(|token| Request::Verify { token }),
+                s().prop_map(|body| Request::Authenticate { body }),
+                Just(Request::Status),
+                of(s()).prop_map(|app| Request::Watch { app }),
+                (s(), s()).prop_map(|(token, body)| Request::UserInfo { token, body }),
+                s().prop_map(|token| Request::Logout { token }),
+            ]
+        }
+
+        fn frames(reqs: &[Request]) -> Vec<u8> {
+            let mut buf = BytesMut::new();
+            encode_frame(&mut buf, &ClientHello::current()).unwrap();
+            for r in reqs {
+                encode_frame(&mut buf, r).unwrap();
+            }
+            buf.to_vec()
+        }
+
+        /// What the daemon reads from `wire` arriving in pieces cut at
+        /// `cuts`: the hello, then requests until an error or the end.
+        fn read_all(wire: &[u8], cuts: &[usize]) -> (Option<ClientHello>, Vec<Request>) {
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
+            cuts.push(wire.len());
+            cuts.sort_unstable();
+            let mut read = BytesMut::new();
+            let (mut hello, mut reqs, mut from) = (None, Vec::new(), 0);
+            for cut in cuts {
+                read.extend_from_slice(&wire[from..cut]);
+                from = cut;
+                loop {
+                    let taken = if hello.is_none() {
+                        take_frame::<ClientHello>(&mut read, MAX_REQUEST_FRAME)
+                            .map(|h| h.map(|h| hello = Some(h)))
+                    } else {
+                        take_frame::<Request>(&mut read, MAX_REQUEST_FRAME)
+                            .map(|r| r.map(|r| reqs.push(r)))
+                    };
+                    match taken {
+                        Ok(Some(())) => continue,
+                        Ok(None) => break,
+                        Err(_) => return (hello, reqs),
+                    }
+                }
+            }
+            (hello, reqs)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Arbitrary bytes never panic the frame parser or the decoder.
+            #[test]
+            fn hostile_bytes_never_panic(bytes in vec(any::<u8>(), 0..600), cuts in vec(any::<usize>(), 0..6)) {
+                let _ = decode::<Request>(&bytes);
+                let _ = decode::<ClientHello>(&bytes);
+                read_all(&bytes, &cuts);
+            }
+
+            /// Real frames with a few bytes overwritten never panic either.
+            #[test]
+            fn damaged_frames_never_panic(
+                reqs in vec(request(), 1..5),
+                edits in vec((any::<usize>(), any::<u8>()), 1..6),
+                cuts in vec(any::<usize>(), 0..6),
+            ) {
+                let mut wire = frames(&reqs);
+                for (at, b) in edits {
+                    let n = wire.len();
+                    wire[at % n] = b;
+                }
+                let (_, got) = read_all(&wire, &cuts);
+                for r in got {
+                    prop_assert_eq!(decode::<Request>(&encode(&r).unwrap()).unwrap(), r);
+                }
+            }
+
+            /// Frames cut anywhere decode to what was sent, in order.
+            #[test]
+            fn frames_cut_anywhere_arrive_whole(reqs in vec(request(), 0..6), cuts in vec(any::<usize>(), 0..8)) {
+                let (hello, got) = read_all(&frames(&reqs), &cuts);
+                prop_assert_eq!(hello, Some(ClientHello::current()));
+                prop_assert_eq!(got, reqs);
+            }
+        }
+    }
 }

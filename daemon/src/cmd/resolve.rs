@@ -237,3 +237,106 @@ pub fn resolve_all(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::app::AppLabel;
+    use crate::model::session::{Fault, Invalid, SessionRecord};
+    use crate::model::view::{push_incremental, DiskEntry};
+    use mobile_session_proto::{ErrorCode, Status};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    const FOLDERS: [&str; 3] = ["T.com.a", "com.a", "b"];
+
+    fn views(
+        files: &[(usize, String, bool)],
+        removed: &[(usize, String)],
+        push: bool,
+    ) -> (DiskView, LiveView) {
+        let mut disk = DiskView::default();
+        let mut live = LiveView::default();
+        for f in FOLDERS {
+            let app_id = f.strip_prefix("T.").unwrap_or(f);
+            disk.app_mut(f).meta.manifest_label = Some(AppLabel {
+                app_id: app_id.into(),
+                name: None,
+                team_id: None,
+            });
+        }
+        for (f, name, valid) in files {
+            let state = if *valid {
+                Ok(Arc::new(SessionRecord {
+                    id: name.as_str().into(),
+                    status: Status::Accepted,
+                    device_id: None,
+                    email: None,
+                    device: "null".into(),
+                    hash: 0,
+                    claims: 0,
+                }))
+            } else {
+                Err(Invalid::new(Fault::Json, "x"))
+            };
+            let entry = DiskEntry {
+                name: name.as_str().into(),
+                state,
+            };
+            disk.insert(FOLDERS[f % FOLDERS.len()], entry);
+        }
+        if push {
+            push_incremental(std::path::Path::new("/m"), &mut disk, &mut live);
+        }
+        for (f, name) in removed {
+            disk.remove(&SessionKey::new(FOLDERS[f % FOLDERS.len()], name));
+        }
+        (disk, live)
+    }
+
+    fn arg() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9a-fA-F]{0,9}",
+            "(T\\.com\\.a|com\\.a|b|\\.\\.|/x|\\.h|)/[0-9a-fA-F]{0,6}(/x)?",
+            "(?s).{0,12}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any argument resolves to something in the views, or fails with
+        /// a plain error; nothing panics.
+        #[test]
+        fn resolution_finds_only_what_is_there(
+            files in vec((0..3usize, "[0-9a-fA-F]{4,8}", any::<bool>()), 0..12),
+            removed in vec((0..3usize, "[0-9a-f]{4,8}"), 0..4),
+            push in any::<bool>(),
+            args in vec(arg(), 0..6),
+        ) {
+            let (disk, live) = views(&files, &removed, push);
+            let deleted: Vec<SessionKey> = disk.deleted_but_live(&live).into_iter().map(|(k, _)| k).collect();
+            for a in &args {
+                match resolve_session(&disk, &live, a) {
+                    Ok(t) => {
+                        let id = a.rsplit('/').next().unwrap_or(a).to_ascii_lowercase();
+                        prop_assert!(t.name.to_ascii_lowercase().starts_with(&id), "{:?} for {:?}", t, a);
+                        prop_assert!(disk.get(&t.key()).is_some() || deleted.contains(&t.key()), "{:?}", t);
+                    }
+                    Err(e) => prop_assert!(matches!(e.code, ErrorCode::BadRequest | ErrorCode::NotFound | ErrorCode::Ambiguous), "{:?}", e),
+                }
+                match resolve_app(&disk, &live, a) {
+                    Ok(f) => prop_assert!(disk.app(&f).is_some() || live.keys().any(|k| k.folder() == f)),
+                    Err(e) => prop_assert!(matches!(e.code, ErrorCode::BadRequest | ErrorCode::NotFound | ErrorCode::Ambiguous), "{:?}", e),
+                }
+            }
+            if let Ok(all) = resolve_all(&disk, &live, &args) {
+                prop_assert!(!all.is_empty() && all.len() <= args.len());
+                for (i, t) in all.iter().enumerate() {
+                    prop_assert!(!all[i + 1..].contains(t));
+                }
+            }
+        }
+    }
+}

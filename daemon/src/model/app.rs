@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use std::borrow::Cow;
 
+use super::json_object::ObjectOnly;
 use super::session::strip_bom;
 
 /// An app's id, display name and team id (`None` without a team).
@@ -18,9 +19,9 @@ pub struct AppLabel {
 #[derive(Deserialize)]
 struct Doc<'a> {
     #[serde(borrow)]
-    application: Option<Part<'a>>,
+    application: Option<ObjectOnly<Part<'a>>>,
     #[serde(borrow)]
-    team: Option<Part<'a>>,
+    team: Option<ObjectOnly<Part<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -38,13 +39,13 @@ pub fn app_label(bytes: &[u8]) -> Option<AppLabel> {
     let text = std::str::from_utf8(strip_bom(bytes)).ok()?;
     // Typed first (borrowing, skips everything else); a value parse when a
     // field has an unexpected type.
-    let (app_id, name, team_id) = match serde_json::from_str::<Doc>(text) {
-        Ok(doc) => {
-            let app = doc.application?;
+    let (app_id, name, team_id) = match serde_json::from_str::<ObjectOnly<Doc>>(text) {
+        Ok(ObjectOnly(doc)) => {
+            let ObjectOnly(app) = doc.application?;
             (
                 app.id?.into_owned(),
                 app.name.map(Cow::into_owned),
-                doc.team.and_then(|t| t.id).map(Cow::into_owned),
+                doc.team.and_then(|t| t.0.id).map(Cow::into_owned),
             )
         }
         Err(_) => {
@@ -117,6 +118,11 @@ mod tests {
         let l = app_label(br#"{"application":{"id":"com.a","name":7},"team":{"id":""}}"#).unwrap();
         assert_eq!((l.name, l.team_id), (None, None));
         assert_eq!(app_label(b"[]"), None);
+        // Arrays are not objects (serde's derive would read them by position).
+        assert_eq!(app_label(br#"[["com.a","A"],null]"#), None);
+        assert_eq!(app_label(br#"{"application":["com.a","A"]}"#), None);
+        let l = app_label(br#"{"application":{"id":"com.a"},"team":["T"]}"#).unwrap();
+        assert_eq!(l.team_id, None);
         assert_eq!(app_label(br#"{"application":{"name":"x"}}"#), None);
 
         let manifest = AppLabel {
@@ -131,5 +137,58 @@ mod tests {
             Some("T1")
         );
         assert_eq!(folder_label("com.b", None, None).app_id, "com.b");
+    }
+
+    mod props {
+        use super::*;
+        use crate::model::testgen::{damaged, json_value, layout, Writer};
+        use proptest::prelude::*;
+        use serde_json::Value;
+
+        const MANIFEST: &[u8] = br#"{"application":{"id":"com.a","name":"A"},"team":{"id":"T"},"info":{"target":"iOS"}}"#;
+
+        /// The label read the plain way, from a `Value`.
+        fn plain(text: &str) -> Option<AppLabel> {
+            let v: Value = serde_json::from_str(text).ok()?;
+            let o = v.as_object()?;
+            let s = |a: &str, b: &str| o.get(a)?.as_object()?.get(b)?.as_str().map(str::to_string);
+            Some(AppLabel {
+                app_id: s("application", "id")?,
+                name: s("application", "name"),
+                team_id: s("team", "id").filter(|t| !t.is_empty()),
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn hostile_bytes_never_panic(bytes in damaged(MANIFEST)) {
+                let _ = app_label(&bytes);
+            }
+
+            /// On any JSON document, the typed reading and the plain one agree.
+            #[test]
+            fn agrees_with_a_plain_reading(
+                app in json_value(),
+                team in json_value(),
+                id in prop_oneof![json_value(), ".{0,8}".prop_map(Value::String)],
+                ws in layout(),
+            ) {
+                let mut doc = serde_json::Map::new();
+                let app = match app {
+                    Value::Object(mut o) => {
+                        o.insert("id".into(), id);
+                        Value::Object(o)
+                    }
+                    other => other,
+                };
+                doc.insert("application".into(), app);
+                doc.insert("team".into(), team);
+                let mut w = Writer::new(&ws);
+                w.value(&Value::Object(doc));
+                prop_assert_eq!(app_label(w.out.as_bytes()), plain(&w.out), "{}", w.out);
+            }
+        }
     }
 }

@@ -5,8 +5,11 @@
 
 pub mod app;
 pub mod event;
+pub mod json_object;
 pub mod json_span;
 pub mod names;
 pub mod session;
+#[cfg(test)]
+pub(crate) mod testgen;
 pub mod token;
 pub mod view;

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use mobile_session_proto::Status;
 use serde::Deserialize;
 
+use super::json_object::ObjectOnly;
 use super::names::app_folder;
 use super::{json_span, token};
 
@@ -145,16 +146,17 @@ struct Fields<'a> {
 }
 
 // Fast path: a typed, borrowing parse that skips every other field. It fails
-// on anything unusual (a wrong type, a duplicate key), and then the slower
-// `serde_json::Value` path decides, so both always agree.
+// on anything unusual (a wrong type, a duplicate key, an array where an
+// object belongs), and then the slower `serde_json::Value` path decides, so
+// both always agree.
 #[derive(Deserialize)]
 struct FastFile<'a> {
     #[serde(borrow)]
-    application: Option<FastObj<'a>>,
+    application: Option<ObjectOnly<FastObj<'a>>>,
     #[serde(borrow)]
-    team: Option<FastObj<'a>>,
+    team: Option<ObjectOnly<FastObj<'a>>>,
     #[serde(borrow)]
-    session: Option<FastObj<'a>>,
+    session: Option<ObjectOnly<FastObj<'a>>>,
     #[serde(borrow)]
     device: Option<&'a serde_json::value::RawValue>,
     #[serde(borrow)]
@@ -172,23 +174,20 @@ struct FastObj<'a> {
 }
 
 fn fast_fields(text: &str) -> Option<Fields<'_>> {
-    if !text.trim_start().starts_with('{') {
-        return None; // serde would read an array as a struct
-    }
-    let f: FastFile = serde_json::from_str(text).ok()?;
+    let ObjectOnly(f): ObjectOnly<FastFile> = serde_json::from_str(text).ok()?;
     let (device_id, device) = match f.device {
         // `device` may be any JSON: only an object has an id.
         Some(raw) if raw.get().starts_with('{') => {
-            let d: FastObj = serde_json::from_str(raw.get()).ok()?;
+            let ObjectOnly(d): ObjectOnly<FastObj> = serde_json::from_str(raw.get()).ok()?;
             (d.id, Some(json_span::minify(raw.get())))
         }
         Some(raw) => (None, Some(json_span::minify(raw.get()))),
         None => (None, None),
     };
     Some(Fields {
-        app_id: f.application.and_then(|o| o.id),
-        team_id: f.team.and_then(|o| o.id),
-        session_id: f.session.and_then(|o| o.id),
+        app_id: f.application.and_then(|o| o.0.id),
+        team_id: f.team.and_then(|o| o.0.id),
+        session_id: f.session.and_then(|o| o.0.id),
         device_id,
         status: f.status,
         token: f.token,
@@ -233,6 +232,14 @@ pub fn validate(folder: &str, file_name: &str, bytes: &[u8]) -> Result<SessionRe
         )
     })?;
     let fields = match fast_fields(text) {
+        // The fast path skips what it does not read, and lets through an
+        // escape that every later rewrite (a `serde_json::Value`) refuses.
+        Some(_) if json_span::lone_surrogate(text).is_some() => {
+            return Err(Invalid::new(
+                Fault::Json,
+                "not well-formed JSON: a \\u escape of half a UTF-16 surrogate pair",
+            ))
+        }
         Some(f) => f,
         None => value_fields(text)?,
     };
@@ -427,10 +434,107 @@ mod tests {
     }
 
     #[test]
+    fn arrays_are_not_objects() {
+        // Found by the session_file fuzz target's oracle: serde's derived
+        // structs read `["com.x"]` as `{"id":"com.x"}`, so the fast path
+        // took this file as valid where 4D says schema (3).
+        let arrays = SEED
+            .replace(
+                r#"{"id":"com.contactApp.Contact","name":"Contact","version":"1.0.0"}"#,
+                r#"["com.contactApp.Contact"]"#,
+            )
+            .replace(r#"{"id":"UTT7VDX8W5"}"#, r#"["UTT7VDX8W5"]"#)
+            .replace(
+                &format!(r#"{{"id":"{ID}","ip":"::ffff:192.168.5.4"}}"#),
+                &format!(r#"["{ID}"]"#),
+            );
+        assert_ne!(arrays, SEED);
+        assert_eq!(code_of(FOLDER, ID, &arrays), 3);
+        let device = SEED.replace(r#"{"description":"iPhone X","id":"0DC5"}"#, r#"["0DC5"]"#);
+        let r = validate(FOLDER, ID, device.as_bytes()).unwrap();
+        assert_eq!((r.device_id, &*r.device), (None, r#"["0DC5"]"#));
+    }
+
+    #[test]
+    fn a_lone_surrogate_is_not_well_formed_anywhere() {
+        // Found by the session_file fuzz target: in a field the fast path
+        // skips, `\ud83d` alone passed, though serde_json's `Value` (used by
+        // the value path and every later rewrite) refuses it: the same file
+        // was code 3 or 2 depending on the path taken, and a valid file
+        // could not be signed in again.
+        for field in [
+            r#""x":"\ud83d","#,
+            r#""device":{"id":"0DC5","d":"\ud83d"},"#,
+        ] {
+            let text = SEED.replacen("\"email\"", &format!("{field}\"email\""), 1);
+            assert_eq!(code_of(FOLDER, ID, &text), 2, "{text}");
+            // Schema faults too: JSON (2) comes first.
+            let text = text.replace("\"status\":\"accepted\",", "");
+            assert_eq!(code_of(FOLDER, ID, &text), 2, "{text}");
+        }
+        let pair = SEED.replacen("\"email\"", r#""x":"\ud83d\ude00","email""#, 1);
+        assert!(validate(FOLDER, ID, pair.as_bytes()).is_ok());
+    }
+
+    #[test]
     fn status_splice_keeps_every_other_byte() {
         let original = format!("\u{feff}{}", SEED.replace('\n', "\r\n"));
         let out = with_status(original.as_bytes(), Status::Pending).unwrap();
         let expected = original.replace("\"status\":\"accepted\"", "\"status\":\"pending\"");
         assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    mod props {
+        use super::*;
+        use crate::model::testgen::{damaged, session_doc};
+        use proptest::prelude::*;
+
+        fn other(s: Status) -> Status {
+            match s {
+                Status::Accepted => Status::Pending,
+                Status::Pending => Status::Accepted,
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Arbitrary bytes never panic the validator or the status splice.
+            #[test]
+            fn hostile_bytes_never_panic(
+                bytes in damaged(SEED.as_bytes()),
+                folder in prop_oneof![Just(FOLDER.to_string()), ".{0,8}"],
+                accepted in any::<bool>(),
+            ) {
+                let _ = validate(&folder, ID, &bytes);
+                let status = if accepted { Status::Accepted } else { Status::Pending };
+                if let Some(out) = with_status(&bytes, status) {
+                    let _ = validate(&folder, ID, &out);
+                }
+            }
+
+            /// parse → set-status → parse: the same record but the status,
+            /// and every byte outside the status value as it was.
+            #[test]
+            fn set_status_changes_only_status(doc in session_doc()) {
+                let before = validate(&doc.folder, &doc.name, &doc.bytes);
+                prop_assert!(before.is_ok(), "{:?}\n{}", before, String::from_utf8_lossy(&doc.bytes));
+                let before = before.unwrap();
+                prop_assert_eq!(before.status, doc.status);
+                let to = other(doc.status);
+                let out = with_status(&doc.bytes, to);
+                prop_assert!(out.is_some());
+                let out = out.unwrap();
+                let mut expected = doc.bytes[..doc.status_span.start].to_vec();
+                expected.extend_from_slice(format!("\"{to}\"").as_bytes());
+                expected.extend_from_slice(&doc.bytes[doc.status_span.end..]);
+                prop_assert_eq!(&out, &expected);
+                let after = validate(&doc.folder, &doc.name, &out).unwrap();
+                prop_assert_eq!(after.clone(), SessionRecord { status: to, hash: after.hash, ..before });
+                // And back.
+                let back = with_status(&out, doc.status).unwrap();
+                prop_assert_eq!(validate(&doc.folder, &doc.name, &back).unwrap().status, doc.status);
+            }
+        }
     }
 }

@@ -9,6 +9,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
+use super::json_object::ObjectOnly;
+
 /// What a token says.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Claims {
@@ -94,7 +96,10 @@ pub fn with_claims<T>(token: &str, f: impl FnOnce(ClaimsRef<'_>) -> T) -> Option
             buf.resize(need, 0);
         }
         let n = engine.decode_slice(token, &mut buf[..]).ok()?;
-        let claims: ClaimsRef = serde_json::from_slice(&buf[..n]).ok()?;
+        // UTF-8 first: from_slice does not check the strings it skips.
+        let json = std::str::from_utf8(&buf[..n]).ok()?;
+        // An object only: serde would also read `["app","id","team"]`.
+        let ObjectOnly(claims): ObjectOnly<ClaimsRef> = serde_json::from_str(json).ok()?;
         Some(f(claims))
     })
 }
@@ -157,6 +162,11 @@ mod tests {
 
     #[test]
     fn garbage_is_not_a_token() {
+        // `["com.x","abcd","T"]`: the claims as an array, not an object.
+        let array = STANDARD_NO_PAD.encode(r#"["com.x","abcd","T"]"#);
+        // Not UTF-8 in a key nobody reads (found by the token fuzz target).
+        let latin1 =
+            STANDARD_NO_PAD.encode(b"{\"appNameID\":\"a.b\",\"id\":\"abcd\",\"x\":\"\xE9\"}");
         for bad in [
             "",
             "   ",
@@ -166,9 +176,44 @@ mod tests {
             "Bearer",
             "Bearer ",
             "Bearer é",
+            &array,
+            &latin1,
             &"A".repeat(2 << 20),
         ] {
             assert_eq!(decode(bad), None, "{bad:.20}");
+        }
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Any string is a token or not; none panics the decoder.
+            #[test]
+            fn any_string_never_panics(t in prop_oneof!["(?s).{0,64}", "[A-Za-z0-9+/=_ -]{0,200}"]) {
+                let a = decode(&t);
+                let b = with_claims(&t, |c| (c.app_id.into_owned(), c.id.into_owned(), c.team_id.into_owned()));
+                prop_assert_eq!(a.map(|c| (c.app_id, c.id, c.team_id)), b);
+            }
+
+            /// 4D's token decodes to its claims in every accepted form.
+            #[test]
+            fn encode_decode_round_trip(
+                app in "(?s).{0,16}",
+                id in "(?s).{0,16}",
+                team in proptest::option::of("(?s).{0,8}"),
+            ) {
+                let t = encode(&app, &id, team.as_deref());
+                let want = Claims { app_id: app, id, team_id: team.unwrap_or_default() };
+                let padded = format!("{t}{}", "=".repeat((4 - t.len() % 4) % 4));
+                let url = t.replace('+', "-").replace('/', "_");
+                for form in [&t, &padded, &url, &format!(" {t}\n")] {
+                    prop_assert_eq!(decode(form), Some(want.clone()), "{}", form);
+                }
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::model::app::{app_label, AppLabel};
-use crate::model::session::{content_hash, validate, Fault, Invalid};
+use crate::model::session::{content_hash, strip_bom, validate, Fault, Invalid};
 use crate::model::view::DiskEntry;
 
 use super::{SessionStore, StoreError};
@@ -270,7 +270,8 @@ fn read_slices(
             let want = slice.label.as_ref().is_none_or(|(id, _)| key < *id);
             let read = store.read_in(&dir, folder, n).map(|f| f.bytes);
             if let Ok(bytes) = &read {
-                if known(folder, &key, n, content_hash(bytes)) {
+                // `validate` hashes the text after its BOM; so must this.
+                if known(folder, &key, n, content_hash(strip_bom(bytes))) {
                     slice.entries.push((key, Scanned::Same));
                     continue;
                 }

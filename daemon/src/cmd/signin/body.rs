@@ -316,4 +316,35 @@ mod tests {
         b["device"]["id"] = "é".repeat(128).into();
         assert!(err(&b).contains("256 bytes"));
     }
+
+    const BODY: &str = r#"{"email":"a@b.c","password":"p","application":{"id":"com.a","version":"1"},"team":{"id":"T"},"device":{"id":"D1","os":"iOS"},"session":{"ip":"::1"}}"#;
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any body, or a real one damaged, parses or is refused; a parsed
+        /// one never keeps the password and names a plain folder.
+        #[test]
+        fn any_body_never_panics(
+            body in prop_oneof![
+                "(?s).{0,80}",
+                proptest::collection::vec((any::<usize>(), any::<char>()), 1..4).prop_map(|edits| {
+                    let mut b: Vec<char> = BODY.chars().collect();
+                    for (at, c) in edits {
+                        let n = b.len();
+                        b[at % n] = c;
+                    }
+                    b.into_iter().collect::<String>()
+                }),
+            ],
+        ) {
+            if let Ok(r) = parse_body(&body) {
+                prop_assert!(!r.fields.contains_key("password"));
+                prop_assert!(!r.app_id.is_empty());
+                prop_assert!(crate::model::names::is_app_folder_name(&r.folder));
+            }
+        }
+    }
 }
