@@ -1,5 +1,8 @@
 //! [`Connection`] owns the framing: a 4-byte big-endian length prefix plus bincode 2.
 
+use std::future::Future;
+use std::task::Poll;
+
 use bytes::{Buf, BufMut, BytesMut};
 use serde::{de::DeserializeOwned, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -117,12 +120,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
             self.stream.flush().await
         };
-        match self.write_timeout {
-            None => write.await.map_err(FrameError::Io),
-            Some(t) => match tokio::time::timeout(t, write).await {
-                Ok(r) => r.map_err(FrameError::Io),
-                Err(_) => Err(FrameError::Io(std::io::ErrorKind::TimedOut.into())),
-            },
+        let Some(t) = self.write_timeout else {
+            return write.await.map_err(FrameError::Io);
+        };
+        // An answer nearly always fits the socket buffer at once: only a
+        // write that has to wait arms the timer (and reads the clock).
+        let mut write = std::pin::pin!(write);
+        let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+        if let Poll::Ready(r) = first {
+            return r.map_err(FrameError::Io);
+        }
+        match tokio::time::timeout(t, write).await {
+            Ok(r) => r.map_err(FrameError::Io),
+            Err(_) => Err(FrameError::Io(std::io::ErrorKind::TimedOut.into())),
         }
     }
 

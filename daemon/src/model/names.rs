@@ -44,10 +44,23 @@ pub fn is_plain_name(name: &str) -> bool {
 /// The folder an app's sessions live in: `TEAM.bundle`, or `bundle` when
 /// the team is missing or empty (Android).
 pub fn app_folder(app_id: &str, team_id: Option<&str>) -> String {
+    let mut folder = String::new();
+    write_app_folder(&mut folder, app_id, team_id);
+    folder
+}
+
+/// [`app_folder`] into `buf` (cleared first): `verify` reuses one buffer.
+pub fn write_app_folder(buf: &mut String, app_id: &str, team_id: Option<&str>) {
+    buf.clear();
     match team_id {
-        Some(team) if !team.is_empty() => format!("{team}.{app_id}"),
-        _ => app_id.to_string(),
+        Some(team) if !team.is_empty() => {
+            buf.reserve(team.len() + 1 + app_id.len());
+            buf.push_str(team);
+            buf.push('.');
+        }
+        _ => buf.reserve(app_id.len()),
     }
+    buf.push_str(app_id);
 }
 
 /// A session as the views know it: its app folder and its id in lower case.

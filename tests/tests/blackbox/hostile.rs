@@ -6,7 +6,7 @@ use crate::common::*;
 use mobile_session::Client;
 use mobile_session_proto::connection::{decode, encode};
 use mobile_session_proto::{
-    ClientHello, ErrorCode, HelloOutcome, Request, ServerHello, SessionFilter, Status,
+    ClientHello, ErrorCode, HelloOutcome, Request, Response, ServerHello, SessionFilter, Status,
 };
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -235,6 +235,53 @@ fn an_idle_client_is_closed_and_a_watch_is_not() {
     assert_eq!(ev.kind, mobile_session_proto::EventKind::Pushed);
     // A client that asks nothing but keeps its connection is closed too.
     assert_eq!(d.json(&["status"])["watchers"], 1);
+}
+
+#[test]
+fn a_client_that_keeps_asking_is_not_closed_as_idle() {
+    use std::io::Read;
+    let idle = Duration::from_millis(300);
+    let d = Daemon::start_with(Opts {
+        config: Some(format!("idle_timeout_ms = {}\n", idle.as_millis())),
+        ..Default::default()
+    });
+    // Requests every 50 ms for four idle periods: the idle timer fires
+    // early over and over and must be moved on, not close the connection.
+    // A run where this machine stalled between two requests for longer than
+    // the timeout proves nothing, so it is tried again.
+    let mut conclusive = false;
+    for _ in 0..5 {
+        let (mut s, _) = handshake(&d);
+        let start = std::time::Instant::now();
+        let mut last = start;
+        let mut stalled = false;
+        let mut answers = 0;
+        while start.elapsed() < idle * 4 {
+            std::thread::sleep(Duration::from_millis(50));
+            stalled |= last.elapsed() >= idle / 2;
+            send_request(
+                &mut s,
+                &Request::Verify {
+                    token: "not a token".into(),
+                },
+            );
+            let mut len = [0u8; 4];
+            s.read_exact(&mut len)
+                .unwrap_or_else(|e| panic!("closed after {answers} answers: {e}"));
+            let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+            s.read_exact(&mut body).unwrap();
+            assert!(matches!(decode(&body).unwrap(), Response::Verified(_)));
+            answers += 1;
+            last = std::time::Instant::now();
+        }
+        if !stalled {
+            conclusive = true;
+            // And once it stops asking, it is closed.
+            assert!(closed_by_daemon(&mut s), "the client was not closed");
+            break;
+        }
+    }
+    assert!(conclusive, "this machine stalled in every try");
 }
 
 #[test]
