@@ -14,7 +14,9 @@
 //! Run it with `bench/run` (release build, installs Redis if missing).
 //! Usage: mobile-session-bench TARGET_DIR [SESSIONS]; with
 //! `BENCH_ONLY_THROUGHPUT=1` only the verify/Redis throughput comparison
-//! runs, with the CPU time each server spends per request.
+//! runs, with the CPU time each server spends per request; with
+//! `BENCH_ONLY_ROUND_TRIP=1` only the round trip against its floor, with the
+//! daemon's CPU time per round trip.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -59,6 +61,40 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
+    if std::env::var_os("BENCH_ONLY_ROUND_TRIP").is_some() {
+        let token = &tokens[tokens.len() / 3];
+        let request = frame(
+            &encode(&Request::Verify {
+                token: token.clone(),
+            })
+            .unwrap(),
+        );
+        let answer_len = Conn::open(&sock).raw_round_trip(&request).len();
+        let floor_sock = dir.path().join("floor.sock");
+        let _floor = spawn_floor(&floor_sock, request.len(), answer_len);
+        let n = 20_000;
+        let (ratio, ours, floor) = median_ratio(
+            7,
+            || time(|| round_trips(&sock, true, &request, answer_len, n)).as_secs_f64(),
+            || time(|| round_trips(&floor_sock, false, &request, answer_len, n)).as_secs_f64(),
+        );
+        println!(
+            "median: ours {:.1} µs, floor {:.1} µs, ratio {ratio:.3}",
+            ours * 1e6 / n as f64,
+            floor * 1e6 / n as f64
+        );
+        redis_round_trip(dir.path(), &sock, &floor_sock, &request, answer_len);
+        let (u0, s0) = cpu_seconds(daemon.child.id());
+        round_trips(&sock, true, &request, answer_len, 100_000);
+        let (u1, s1) = cpu_seconds(daemon.child.id());
+        println!(
+            "daemon cpu per round trip: user {:.2} sys {:.2} µs",
+            (u1 - u0) * 10.0,
+            (s1 - s0) * 10.0
+        );
+        daemon.stop();
+        return;
+    }
     if only_throughput {
         let token = &tokens[tokens.len() / 3];
         let request = frame(
@@ -106,14 +142,7 @@ fn main() {
             (a1 - a0) as f64 / 500000.0,
             (b1 - b0) as f64 / 500000.0
         );
-        let cpu = |pid: u32| -> (f64, f64) {
-            let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-            let f: Vec<&str> = st.rsplit(')').next().unwrap().split_whitespace().collect();
-            (
-                f[11].parse::<f64>().unwrap() / 100.0,
-                f[12].parse::<f64>().unwrap() / 100.0,
-            )
-        };
+        let cpu = cpu_seconds;
         for _ in 0..2 {
             let (u0, s0) = cpu(daemon.child.id());
             throughput(50, 10000, Target::Daemon(&sock), &request, answer_len);
@@ -236,6 +265,7 @@ fn main() {
         ours * 1e6 / n as f64,
         floor * 1e6 / n as f64
     );
+    redis_round_trip(dir.path(), &sock, &floor_sock, &request, answer_len);
 
     // Throughput, 50 connections, one request in flight each.
     let per_conn = 4_000;
@@ -489,6 +519,33 @@ impl Daemon {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();
     }
+}
+
+/// Context for the round trip: Redis GET's own distance from the floor on
+/// this machine, all three through the same async client on one connection.
+fn redis_round_trip(dir: &Path, sock: &Path, floor_sock: &Path, request: &[u8], answer_len: usize) {
+    let Some(redis) = Redis::start(dir) else {
+        return;
+    };
+    let one = |t: Target<'_>| 1e6 / throughput(1, 20_000, t, request, answer_len);
+    let (ours, redis, floor) = (
+        one(Target::Daemon(sock)),
+        one(Target::Redis(&redis.sock)),
+        one(Target::Floor(floor_sock)),
+    );
+    println!(
+        "  (info) async client, 1 connection: ours {ours:.1} µs ({:.3}× floor), Redis GET {redis:.1} µs ({:.3}× floor), floor {floor:.1} µs",
+        ours / floor,
+        redis / floor
+    );
+}
+
+/// The user and system CPU seconds `pid` has used so far.
+fn cpu_seconds(pid: u32) -> (f64, f64) {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<&str> = st.rsplit(')').next().unwrap().split_whitespace().collect();
+    let ticks = |i: usize| f[i].parse::<f64>().unwrap() / 100.0;
+    (ticks(11), ticks(12))
 }
 
 /// A handshaken daemon connection with blocking I/O.
