@@ -274,3 +274,33 @@ fn a_token_naming_the_folder_the_other_way_is_unknown() {
         mobile_session_proto::VerifyStatus::Unknown
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_of_the_app_sharing_a_folder_does_not_take_another_apps_session() {
+    // The team-less app `UTT7VDX8W5.com.contactApp.Contact` signs in with
+    // the device id of team UTT7VDX8W5's app's session: same folder, same
+    // device, another app. It gets a session of its own.
+    let (dir, ctx) = context(Role::Admin);
+    let path = dir.path().join("MobileApps").join(IOS).join(SEED_ID);
+    let before = std::fs::read(&path).unwrap();
+    let body = serde_json::json!({
+        "email": "other@example.com",
+        "application": {"id": IOS},
+        "device": {"id": "0DC5132E-1EF4-407C-A832-5FE33D818AF3"},
+    });
+    let answer = ask(
+        &ctx,
+        Request::Authenticate {
+            body: body.to_string(),
+        },
+    )
+    .await;
+    let Response::Authenticated(reply) = answer else {
+        panic!("{answer:?}")
+    };
+    let id = reply.id.expect("a session");
+    assert_ne!(id, SEED_ID);
+    let claims = crate::model::token::decode(&reply.token.expect("a token")).unwrap();
+    assert_eq!((claims.app_id.as_str(), claims.team_id.as_str()), (IOS, ""));
+    assert_eq!(std::fs::read(&path).unwrap(), before, "the other app's file");
+}

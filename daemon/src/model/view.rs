@@ -66,11 +66,20 @@ pub struct AppView {
 }
 
 impl AppView {
-    /// The file name and record of the valid session whose `device.id` is
-    /// `device_id`, if any.
-    pub fn find_device(&self, device_id: &str) -> Option<(&str, &Arc<SessionRecord>)> {
+    /// The file name and record of the valid session of app `app_id` (team
+    /// `team_id`, `""` for none) whose `device.id` is `device_id`, if any.
+    /// The app is checked, not only the folder: team `T`'s app `a.b` and a
+    /// team-less app `T.a.b` share folder `T.a.b`.
+    pub fn find_device(
+        &self,
+        app_id: &str,
+        team_id: &str,
+        device_id: &str,
+    ) -> Option<(&str, &Arc<SessionRecord>)> {
         self.sessions.values().find_map(|e| match &e.state {
-            Ok(r) if r.device_id.as_deref() == Some(device_id) => Some((&*e.name, r)),
+            Ok(r) if r.device_id.as_deref() == Some(device_id) && r.is_of(app_id, team_id) => {
+                Some((&*e.name, r))
+            }
             _ => None,
         })
     }

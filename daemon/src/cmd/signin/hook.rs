@@ -147,10 +147,10 @@ struct Output {
 /// Feeds `input`, drains both outputs and waits for the exit, all within
 /// `timeout`, in one loop that polls the three pipes (non-blocking): a hook
 /// that never reads its input, writes more than a pipe holds, or leaves a
-/// process holding a pipe open, stalls nothing past the deadline. On
-/// success whatever the hook left running in its process group is killed
-/// and the child reaped; on error it is not reaped (the caller kills its
-/// group first, which is safe only while it is unreaped).
+/// process holding a pipe open, stalls nothing past the deadline. Once the
+/// hook exits, whatever it left running in its process group is killed and,
+/// on success, the child reaped; on error it is not reaped (the caller kills
+/// its group first, which is safe only while it is unreaped).
 fn collect(
     child: &mut Child,
     input: &str,
@@ -177,11 +177,19 @@ fn collect(
     let mut input = input.as_bytes();
     let (mut out, mut err) = (Captured::default(), Captured::default());
     let mut buf = [0u8; 8192];
+    let mut group_killed = false;
     loop {
         if input.is_empty() {
             stdin = None; // all written: the hook sees the end of its input
         }
         let exited = has_exited(pid).map_err(HookError::Io)?;
+        if exited && !group_killed {
+            // The hook has answered; what it left running in its group
+            // (`sleep 60 &`) would hold the pipes open until the deadline.
+            // What it wrote stays in the pipes. Safe: the leader is unreaped.
+            let _ = kill_process_group(pid, Signal::KILL);
+            group_killed = true;
+        }
         if exited && stdout.is_none() && stderr.is_none() {
             break;
         }
@@ -428,13 +436,35 @@ mod tests {
     }
 
     #[test]
+    fn a_process_of_its_group_holding_the_output_does_not_hold_the_answer() {
+        // `sleep` inherits the hook's standard output and runs on.
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!(
+            "sleep 60 & echo $! > {}; echo '{{\"success\":true}}'",
+            pidfile.display()
+        );
+        let answer = run(&sh(&script), LONG, "{}", "a").unwrap();
+        assert!(answer.success);
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        wait_gone(pid);
+    }
+
+    #[test]
     fn a_process_that_escaped_the_group_with_the_output_open_does_not_hold_us() {
         // setsid: out of the hook's group, and holding its standard output.
         let dir = tempfile::tempdir().unwrap();
         let pidfile = dir.path().join("pid");
+        // The hook answers only once the other process has left its group
+        // (it writes its pid after `setsid`), or the group kill at the
+        // hook's exit could catch it still inside.
         let script = format!(
-            "setsid sleep 60 & echo $! > {}; echo '{{\"success\":true}}'",
-            pidfile.display()
+            "setsid sh -c 'echo $$ > {p}; exec sleep 60' & while [ ! -s {p} ]; do :; done; echo '{{\"success\":true}}'",
+            p = pidfile.display()
         );
         let r = run(&sh(&script), Duration::from_millis(300), "{}", "a");
         assert!(matches!(r, Err(HookError::TimedOut(300))), "{r:?}");

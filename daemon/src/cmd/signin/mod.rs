@@ -96,7 +96,10 @@ fn existing_session(txn: &mut Txn<'_>, body: &SignInBody) -> Option<(String, Arc
     let device = body.device_id.as_deref()?;
     let find = |txn: &Txn<'_>| {
         txn.views(|disk, _| {
-            let (name, rec) = disk.app(&body.folder)?.find_device(device)?;
+            let team = body.team_id.as_deref().unwrap_or("");
+            let (name, rec) = disk
+                .app(&body.folder)?
+                .find_device(&body.app_id, team, device)?;
             Some((name.to_string(), rec.clone()))
         })
     };
