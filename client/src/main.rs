@@ -260,9 +260,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             if view.json {
                 emit(&format!("{}\n", text.trim_end()))?;
             } else {
-                let v: serde_json::Value = serde_json::from_str(&text)
-                    .context("the daemon sent a file that is not JSON")?;
-                emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+                // An invalid file is shown as it is stored.
+                match serde_json::from_str::<serde_json::Value>(&text) {
+                    Ok(v) => emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?,
+                    Err(_) => emit(&format!("{}\n", text.trim_end()))?,
+                }
             }
         }
         Command::Path { session, open } => {

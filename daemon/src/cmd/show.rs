@@ -1,6 +1,7 @@
 //! `show SESSION`: the file's whole JSON object — every byte as stored for
-//! admins; for readers, parsed and re-printed with the session token and
-//! the device's push token redacted.
+//! admins, even when the file is invalid; for readers, parsed and
+//! re-printed with the session token and the device's push token redacted
+//! (an invalid file cannot be redacted, so readers get an error).
 use mobile_session_proto::{ErrorCode, Response, Role};
 
 use super::resolve::resolve_session;
@@ -17,6 +18,14 @@ pub fn handle(ctx: &Context, arg: &str) -> Result<Response, CmdError> {
         .store()
         .read(&t.folder, &t.name)
         .map_err(|e| read_error(ctx, &t, e))?;
+    if ctx.role == Role::Admin {
+        // As stored, valid or not: an invalid file is when an admin looks.
+        // Bytes that are not UTF-8 show as U+FFFD.
+        let text = String::from_utf8_lossy(strip_bom(&file.bytes));
+        return Ok(Response::Show {
+            json: text.into_owned(),
+        });
+    }
     let text = std::str::from_utf8(strip_bom(&file.bytes)).map_err(|_| {
         CmdError::new(
             ErrorCode::InvalidFile,
@@ -29,11 +38,6 @@ pub fn handle(ctx: &Context, arg: &str) -> Result<Response, CmdError> {
             format!("{} is not well-formed JSON: {e}", path.display()),
         )
     })?;
-    if ctx.role == Role::Admin {
-        return Ok(Response::Show {
-            json: text.to_string(),
-        });
-    }
     redact::session(&mut doc);
     let json = serde_json::to_string_pretty(&doc).map_err(|e| CmdError::internal(e.to_string()))?;
     Ok(Response::Show { json })

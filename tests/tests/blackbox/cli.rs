@@ -125,6 +125,12 @@ fn show_and_path() {
     assert_eq!(keys.last().unwrap(), "parameters");
     let human = d.ok(&["show", "1818"]);
     assert_eq!(serde_json::from_str::<Value>(&human).unwrap(), stored);
+    // An invalid file is when an admin looks: shown as stored, both ways.
+    let torn = "{\"application\": {\"id\": \"com.sample.tasks\"}, \"sess";
+    std::fs::write(&file, torn).unwrap();
+    assert_eq!(d.ok(&["show", "1818"]).trim_end(), torn);
+    assert_eq!(d.ok(&["--json", "show", "1818"]).trim_end(), torn);
+    std::fs::write(&file, serde_json::to_vec_pretty(&stored).unwrap()).unwrap();
 
     let path = d.ok(&["path", "a6a3"]);
     assert_eq!(
