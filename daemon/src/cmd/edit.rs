@@ -19,19 +19,30 @@ pub fn read_valid(
     bytes: &[u8],
     what: &str,
 ) -> Result<(SessionRecord, Value), CmdError> {
-    let rec = validate(folder, name, bytes).map_err(|inv| {
+    let rec = valid_record(folder, name, bytes, what)?;
+    let doc: Value = serde_json::from_slice(strip_bom(bytes))
+        .map_err(|e| CmdError::internal(format!("a valid session no longer parses: {e}")))?;
+    Ok((rec, doc))
+}
+
+/// The record of a session file about to be rewritten; an invalid file is
+/// an `InvalidFile` error naming it (`what`) and its code.
+pub fn valid_record(
+    folder: &str,
+    name: &str,
+    bytes: &[u8],
+    what: &str,
+) -> Result<SessionRecord, CmdError> {
+    validate(folder, name, bytes).map_err(|inv| {
         CmdError::new(
             ErrorCode::InvalidFile,
             format!(
-                "{what} is invalid (code {}: {}); it is left untouched",
+                "{what} is invalid (code {}: {}); it is left untouched — fix or delete it first",
                 inv.code(),
                 inv.error
             ),
         )
-    })?;
-    let doc: Value = serde_json::from_slice(strip_bom(bytes))
-        .map_err(|e| CmdError::internal(format!("a valid session no longer parses: {e}")))?;
-    Ok((rec, doc))
+    })
 }
 
 /// The file's bytes with `edits` applied in place, refused if the result

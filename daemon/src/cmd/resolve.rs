@@ -148,6 +148,17 @@ pub fn resolve_app(disk: &DiskView, live: &LiveView, arg: &str) -> Result<String
 /// Resolves a SESSION argument against the disk view and the live view
 /// (a live session whose file was deleted can still be named).
 pub fn resolve_session(disk: &DiskView, live: &LiveView, arg: &str) -> Result<Target, CmdError> {
+    resolve_among(disk, live, &disk.deleted_but_live(live), arg)
+}
+
+/// [`resolve_session`] with the deleted-but-live sessions listed once for
+/// many arguments.
+fn resolve_among(
+    disk: &DiskView,
+    live: &LiveView,
+    deleted: &[(SessionKey, Arc<SessionRecord>)],
+    arg: &str,
+) -> Result<Target, CmdError> {
     check_plain(arg, "SESSION")?;
     let (app, id) = match arg.split_once('/') {
         Some((app, id)) => {
@@ -187,7 +198,7 @@ pub fn resolve_session(disk: &DiskView, live: &LiveView, arg: &str) -> Result<Ta
             });
         }
     }
-    for (key, rec) in disk.deleted_but_live(live) {
+    for (key, rec) in deleted {
         if in_app(key.folder()) && key.id().starts_with(&want) {
             candidates.push(Target {
                 folder: key.folder().to_string(),
@@ -228,9 +239,10 @@ pub fn resolve_all(
     if args.is_empty() {
         return Err(CmdError::bad_request("no SESSION given"));
     }
+    let deleted = disk.deleted_but_live(live);
     let mut out: Vec<Target> = Vec::with_capacity(args.len());
     for a in args {
-        let t = resolve_session(disk, live, a)?;
+        let t = resolve_among(disk, live, &deleted, a)?;
         if !out.contains(&t) {
             out.push(t);
         }

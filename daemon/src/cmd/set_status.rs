@@ -4,11 +4,12 @@
 //! resolved and every file validated before any is written, and each
 //! rewrite is checked: a change another writer makes meanwhile is kept
 //! and the status applied on top of it.
-use mobile_session_proto::{ChangeReport, ErrorCode, Response, Status};
+use mobile_session_proto::{ChangeReport, Response, Status};
 
+use super::edit::valid_record;
 use super::resolve::{resolve_all, Target};
 use super::{after_some, changed_session, read_error, CmdError, Context};
-use crate::model::session::{validate, with_status};
+use crate::model::session::with_status;
 use crate::store::FileBytes;
 
 /// The new bytes of `file` with `status`, or `None` when it already says so.
@@ -19,17 +20,8 @@ fn edit(
     status: Status,
 ) -> Result<Option<Vec<u8>>, CmdError> {
     let path = || ctx.core.store().session_path(&t.folder, &t.name);
-    let rec = validate(&t.folder, &t.name, &file.bytes).map_err(|inv| {
-        CmdError::new(
-            ErrorCode::InvalidFile,
-            format!(
-                "{} is invalid (code {}: {}); it is left untouched — fix or delete it first",
-                path().display(),
-                inv.code(),
-                inv.error
-            ),
-        )
-    })?;
+    let what = path().display().to_string();
+    let rec = valid_record(&t.folder, &t.name, &file.bytes, &what)?;
     if rec.status == status {
         return Ok(None);
     }

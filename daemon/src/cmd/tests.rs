@@ -302,5 +302,9 @@ async fn a_sign_in_of_the_app_sharing_a_folder_does_not_take_another_apps_sessio
     assert_ne!(id, SEED_ID);
     let claims = crate::model::token::decode(&reply.token.expect("a token")).unwrap();
     assert_eq!((claims.app_id.as_str(), claims.team_id.as_str()), (IOS, ""));
-    assert_eq!(std::fs::read(&path).unwrap(), before, "the other app's file");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the other app's file"
+    );
 }

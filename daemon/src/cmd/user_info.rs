@@ -9,7 +9,7 @@ use mobile_session_proto::{ErrorCode, Response};
 use serde_json::{Map, Value};
 
 use super::resolve::resolve_token;
-use super::signin::body::{is_printable, MAX_BODY};
+use super::signin::body::{body_object, is_printable};
 use super::signin::merge::{lookup, Edit};
 use super::{changed_session, edit, CmdError, Context};
 
@@ -36,20 +36,7 @@ impl std::fmt::Debug for UserInfoBody {
 }
 
 fn parse(body: &str) -> Result<UserInfoBody, CmdError> {
-    if body.len() > MAX_BODY {
-        return Err(CmdError::bad_request(format!(
-            "the request body is {} bytes; at most {MAX_BODY} are accepted",
-            body.len()
-        )));
-    }
-    let body = body.strip_prefix('\u{feff}').unwrap_or(body);
-    let value: Value = serde_json::from_str(body)
-        .map_err(|e| CmdError::bad_request(format!("the request body is not JSON: {e}")))?;
-    let Value::Object(mut m) = value else {
-        return Err(CmdError::bad_request(
-            "the request body is not a JSON object",
-        ));
-    };
+    let (_, mut m) = body_object(body)?;
     let user_info = match m.remove("userInfo") {
         None | Some(Value::Null) => None,
         Some(Value::Object(u)) => Some(u),
@@ -132,6 +119,7 @@ pub fn handle(ctx: &Context, token: &str, body: &str) -> Result<Response, CmdErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::signin::body::MAX_BODY;
 
     #[test]
     fn bodies() {

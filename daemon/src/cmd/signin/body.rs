@@ -59,9 +59,9 @@ impl fmt::Debug for SignInBody {
 /// Members of a body never stored as sent.
 const NOT_STORED: &[&str] = &["password", "status", "token", "userInfo"];
 
-/// Checks a `$authenticate` body. Every refusal is a `BadRequest` that
-/// names what is wrong.
-pub fn parse_body(body: &str) -> Result<SignInBody, CmdError> {
+/// The JSON object of a request body (`$authenticate`, `$userInfo`) at
+/// most [`MAX_BODY`] bytes long, and the body without its BOM.
+pub fn body_object(body: &str) -> Result<(&str, Map<String, Value>), CmdError> {
     if body.len() > MAX_BODY {
         return Err(CmdError::bad_request(format!(
             "the request body is {} bytes; at most {MAX_BODY} are accepted",
@@ -71,11 +71,18 @@ pub fn parse_body(body: &str) -> Result<SignInBody, CmdError> {
     let raw = body.strip_prefix('\u{feff}').unwrap_or(body);
     let value: Value = serde_json::from_str(raw)
         .map_err(|e| CmdError::bad_request(format!("the request body is not JSON: {e}")))?;
-    let Value::Object(mut fields) = value else {
+    let Value::Object(fields) = value else {
         return Err(CmdError::bad_request(
             "the request body is not a JSON object",
         ));
     };
+    Ok((raw, fields))
+}
+
+/// Checks a `$authenticate` body. Every refusal is a `BadRequest` that
+/// names what is wrong.
+pub fn parse_body(body: &str) -> Result<SignInBody, CmdError> {
+    let (raw, mut fields) = body_object(body)?;
     let app_id = match object(&fields, "application")? {
         Some(app) => id(app.get("id"), "application.id")?,
         None => None,
