@@ -435,6 +435,20 @@ impl Txn<'_> {
     /// Re-reads one app folder: its files now, and the entries of files gone.
     /// A folder that cannot be listed keeps its entries and is marked
     /// unreadable; one that is gone is forgotten.
+    /// Reads an app folder's `manifest.json` again (written or changed after
+    /// the folder was read): the name the app is known by, nothing else.
+    pub fn refresh_manifest(&mut self, folder: &str) {
+        let manifest = self
+            .core
+            .store
+            .read_manifest(folder)
+            .as_deref()
+            .and_then(crate::model::app::app_label);
+        if let Some(app) = lock(&self.core.disk).app_mut_if_known(folder) {
+            app.meta.manifest_label = manifest;
+        }
+    }
+
     pub fn sync_folder(&mut self, folder: &str) {
         let names = match self.core.store.session_names(folder) {
             Ok(n) => n,

@@ -11,8 +11,11 @@
 use std::borrow::Borrow;
 use std::fmt;
 
+/// The file beside an app's sessions that names the app (read only).
+pub const MANIFEST: &str = "manifest.json";
+
 /// Files that live beside sessions and are never sessions.
-const NOT_SESSIONS: &[&str] = &["manifest.json", "google-services.json", "key.mobileapp"];
+const NOT_SESSIONS: &[&str] = &[MANIFEST, "google-services.json", "key.mobileapp"];
 
 /// The longest file name a session may have (far above 4D's 40).
 pub const MAX_SESSION_NAME: usize = 128;

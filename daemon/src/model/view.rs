@@ -185,6 +185,11 @@ impl DiskView {
         self.apps.entry(folder.to_string()).or_default()
     }
 
+    /// An app folder already in the view, to change; `None` if it is not.
+    pub fn app_mut_if_known(&mut self, folder: &str) -> Option<&mut AppView> {
+        self.apps.get_mut(folder)
+    }
+
     /// Removes an app folder; returns it, with the entries it had.
     pub fn remove_app(&mut self, folder: &str) -> Option<AppView> {
         let ids: Vec<String> = self.apps.get(folder)?.sessions.keys().cloned().collect();

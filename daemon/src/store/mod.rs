@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 
-use crate::model::names::{is_app_folder_name, is_plain_name, is_session_name};
+use crate::model::names::{is_app_folder_name, is_plain_name, is_session_name, MANIFEST};
 
 /// Session files larger than this are reported invalid instead of being read.
 pub const MAX_SESSION_FILE: u64 = 1024 * 1024;
@@ -504,8 +504,8 @@ impl SessionStore {
     /// (read-only; it names apps that have no session yet).
     pub fn read_manifest(&self, folder: &str) -> Option<Vec<u8>> {
         let dir = self.open_folder(folder).ok()?;
-        read_regular(&dir, "manifest.json", MAX_SESSION_FILE, || {
-            self.root.join(folder).join("manifest.json")
+        read_regular(&dir, MANIFEST, MAX_SESSION_FILE, || {
+            self.root.join(folder).join(MANIFEST)
         })
         .ok()
         .map(|f| f.bytes)

@@ -14,7 +14,7 @@ use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
 
 use super::barrier::COOKIE_PREFIX;
 use super::{forward, Msg, Sender};
-use crate::model::names::{is_app_folder_name, is_session_name};
+use crate::model::names::{is_app_folder_name, is_session_name, MANIFEST};
 
 fn mask_of_folders() -> WatchMask {
     WatchMask::CREATE
@@ -145,6 +145,15 @@ fn on_event(
             .contains(EventMask::CREATE)
             .then_some(Msg::Cookie(name)),
         (None, Name::Given(name)) if is_app_folder_name(&name) => {
+            // Moved out (or renamed) or deleted: its watch no longer speaks
+            // for the name. Dropped here, not on the folder's own MOVE_SELF:
+            // a rename within the root re-adds the watch under the new name
+            // (MOVED_TO comes first) and that watch must live on.
+            if mask.contains(EventMask::ISDIR)
+                && mask.intersects(EventMask::MOVED_FROM | EventMask::DELETE)
+            {
+                drop_watches_of(watches, folders, &name, None);
+            }
             // A new folder, one moved in, or one whose permissions changed
             // (it may have become readable): watch it. Always asked anew:
             // inotify answers the same watch for the same folder, and a
@@ -156,15 +165,7 @@ fn on_event(
                 // the folder is read (see `apply_path`).
                 match watches.add(root.join(&name), mask_of_folders()) {
                     Ok(new) => {
-                        let stale: Vec<WatchDescriptor> = folders
-                            .iter()
-                            .filter(|(w, f)| **w != new && f.as_deref() == Some(name.as_str()))
-                            .map(|(w, _)| w.clone())
-                            .collect();
-                        for w in stale {
-                            let _ = watches.remove(w.clone());
-                            folders.remove(&w);
-                        }
+                        drop_watches_of(watches, folders, &name, Some(&new));
                         folders.insert(new, Some(name.clone()));
                     }
                     Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
@@ -178,17 +179,30 @@ fn on_event(
             Some(Msg::Paths(vec![root.join(name)]))
         }
         (None, Name::Given(_)) => None,
-        (Some(folder), Name::Given(name)) if is_session_name(&name) => {
+        (Some(folder), Name::Given(name)) if is_session_name(&name) || name == MANIFEST => {
             Some(Msg::Paths(vec![root.join(folder).join(name)]))
         }
         (Some(_), Name::Given(_)) => None,
-        (Some(folder), Name::Own) => {
-            if mask.intersects(gone) {
-                // Moved out or deleted: its watch no longer speaks for the name.
-                let _ = watches.remove(wd.clone());
-                folders.remove(&wd);
-            }
-            Some(Msg::Paths(vec![root.join(folder)]))
-        }
+        // The folder itself (a chmod, a move, a removal): read it again under
+        // its name. Its watch is dropped by the root's event for the name.
+        (Some(folder), Name::Own) => Some(Msg::Paths(vec![root.join(folder)])),
+    }
+}
+
+/// Drops the watches that stand for app folder `name`, but `keep`.
+fn drop_watches_of(
+    watches: &mut Watches,
+    folders: &mut Folders,
+    name: &str,
+    keep: Option<&WatchDescriptor>,
+) {
+    let stale: Vec<WatchDescriptor> = folders
+        .iter()
+        .filter(|(w, f)| Some(*w) != keep && f.as_deref() == Some(name))
+        .map(|(w, _)| w.clone())
+        .collect();
+    for w in stale {
+        let _ = watches.remove(w.clone());
+        folders.remove(&w);
     }
 }

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, WatcherMode};
 use crate::core::{Core, PushBarrier, Txn};
-use crate::model::names::{is_app_folder_name, is_session_name};
+use crate::model::names::{is_app_folder_name, is_session_name, MANIFEST};
 use barrier::CookieBarrier;
 
 #[cfg(target_os = "linux")]
@@ -325,6 +325,7 @@ fn apply_path(txn: &mut Txn<'_>, path: &Path) {
                 txn.forget_folder(folder);
             }
         }
+        [folder, MANIFEST] if is_app_folder_name(folder) => txn.refresh_manifest(folder),
         [folder, name]
             if is_app_folder_name(folder)
                 && is_session_name(name)

@@ -1,6 +1,6 @@
 //! A polling watcher, for network file systems (`--poll`, `watcher =
 //! "poll"`) and when inotify cannot watch: every interval it `lstat`s the
-//! app folders and session files and reports what differs. (notify's
+//! app folders, session files and manifests and reports what differs. (notify's
 //! PollWatcher compares mtimes in whole seconds, so it misses a quick
 //! second edit unless it hashes every file on every pass, which polling on
 //! a network file system cannot afford.) Polling gives no order, so in
@@ -14,7 +14,7 @@ use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Duration;
 
 use super::{forward, Msg, OsWatcher, Sender};
-use crate::model::names::{is_app_folder_name, is_session_name};
+use crate::model::names::{is_app_folder_name, is_session_name, MANIFEST};
 
 /// Stops the polling thread when dropped.
 pub struct Poller {
@@ -68,7 +68,10 @@ fn poll_pass(root: &Path) -> HashMap<PathBuf, Stamp> {
             continue;
         };
         for f in files.flatten() {
-            if f.file_name().to_str().is_some_and(is_session_name) {
+            if f.file_name()
+                .to_str()
+                .is_some_and(|n| is_session_name(n) || n == MANIFEST)
+            {
                 if let Ok(m) = std::fs::symlink_metadata(f.path()) {
                     seen.insert(f.path(), stamp(&m));
                 }

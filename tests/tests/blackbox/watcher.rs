@@ -450,3 +450,75 @@ fn a_folder_moved_out_and_made_again_is_watched_anew() {
     });
     assert_eq!(d.json(&["status"])["live"], 4);
 }
+
+fn has_app(d: &Daemon, folder: &str) -> bool {
+    d.json(&["apps"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["folder"] == folder)
+}
+
+/// An app folder renamed within `MobileApps`, then a session written in
+/// it: one plain push sees it.
+fn a_renamed_folder_stays_watched(d: &Daemon) {
+    std::fs::create_dir(d.apps_dir().join("com.moved.a")).unwrap();
+    wait_until("com.moved.a is in the view", || has_app(d, "com.moved.a"));
+    std::fs::rename(
+        d.apps_dir().join("com.moved.a"),
+        d.apps_dir().join("com.moved.b"),
+    )
+    .unwrap();
+    wait_until("com.moved.b is in the view", || {
+        has_app(d, "com.moved.b") && !has_app(d, "com.moved.a")
+    });
+    let id = "0dd3000000000000000000000000000000000000";
+    std::fs::write(
+        d.file("com.moved.b", id),
+        session_json("com.moved.b", None, id, "accepted").to_string(),
+    )
+    .unwrap();
+    assert_eq!(d.json(&["push"])["added"], 1);
+}
+
+#[test]
+fn a_folder_renamed_within_the_root_stays_watched() {
+    a_renamed_folder_stays_watched(&Daemon::start());
+}
+
+#[test]
+fn a_folder_renamed_within_the_root_stays_watched_when_polling() {
+    a_renamed_folder_stays_watched(&Daemon::start_with(poll_opts()));
+}
+
+/// A `manifest.json` written after its folder was read names the app at
+/// the next plain push, as a full push would.
+fn a_late_manifest_names_its_app(d: &Daemon) {
+    std::fs::create_dir(d.apps_dir().join("com.named.late")).unwrap();
+    wait_until("the folder is in the view", || has_app(d, "com.named.late"));
+    std::fs::write(
+        d.apps_dir().join("com.named.late").join("manifest.json"),
+        r#"{"application":{"id":"com.named.late","name":"Late"}}"#,
+    )
+    .unwrap();
+    let name = |d: &Daemon| {
+        d.json(&["apps"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["folder"] == "com.named.late")
+            .map(|a| a["name"].clone())
+    };
+    d.json(&["push"]);
+    assert_eq!(name(d), Some(Value::from("Late")));
+}
+
+#[test]
+fn a_manifest_written_late_names_its_app() {
+    a_late_manifest_names_its_app(&Daemon::start());
+}
+
+#[test]
+fn a_manifest_written_late_names_its_app_when_polling() {
+    a_late_manifest_names_its_app(&Daemon::start_with(poll_opts()));
+}
