@@ -293,20 +293,20 @@ impl Txn<'_> {
             let Some(new) = edit(&file)? else {
                 return Ok(false);
             };
-            match self.write(folder, name, &new, WriteMode::ReplaceIfUnchanged(&file)) {
+            let written =
+                self.core
+                    .store
+                    .write(folder, name, &new, WriteMode::ReplaceIfUnchanged(&file));
+            // Let a writer waiting on the lease through, then read back what
+            // is there: ours, or another writer's version to apply on top of.
+            drop(file);
+            self.refresh_file(folder, name);
+            match written {
                 Ok(()) => return Ok(true),
                 Err(StoreError::Changed { .. }) if attempt < REWRITE_ATTEMPTS => {
                     tracing::debug!(app = %folder, id = %name, attempt, "file changed during a rewrite; applying the change again");
-                    // Let the other writer through (release the lease), then
-                    // take in its version before trying again.
-                    drop(file);
-                    self.refresh_file(folder, name);
                 }
-                Err(e) => {
-                    drop(file);
-                    self.refresh_file(folder, name);
-                    return Err(e.into());
-                }
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -327,8 +327,7 @@ impl Txn<'_> {
 
     /// Removes an app folder if it is empty, and from the disk view if so.
     pub fn remove_folder_if_empty(&mut self, folder: &str) -> Result<(), StoreError> {
-        self.core.store.remove_folder_if_empty(folder)?;
-        if !self.core.store.root().join(folder).exists() {
+        if self.core.store.remove_folder_if_empty(folder)? {
             self.forget_folder(folder);
         }
         Ok(())
@@ -348,10 +347,20 @@ impl Txn<'_> {
         if let Some(rival) = rival {
             if rival.as_str() < name && self.core.store.exists(folder, &rival) {
                 tracing::debug!(app = %folder, file = %name, "ignored: {rival} stands for this session");
+                let exists = self.core.store.exists(folder, name);
+                lock(&self.core.retries).forget_file(folder, name);
+                let mut disk = lock(&self.core.disk);
+                let shadowed = &mut disk.app_mut(folder).meta.shadowed;
+                if exists {
+                    shadowed.insert(name.to_string());
+                } else {
+                    shadowed.remove(name);
+                }
                 return;
             }
         }
         let read = scan::read_entry(&self.core.store, folder, name);
+        let mut heir = None;
         let (before, after) = match read {
             EntryRead::FolderUnreadable(e) => {
                 // Nothing is known of the file: its folder cannot be opened.
@@ -365,13 +374,33 @@ impl Txn<'_> {
                 return;
             }
             EntryRead::Gone => {
-                let before = lock(&self.core.disk).remove(&key);
+                let mut disk = lock(&self.core.disk);
+                // The entry may be another name's (one differing in case
+                // that stands now): then it stays.
+                let stood = disk.get(&key).is_some_and(|e| *e.name == *name);
+                let before = if stood { disk.remove(&key) } else { None };
+                if let Some(app) = disk.app_mut_if_known(folder) {
+                    let shadowed = &mut app.meta.shadowed;
+                    shadowed.remove(name);
+                    // The file that stood for the session is gone: a name
+                    // differing only in case, ignored until now, takes over.
+                    if stood {
+                        heir = shadowed
+                            .iter()
+                            .find(|n| n.eq_ignore_ascii_case(name))
+                            .cloned();
+                    }
+                    if let Some(h) = &heir {
+                        shadowed.remove(h);
+                    }
+                }
                 (before, None)
             }
             EntryRead::Found(entry, label) => {
                 let mut disk = lock(&self.core.disk);
                 let before = disk.insert(folder, entry.clone());
                 let app = disk.app_mut(folder);
+                app.meta.shadowed.remove(name);
                 if let Some(label) = label {
                     app.meta.offer_session_label(key.id(), label);
                 }
@@ -388,6 +417,9 @@ impl Txn<'_> {
         }
         if let Some(ev) = diff_event(folder, name, before.as_ref(), after.as_ref()) {
             self.core.emit(ev);
+        }
+        if let Some(heir) = heir {
+            self.refresh_file(folder, &heir);
         }
     }
 
@@ -469,7 +501,10 @@ impl Txn<'_> {
             let mut disk = lock(&self.core.disk);
             let app = disk.app_mut(folder);
             app.meta.manifest_label = manifest;
-            let known: Vec<String> = app.sessions.values().map(|e| e.name.to_string()).collect();
+            let mut known: Vec<String> =
+                app.sessions.values().map(|e| e.name.to_string()).collect();
+            // Read again too: each is shadowed still, or stands now.
+            known.extend(std::mem::take(&mut app.meta.shadowed));
             (known, std::mem::replace(&mut app.meta.unreadable, false))
         };
         if was_unreadable {
@@ -563,6 +598,9 @@ impl Txn<'_> {
                 {
                     let app = disk.app_mut(&folder);
                     app.meta.manifest_label = f.manifest_label;
+                    if f.entries.is_ok() {
+                        app.meta.shadowed = f.shadowed.into_iter().collect();
+                    }
                     if let Some((id, label)) = f.session_label {
                         app.meta.offer_session_label(&id, label);
                     }
@@ -642,6 +680,8 @@ impl Txn<'_> {
             retries.push(Retry::File(folder, name));
         }
         let mut queue = lock(&self.core.retries);
+        // Everything else was read fine: its retries are done with.
+        queue.keep_only(&retries);
         for r in retries {
             queue.schedule(r, now);
         }
@@ -719,7 +759,7 @@ impl Txn<'_> {
     /// Drops one session from the live view at once (a logout), without a push.
     pub fn drop_live(&mut self, folder: &str, name: &str) -> bool {
         let key = SessionKey::new(folder, name);
-        let _disk = lock(&self.core.disk); // lock order
+        // `live` alone, as `verify` reads it: no other lock is held here.
         let mut live = write(&self.core.live);
         live.remove(&key).is_some()
     }

@@ -59,6 +59,15 @@ impl RetryQueue {
         }
     }
 
+    /// Drops every pending retry but those in `still` (a rescan's failures:
+    /// it read the rest fine), keeping their failure counts.
+    pub fn keep_only(&mut self, still: &[Retry]) {
+        if !self.pending.is_empty() {
+            let still: std::collections::HashSet<&Retry> = still.iter().collect();
+            self.pending.retain(|r, _| still.contains(r));
+        }
+    }
+
     /// What is due at `now`. Each stays pending (pushed back by its current
     /// backoff) until it is read fine or fails again.
     pub fn due(&mut self, now: Instant) -> Vec<Retry> {
@@ -76,6 +85,7 @@ impl RetryQueue {
         self.pending.values().map(|(_, due)| *due).min()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }
@@ -138,5 +148,19 @@ mod tests {
         assert_eq!(q.next_due(), Some(t0 + LAST));
         q.forget_file("A", "abcd");
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_rescan_keeps_only_its_own_failures() {
+        let t0 = Instant::now();
+        let mut q = RetryQueue::default();
+        let (a, b) = (
+            Retry::File("A".into(), "a".into()),
+            Retry::Folder("B".into()),
+        );
+        q.schedule(a.clone(), t0);
+        q.schedule(b.clone(), t0);
+        q.keep_only(std::slice::from_ref(&b));
+        assert_eq!(q.due(t0 + LAST), vec![b]);
     }
 }

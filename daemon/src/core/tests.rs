@@ -276,3 +276,39 @@ fn the_app_label_follows_its_session() {
     core.txn().rescan(false).unwrap();
     assert_eq!(label(&core).as_deref(), Some("Second"));
 }
+
+#[test]
+fn a_name_differing_in_case_takes_over_when_the_file_standing_for_it_goes() {
+    // `ABCD` sorts first and stands for session abcd; `abcd` is ignored.
+    let (_d, core) = core_with(&["ABCD", "abcd"]);
+    let standing = |core: &Core| {
+        core.read_views(|disk, _| {
+            disk.get(&SessionKey::new(APP, "abcd"))
+                .map(|e| e.name.to_string())
+        })
+    };
+    assert_eq!(standing(&core).as_deref(), Some("ABCD"));
+    std::fs::remove_file(core.store().session_path(APP, "ABCD")).unwrap();
+    // What the watcher does for the deletion, then a push it vouches for.
+    core.txn().refresh_file(APP, "ABCD");
+    assert_eq!(standing(&core).as_deref(), Some("abcd"));
+    core.txn().push();
+    assert!(core.read_live(|l| l.get(APP, "abcd").is_some()));
+    // And once both are gone, the session is.
+    std::fs::remove_file(core.store().session_path(APP, "abcd")).unwrap();
+    core.txn().refresh_file(APP, "abcd");
+    assert_eq!(standing(&core), None);
+}
+
+#[test]
+fn a_folder_sync_keeps_the_name_that_stands_now() {
+    let (_d, core) = core_with(&["ABCD", "abcd"]);
+    std::fs::remove_file(core.store().session_path(APP, "ABCD")).unwrap();
+    // A folder event: `abcd` is listed, `ABCD` is read as gone after it.
+    core.txn().sync_folder(APP);
+    let name = core.read_views(|disk, _| {
+        disk.get(&SessionKey::new(APP, "abcd"))
+            .map(|e| e.name.to_string())
+    });
+    assert_eq!(name.as_deref(), Some("abcd"));
+}

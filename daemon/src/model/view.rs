@@ -42,6 +42,9 @@ pub struct AppMeta {
     pub manifest_label: Option<AppLabel>,
     /// The folder cannot be listed now; its entries are the last read.
     pub unreadable: bool,
+    /// Session files ignored because a name differing only in case stands
+    /// for their session: one of them takes over when that file goes.
+    pub shadowed: std::collections::BTreeSet<String>,
 }
 
 impl AppMeta {

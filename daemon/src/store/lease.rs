@@ -4,7 +4,9 @@
 //! A read lease can only be taken while nobody has the file open for
 //! writing, and the kernel breaks it as soon as someone opens it for writing
 //! (their `open` then waits until we release it: at most the rest of one
-//! rewrite attempt — a write and an fsync of a small file). So a rewrite that holds one from its read to its rename knows that
+//! rewrite attempt — the edit, the temporary file's write and fsync, the
+//! rename and the folder's fsync; the lease is let go before the file is
+//! read back). So a rewrite that holds one from its read to its rename knows that
 //! no writer was in the file meanwhile — including one that opened it before
 //! and writes late, which no comparison of bytes can see in time.
 //!

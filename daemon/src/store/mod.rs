@@ -173,30 +173,51 @@ impl SessionStore {
         }
     }
 
-    /// The names in `dir` that `keep` accepts (by name and file type; a
-    /// symlink's type is its own, so links are never taken for folders).
+    /// The names in the folder open as `dir` (at `path`, for errors) that
+    /// `keep` accepts, by name and file type. Listed through the descriptor,
+    /// so an app folder swapped for a symlink is not listed through it; a
+    /// symlink's type is its own, so links are never taken for folders. An
+    /// error part way is an error, not a shorter list (the names missing
+    /// would read as deleted).
     fn list(
-        dir: &Path,
-        keep: impl Fn(&str, std::fs::FileType) -> bool,
+        dir: &OwnedFd,
+        path: &Path,
+        keep: impl Fn(&str, rfs::FileType) -> bool,
     ) -> Result<Vec<String>, StoreError> {
-        let entries = std::fs::read_dir(dir).map_err(|source| StoreError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        Ok(entries
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                let kind = e.file_type().ok()?;
-                keep(&name, kind).then_some(name)
-            })
-            .collect())
+        let entries = rfs::Dir::read_from(dir).map_err(Self::io(path.to_path_buf()))?;
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(Self::io(path.to_path_buf()))?;
+            let Ok(name) = entry.file_name().to_str() else {
+                continue; // not UTF-8: no name of ours
+            };
+            if name == "." || name == ".." {
+                continue;
+            }
+            let kind = match entry.file_type() {
+                // Some file systems do not say: ask, without following.
+                rfs::FileType::Unknown => {
+                    match rfs::statat(dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW) {
+                        Ok(st) => rfs::FileType::from_raw_mode(st.st_mode),
+                        Err(_) => continue, // gone meanwhile
+                    }
+                }
+                kind => kind,
+            };
+            if keep(name, kind) {
+                out.push(name.to_string());
+            }
+        }
+        Ok(out)
     }
 
     /// The app folders: real directories with plain, visible names. Symlinks
     /// are skipped; they may point anywhere.
     pub fn app_folders(&self) -> Result<Vec<String>, StoreError> {
-        let mut out = Self::list(&self.root, |n, t| is_app_folder_name(n) && t.is_dir())?;
+        let root = self.open_root()?;
+        let mut out = Self::list(&root, &self.root, |n, t| {
+            is_app_folder_name(n) && t == rfs::FileType::Directory
+        })?;
         out.sort();
         Ok(out)
     }
@@ -205,8 +226,8 @@ impl SessionStore {
     /// a FIFO or a directory named like a session is listed (and found
     /// invalid when read), the same at a scan as when the watcher reports it.
     pub fn session_names(&self, folder: &str) -> Result<Vec<String>, StoreError> {
-        let path = self.checked_folder(folder)?;
-        Self::list(&path, |n, _| is_session_name(n))
+        let dir = self.open_folder(folder)?;
+        Self::list(&dir, &self.root.join(folder), |n, _| is_session_name(n))
     }
 
     fn checked_folder(&self, folder: &str) -> Result<PathBuf, StoreError> {
@@ -465,13 +486,16 @@ impl SessionStore {
     }
 
     /// Removes an app folder if it is empty (undoing `ensure_folder` after
-    /// a failed first write); a folder with anything in it stays.
-    pub fn remove_folder_if_empty(&self, folder: &str) -> Result<(), StoreError> {
+    /// a failed first write); a folder with anything in it stays. Returns
+    /// whether it was removed.
+    pub fn remove_folder_if_empty(&self, folder: &str) -> Result<bool, StoreError> {
         let path = self.checked_folder(folder)?;
         let root = self.open_root()?;
         match rfs::unlinkat(&root, folder, AtFlags::REMOVEDIR) {
-            Ok(()) => rfs::fsync(&root).map_err(Self::io(self.root.clone())),
-            Err(rustix::io::Errno::NOTEMPTY | rustix::io::Errno::EXIST) => Ok(()),
+            Ok(()) => rfs::fsync(&root)
+                .map(|()| true)
+                .map_err(Self::io(self.root.clone())),
+            Err(rustix::io::Errno::NOTEMPTY | rustix::io::Errno::EXIST) => Ok(false),
             Err(e) => Err(Self::io(path)(e)),
         }
     }
@@ -487,7 +511,9 @@ impl SessionStore {
                 continue;
             };
             let path = self.root.join(&folder);
-            let Ok(names) = Self::list(&path, |n, t| is_write_temp(n) && t.is_file()) else {
+            let Ok(names) = Self::list(&dir, &path, |n, t| {
+                is_write_temp(n) && t == rfs::FileType::RegularFile
+            }) else {
                 continue;
             };
             for name in names {
@@ -928,14 +954,28 @@ mod tests {
     }
 
     #[test]
+    fn an_app_folder_that_is_a_symlink_is_not_listed_through() {
+        let (d, s) = store();
+        let outside = d.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(outside.join("abcd"), "x").unwrap();
+        std::os::unix::fs::symlink(&outside, s.root().join("com.link")).unwrap();
+        assert!(matches!(
+            s.session_names("com.link"),
+            Err(StoreError::NotRegular { .. })
+        ));
+        assert!(!s.app_folders().unwrap().contains(&"com.link".to_string()));
+    }
+
+    #[test]
     fn an_emptied_folder_can_be_removed_a_used_one_stays() {
         let (_d, s) = store();
         assert!(s.ensure_folder("com.new").unwrap());
         assert!(!s.ensure_folder("com.new").unwrap());
-        s.remove_folder_if_empty("com.new").unwrap();
+        assert!(s.remove_folder_if_empty("com.new").unwrap());
         assert!(!s.root().join("com.new").exists());
         std::fs::write(s.session_path("T.com.x", "abcd"), "x").unwrap();
-        s.remove_folder_if_empty("T.com.x").unwrap();
+        assert!(!s.remove_folder_if_empty("T.com.x").unwrap());
         assert!(s.root().join("T.com.x").exists());
     }
 }

@@ -55,6 +55,7 @@ pub fn read_entry(store: &SessionStore, folder: &str, name: &str) -> EntryRead {
 pub type Known<'a> = &'a (dyn Fn(&str, &str, &str, u64) -> bool + Sync);
 
 /// Knows nothing: every file is validated.
+#[cfg(test)]
 pub fn nothing_known(_: &str, _: &str, _: &str, _: u64) -> bool {
     false
 }
@@ -113,6 +114,9 @@ pub struct ScannedFolder {
     /// app, with that id.
     pub session_label: Option<(String, AppLabel)>,
     pub manifest_label: Option<AppLabel>,
+    /// Files not read: a name differing only in case stands for their
+    /// session (see [`one_name_per_id`]).
+    pub shadowed: Vec<String>,
 }
 
 /// The entries read from part of one folder, by index in the scan.
@@ -143,21 +147,22 @@ pub fn scan(store: &SessionStore, known: Known<'_>) -> Result<Vec<ScannedFolder>
             continue; // gone during the scan: it simply has no sessions
         }
         let manifest_label = store.read_manifest(&folder).as_deref().and_then(app_label);
-        let (entries, list) = match listed {
+        let (entries, list, shadowed) = match listed {
             Ok(list) => {
                 let (list, shadowed) = one_name_per_id(list);
-                for name in shadowed {
+                for name in &shadowed {
                     tracing::warn!(app = %folder, file = %name, "two session files differ only in the case of their names: the one whose name sorts first stands for the session, this one is ignored");
                 }
-                (Ok(Vec::with_capacity(list.len())), list)
+                (Ok(Vec::with_capacity(list.len())), list, shadowed)
             }
-            Err(e) => (Err(e), Vec::new()),
+            Err(e) => (Err(e), Vec::new(), Vec::new()),
         };
         folders.push(ScannedFolder {
             folder,
             entries,
             session_label: None,
             manifest_label,
+            shadowed,
         });
         names.push(list);
     }

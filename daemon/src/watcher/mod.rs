@@ -59,10 +59,12 @@ type Sender = mpsc::Sender<Msg>;
 fn forward(tx: &Sender, overflow: &AtomicBool, msg: Msg) -> bool {
     match tx.try_send(msg) {
         Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(Msg::Cookie(c))) => {
-            // A cookie must not be lost: its push waits for it.
+        Err(mpsc::error::TrySendError::Full(msg @ (Msg::Cookie(_) | Msg::Failed(_)))) => {
+            // Neither may be lost: a push waits for its cookie, and a
+            // failed watcher must be replaced (a rescan alone would leave
+            // it vouching for folders it no longer watches).
             let tx = tx.clone();
-            std::thread::spawn(move || tx.blocking_send(Msg::Cookie(c)));
+            std::thread::spawn(move || tx.blocking_send(msg));
             overflow.store(true, Ordering::Relaxed);
             true
         }
@@ -225,6 +227,9 @@ impl Pending {
 
 async fn settle_loop(mut w: Pending, core: Arc<Core>, shutdown: CancellationToken) {
     let mut batch = Batch::default();
+    // A barrier the failed watcher had: its cookies still in the batch are
+    // answered once the batch (and its rescan) is applied.
+    let mut retired: Option<Arc<CookieBarrier>> = None;
     let mut first: Option<Instant> = None;
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
@@ -239,7 +244,7 @@ async fn settle_loop(mut w: Pending, core: Arc<Core>, shutdown: CancellationToke
                     Msg::Failed(why) => {
                         tracing::warn!("inotify: {why}; falling back to polling");
                         w.os = None;
-                        w.barrier = None;
+                        retired = w.barrier.take().or(retired);
                         core.set_barrier(None);
                         match poll::start(&w.root, w.tx.clone(), w.overflow.clone(), w.settings.poll_interval) {
                             Ok(p) => {
@@ -272,10 +277,15 @@ async fn settle_loop(mut w: Pending, core: Arc<Core>, shutdown: CancellationToke
             deadline = None;
             let c = core.clone();
             let cookies = b.cookies.clone();
-            let _ = tokio::task::spawn_blocking(move || apply(&c, b)).await;
-            if let Some(barrier) = &w.barrier {
-                barrier.release(&cookies);
+            let applied = tokio::task::spawn_blocking(move || apply(&c, b)).await;
+            // Only a batch applied vouches for its cookies; after a panic
+            // their pushes time out and rescan.
+            if applied.is_ok() {
+                if let Some(barrier) = w.barrier.as_ref().or(retired.as_ref()) {
+                    barrier.release(&cookies);
+                }
             }
+            retired = None;
         } else if batch.is_empty() {
             first = None;
             deadline = None;
