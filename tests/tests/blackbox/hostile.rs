@@ -324,6 +324,55 @@ fn clients_that_do_not_read_a_long_listing_keep_memory_bounded() {
 }
 
 #[test]
+fn idle_clients_that_sent_one_large_request_keep_memory_bounded() {
+    use std::io::Read;
+    let d = Daemon::start();
+    let before = d.rss_kib();
+    // Just under the request limit; encoded once, sent by each client.
+    let body = encode(&Request::Verify {
+        token: "A".repeat(1_000_000),
+    })
+    .unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        let (mut s, outcome) = handshake(&d);
+        assert!(
+            matches!(outcome, HelloOutcome::Welcome { .. }),
+            "{outcome:?}"
+        );
+        s.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
+        s.write_all(&body).unwrap();
+        // The answer: the daemon has taken the whole frame.
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).unwrap();
+        let mut answer = vec![0u8; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut answer).unwrap();
+        let answer: Response = decode(&answer).unwrap();
+        assert!(matches!(answer, Response::Verified(_)), "{answer:?}");
+        idle.push(s);
+    }
+    assert_eq!(d.json(&["status"])["connections"], 201);
+    let during = d.rss_kib();
+    drop(idle);
+    wait_until("the idle clients are gone", || {
+        d.json(&["status"])["connections"] == 1
+    });
+    let after = d.rss_kib();
+    eprintln!(
+        "200 idle clients after a 1 MB request: RSS {before} KiB -> {during} KiB -> {after} KiB"
+    );
+    // Each held its request's buffer (1 MiB, 200 MiB in all) before the fix.
+    for (when, kib) in [("while they idle", during), ("once they left", after)] {
+        let grown_mib = kib.saturating_sub(before) / 1024;
+        assert!(
+            grown_mib < 40,
+            "{when}, the daemon has grown by {grown_mib} MiB ({before} KiB → {kib} KiB)"
+        );
+    }
+    d.ok(&["status"]);
+}
+
+#[test]
 fn a_reader_flood_at_a_low_descriptor_limit_drops_no_session_and_frees_its_descriptors() {
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("skipped: needs root to run readers as another user");
