@@ -136,7 +136,13 @@ fn load_config(path: Option<&Path>, over: Overrides) -> Result<Config, config::C
 /// SIGHUP: reads the configuration again and puts in force what can change
 /// while running (sign-in policy, auto-push, the access groups). A broken
 /// file is reported and the configuration in use kept.
-fn reload(path: Option<&Path>, over: Overrides, core: &Core, shared: &server::Shared) {
+fn reload(
+    path: Option<&Path>,
+    over: Overrides,
+    core: &Core,
+    shared: &server::Shared,
+    created_dir: Option<&Path>,
+) {
     let Some(path) = path else {
         tracing::info!("SIGHUP: no config file to read again");
         return;
@@ -181,13 +187,10 @@ fn reload(path: Option<&Path>, over: Overrides, core: &Core, shared: &server::Sh
         }
     }
     // The socket's ACL entries follow the groups (its owning group stays),
-    // and so do its folder's when the folder is ours.
-    let ours = |d: &&Path| {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(d).is_ok_and(|m| m.uid() == rustix::process::geteuid().as_raw())
-    };
-    let folder = shared.info.socket.parent().filter(ours);
-    server::listener::open_to_groups(&shared.info.socket, folder, &access);
+    // and so do its folder's when the daemon created that folder; a folder
+    // it found (even one of its own user, such as /run or /tmp as root) is
+    // left as it is.
+    server::listener::open_to_groups(&shared.info.socket, created_dir, &access);
     *locks::write(&shared.access) = Arc::new(access);
     core.set_config(config);
     tracing::info!("SIGHUP: configuration read again from {}", path.display());
@@ -277,6 +280,7 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
         shutdown: shutdown.clone(),
     };
     let server = tokio::spawn(server::serve(listener, shared.clone()));
+    let created_dir = socket_guard.created_dir().map(Path::to_path_buf);
     let watchdog = service::watchdog_interval();
     let mut tick = tokio::time::interval(watchdog.unwrap_or(std::time::Duration::from_secs(3600)));
     loop {
@@ -290,10 +294,11 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
                     // database, and the push, may take a while, and the
                     // loop keeps the watchdog and the other signals.
                     let (c, sh, path) = (core.clone(), shared.clone(), config_path.clone());
+                    let created_dir = created_dir.clone();
                     let sh_core = core.clone();
                     tokio::spawn(async move {
                         let pushed = tokio::task::spawn_blocking(move || {
-                            reload(path.as_deref(), over, &c, &sh);
+                            reload(path.as_deref(), over, &c, &sh, created_dir.as_deref());
                             c.push(false)
                         })
                         .await;

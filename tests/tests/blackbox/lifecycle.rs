@@ -239,6 +239,50 @@ fn sighup_reads_the_config_again_and_keeps_it_when_broken() {
 }
 
 #[test]
+fn a_reload_sets_acl_entries_only_on_a_socket_folder_the_daemon_created() {
+    let (adm, nogroup) = (gid_of("adm"), gid_of("nogroup"));
+    for created_by_daemon in [false, true] {
+        let opts = Opts {
+            config: Some("reader_group = \"nogroup\"\n".into()),
+            ..Default::default()
+        };
+        let mut d = Daemon::prepare(&opts);
+        let folder = d.socket.parent().unwrap().to_path_buf();
+        if !created_by_daemon {
+            // Ours (the daemon's user's) but not made by it, as /run or
+            // /tmp are for a daemon run as root.
+            std::fs::create_dir(&folder).unwrap();
+        }
+        d.spawn(&opts);
+        // A reload that adds admin_group.
+        std::fs::write(
+            d.dir.path().join("config.toml"),
+            "admin_group = \"adm\"\nreader_group = \"nogroup\"\n",
+        )
+        .unwrap();
+        d.signal(libc::SIGHUP);
+        wait_until("the reload is done", || {
+            d.log_text().contains("configuration read again")
+        });
+        let Some(mut on_socket) = acl_groups(&d.socket) else {
+            panic!("the socket has no ACL after the reload:\n{}", d.log_text());
+        };
+        on_socket.sort_unstable();
+        let mut both = vec![adm, nogroup];
+        both.sort_unstable();
+        assert_eq!(on_socket, both, "the socket's entries follow the groups");
+        let on_folder = acl_groups(&folder);
+        if created_by_daemon {
+            let mut on_folder = on_folder.expect("the daemon's folder has an ACL");
+            on_folder.sort_unstable();
+            assert_eq!(on_folder, both, "its folder's entries follow the groups");
+        } else {
+            assert_eq!(on_folder, None, "a folder the daemon found got ACL entries");
+        }
+    }
+}
+
+#[test]
 fn a_second_sigterm_while_stopping_exits_at_once() {
     let mut d = Daemon::start();
     for i in 0..5000u64 {
