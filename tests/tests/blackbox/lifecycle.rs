@@ -283,6 +283,34 @@ fn a_reload_sets_acl_entries_only_on_a_socket_folder_the_daemon_created() {
 }
 
 #[test]
+fn sighup_warns_about_every_key_that_waits_for_a_restart() {
+    let d = Daemon::start();
+    std::fs::write(
+        d.dir.path().join("config.toml"),
+        "settle_ms = 70\npoll_interval_ms = 500\nwatch_queue = 1000\nmax_connections = 50\nidle_timeout_ms = 1000\n",
+    )
+    .unwrap();
+    d.signal(libc::SIGHUP);
+    wait_until("the reload is done", || {
+        d.log_text().contains("configuration read again")
+    });
+    let log = d.log_text();
+    for key in [
+        "settle_ms",
+        "poll_interval_ms",
+        "watch_queue",
+        "max_connections",
+        "idle_timeout_ms",
+    ] {
+        assert!(
+            log.contains(&format!("SIGHUP: {key} changed in")),
+            "no warning for {key}:\n{log}"
+        );
+    }
+    assert!(log.contains("apply to new connections"), "{log}");
+}
+
+#[test]
 fn a_second_sigterm_while_stopping_exits_at_once() {
     let mut d = Daemon::start();
     for i in 0..5000u64 {
