@@ -227,10 +227,21 @@ fn reloader(
     (tx, task)
 }
 
+/// How [`run`] ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// After serving: the requests in flight are done, the socket removed.
+    Served,
+    /// During the start-up scan, which may still be reading on the blocking
+    /// pool: nothing waits for it (it writes nothing), so the caller may exit
+    /// without waiting for the pool.
+    DuringStartUpScan,
+}
+
 /// Runs the daemon until `shutdown` is cancelled or SIGTERM/SIGINT arrives.
 /// `opts.config` is the config file to read, already resolved by the caller
 /// (`--config`, `$MOBILE_SESSIOND_CONFIG`, `/etc/mobile-sessiond/config.toml`).
-pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), StartError> {
+pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<Stopped, StartError> {
     let config_path = opts.config.clone();
     let over = Overrides {
         auto_push: opts.auto_push,
@@ -283,7 +294,36 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
     // Watch before the first scan, so no change falls between the two.
     let pending_watcher =
         watcher::prepare(store.root(), watcher::WatchSettings::from_config(&config));
-    let opened = tokio::task::spawn_blocking(move || Core::open(store, config)).await;
+    // The scan may take a while: SIGTERM and SIGINT stop the daemon
+    // meanwhile (the scan only reads, so nothing is left half done); a
+    // SIGHUP is served once it is running.
+    let mut opening = tokio::task::spawn_blocking(move || Core::open(store, config));
+    let mut hup_during_scan = false;
+    let opened = loop {
+        tokio::select! {
+            // A stop asked for is a stop, even if the scan ends meanwhile.
+            biased;
+            _ = shutdown.cancelled() => {
+                tracing::info!("stopping during the start-up scan");
+                return Ok(Stopped::DuringStartUpScan);
+            }
+            signal = signals.next() => match signal {
+                Some(SIGHUP) => {
+                    tracing::info!("SIGHUP during the start-up scan: reloading once it is done");
+                    hup_during_scan = true;
+                }
+                Some(sig) => {
+                    tracing::info!("{} during the start-up scan: stopping", signal_name(sig));
+                    service::stopping();
+                    // The socket guard, dropped on the way out, removes the
+                    // socket.
+                    return Ok(Stopped::DuringStartUpScan);
+                }
+                None => break (&mut opening).await,
+            },
+            opened = &mut opening => break opened,
+        }
+    };
     let core = Arc::new(started(opened)?);
     let info = Arc::new(DaemonInfo {
         data_dir: data_dir.clone(),
@@ -328,6 +368,10 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
             service::ready(&cmd::status::summary(&core));
         })
     };
+    if hup_during_scan {
+        service::reloading();
+        let _ = reload.try_send(());
+    }
     let watchdog = service::watchdog_interval();
     let mut tick = tokio::time::interval(watchdog.unwrap_or(std::time::Duration::from_secs(3600)));
     loop {
@@ -379,7 +423,7 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
     impatient.abort();
     drop(socket_guard);
     tracing::info!("stopped");
-    Ok(())
+    Ok(Stopped::Served)
 }
 
 fn signal_name(sig: i32) -> &'static str {
@@ -408,6 +452,22 @@ mod tests {
             tokio::task::spawn_blocking(|| Err::<(), _>(store::StoreError::BadName("x".into())))
                 .await;
         assert!(matches!(started(joined), Err(StartError::Store(_))));
+    }
+
+    #[tokio::test]
+    async fn a_stop_asked_for_during_the_start_up_scan_does_not_wait_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("run").join("s.sock");
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        let opts = Options {
+            data_dir: Some(dir.path().join("Data")),
+            socket: Some(socket.clone()),
+            ..Default::default()
+        };
+        let stopped = run(opts, shutdown).await.unwrap();
+        assert_eq!(stopped, Stopped::DuringStartUpScan);
+        assert!(!socket.exists(), "the socket is left behind");
     }
 
     #[tokio::test]

@@ -283,6 +283,35 @@ fn a_reload_sets_acl_entries_only_on_a_socket_folder_the_daemon_created() {
 }
 
 #[test]
+fn sigterm_during_the_start_up_scan_stops_cleanly() {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let opts = Opts::default();
+        let mut d = Daemon::prepare(&opts);
+        // Enough files for a scan that outlasts the signal's delivery on
+        // most machines; the test holds either way.
+        for i in 0..20_000u64 {
+            let id = format!("{:040x}", 0x5ca2_0000_0000u64 + i);
+            let doc = session_json(ANDROID, None, &id, "accepted");
+            std::fs::write(d.file(ANDROID, &id), doc.to_string()).unwrap();
+        }
+        d.spawn_unready(&opts);
+        // The socket is bound before the scan starts.
+        wait_until("the socket is bound", || d.socket.exists());
+        d.signal(sig);
+        let st = d.wait_exit();
+        let log = d.log_text();
+        assert_eq!(st.code(), Some(0), "{log}");
+        assert!(!d.socket.exists(), "the socket is left behind:\n{log}");
+        if log.contains("during the start-up scan: stopping") {
+            assert!(!log.contains(" ready: "), "{log}");
+        } else {
+            eprintln!("the scan ended before the signal arrived; stopped as usual");
+            assert!(log.contains("stopped"), "{log}");
+        }
+    }
+}
+
+#[test]
 fn sighup_warns_about_every_key_that_waits_for_a_restart() {
     let d = Daemon::start();
     std::fs::write(
