@@ -205,6 +205,59 @@ fn past_max_connections_a_client_is_told_busy_then_served_again() {
 }
 
 #[test]
+fn the_busy_warning_is_logged_once_per_burst() {
+    let d = Daemon::start_with(Opts {
+        config: Some("max_connections = 2\n".into()),
+        ..Default::default()
+    });
+    let warnings = |d: &Daemon| d.log_text().matches("told the daemon is busy").count();
+    // Holds connections until the daemon says busy (this test is an admin:
+    // admins have a few places more), then asks `more` times again.
+    let burst = |more: usize| {
+        let mut held = Vec::new();
+        loop {
+            let (s, outcome) = handshake(&d);
+            match outcome {
+                HelloOutcome::Welcome { .. } => held.push(s),
+                HelloOutcome::Busy { .. } => break,
+                HelloOutcome::Refused { reason } => panic!("refused: {reason}"),
+            }
+            assert!(held.len() <= 64, "never busy");
+        }
+        for _ in 0..more {
+            let (_, outcome) = handshake(&d);
+            assert!(matches!(outcome, HelloOutcome::Busy { .. }), "{outcome:?}");
+        }
+        drop(held);
+        // `status` is served under the cap again: the burst is over. (Until
+        // the daemon has seen the held clients leave, it may be told busy.)
+        wait_until("the held clients are gone", || {
+            let out = d.cli(&["--json", "status"]);
+            out.status.success()
+                && serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["connections"]
+                    == 1
+        });
+    };
+    burst(4);
+    assert_eq!(
+        warnings(&d),
+        1,
+        "five refusals in one burst:\n{}",
+        d.log_text()
+    );
+    assert!(d
+        .log_text()
+        .contains("5 clients were told the daemon was busy"));
+    burst(0);
+    assert_eq!(
+        warnings(&d),
+        2,
+        "a later burst is reported too:\n{}",
+        d.log_text()
+    );
+}
+
+#[test]
 fn an_idle_client_is_closed_and_a_watch_is_not() {
     let d = Daemon::start_with(Opts {
         config: Some("idle_timeout_ms = 300\n".into()),
