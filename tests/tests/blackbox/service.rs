@@ -213,10 +213,21 @@ fn systemd_units_verify() {
 /// `systemd-analyze security` of `unit_text` installed into a temp root:
 /// (passed the 2.0 threshold, overall exposure).
 fn security(unit_text: &str) -> (bool, f64) {
+    let (passed, exposure, _) = security_report(unit_text, None);
+    (passed, exposure)
+}
+
+/// The same, with a drop-in, and the whole report.
+fn security_report(unit_text: &str, drop_in: Option<&str>) -> (bool, f64, String) {
     let root = tempfile::tempdir().unwrap();
     let units = root.path().join("etc/systemd/system");
     std::fs::create_dir_all(&units).unwrap();
     std::fs::write(units.join("mobile-sessiond.service"), unit_text).unwrap();
+    if let Some(text) = drop_in {
+        let dir = units.join("mobile-sessiond.service.d");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("override.conf"), text).unwrap();
+    }
     let out = Command::new("systemd-analyze")
         .args(["security", "--offline=yes", "--threshold=20", "--no-pager"])
         .arg(format!("--root={}", root.path().display()))
@@ -230,7 +241,72 @@ fn security(unit_text: &str) -> (bool, f64) {
         .and_then(|(_, rest)| rest.split_whitespace().next())
         .and_then(|n| n.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("no exposure level in:\n{text}\n{}", stderr(&out)));
-    (out.status.success(), exposure)
+    (out.status.success(), exposure, text)
+}
+
+/// The first ```ini block after `heading` in a Markdown file.
+fn ini_block(markdown: &str, heading: &str) -> String {
+    let after = markdown
+        .split_once(heading)
+        .unwrap_or_else(|| panic!("no {heading:?}"))
+        .1;
+    let block = after.split_once("```ini\n").expect("an ini block").1;
+    block.split_once("```").unwrap().0.to_string()
+}
+
+#[test]
+fn the_documented_drop_in_gives_the_sign_in_hook_the_network() {
+    let unit =
+        std::fs::read_to_string(packaging().join("systemd/mobile-sessiond.service")).unwrap();
+    let docs = std::fs::read_to_string(packaging().join("README.md")).unwrap();
+    let drop_in = ini_block(&docs, "### The sign-in hook");
+    let (_, _, before) = security_report(&unit, None);
+    let (_, _, after) = security_report(&unit, Some(&drop_in));
+    for (setting, sandboxed, relaxed) in [
+        (
+            "PrivateNetwork=",
+            "no access to the host's network",
+            "has access to the host's network",
+        ),
+        (
+            "RestrictAddressFamilies=~AF_(INET|INET6)",
+            "cannot allocate Internet sockets",
+            "may allocate Internet sockets",
+        ),
+        (
+            "IPAddressDeny=",
+            "blocks all IP address ranges",
+            "does not define an IP address allow list",
+        ),
+        (
+            "MemoryDenyWriteExecute=",
+            "cannot create writable executable",
+            "may create writable executable",
+        ),
+    ] {
+        let line = |report: &str| {
+            report
+                .lines()
+                .find(|l| l.contains(setting))
+                .unwrap_or_else(|| panic!("no {setting} in:\n{report}"))
+                .to_string()
+        };
+        assert!(line(&before).contains(sandboxed), "{}", line(&before));
+        assert!(line(&after).contains(relaxed), "{}", line(&after));
+    }
+    // The README shows the same settings.
+    let readme = std::fs::read_to_string(packaging().join("../README.md")).unwrap();
+    let settings = |ini: &str| -> Vec<String> {
+        ini.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(
+        settings(&ini_block(&readme, "## Sign-in")),
+        settings(&drop_in)
+    );
 }
 
 #[test]
