@@ -116,6 +116,22 @@ fn the_socket_belongs_to_the_reader_group() {
         "{}",
         stderr(&out)
     );
+    // And the man page says 78 for it.
+    let man = bad.dir.path().join("man");
+    let out = std::process::Command::new(client_bin())
+        .arg("man")
+        .arg("--out-dir")
+        .arg(&man)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = std::fs::read_to_string(man.join("mobile-sessiond.8")).unwrap();
+    let status_78 = page
+        .split("\\fB78\\fR\n")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .expect("exit status 78 in the man page");
+    assert!(status_78.contains("group"), "{status_78}");
 }
 
 #[test]

@@ -162,7 +162,62 @@ fn the_default_config_is_one_the_daemon_accepts() {
         "data_dir is set, not commented out"
     );
     let d = Daemon::start_with(Opts {
-        config: Some(config),
+        config: Some(config.clone()),
+        ..Default::default()
+    });
+    assert_eq!(d.json(&["status"])["live"], 3);
+    drop(d);
+
+    // Every key is documented, and the defaults shown commented out are
+    // values the daemon accepts (its config refuses unknown keys): the file
+    // with them uncommented starts a daemon just the same. The examples
+    // (groups that need not exist here, the per-app tables) stay commented.
+    let top = config
+        .split("\n# Per-app overrides")
+        .next()
+        .unwrap()
+        .to_string();
+    let mut uncommented = String::new();
+    let mut keys = Vec::new();
+    for line in top.lines() {
+        let setting = line.strip_prefix("# ").filter(|l| {
+            l.split_once(" = ")
+                .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        });
+        let line = match setting {
+            Some(l) if !l.starts_with("admin_group") && !l.starts_with("reader_group") => l,
+            _ => line,
+        };
+        if let Some((key, _)) = line.split_once(" = ") {
+            keys.push(key.trim_start_matches("# ").to_string());
+        }
+        uncommented.push_str(line);
+        uncommented.push('\n');
+    }
+    for key in [
+        "data_dir",
+        "socket",
+        "admin_group",
+        "reader_group",
+        "auto_push",
+        "watcher",
+        "settle_ms",
+        "poll_interval_ms",
+        "watch_queue",
+        "max_connections",
+        "idle_timeout_ms",
+        "session_id",
+        "hook",
+        "hook_timeout_ms",
+        "sign_in",
+        "allow_email_domains",
+        "accept_email_domains",
+        "verify",
+    ] {
+        assert!(keys.iter().any(|k| k == key), "{key} is not documented");
+    }
+    let d = Daemon::start_with(Opts {
+        config: Some(uncommented),
         ..Default::default()
     });
     assert_eq!(d.json(&["status"])["live"], 3);

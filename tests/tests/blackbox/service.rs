@@ -97,6 +97,12 @@ fn socket_activation_uses_the_passed_socket_and_leaves_it() {
     let data = dir.path().join("Data");
     copy_tree(&examples(), &data);
     let sock = dir.path().join("activated.sock");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "admin_group = \"adm\"\nreader_group = \"nogroup\"\n",
+    )
+    .unwrap();
     let log = std::fs::File::create(dir.path().join("log")).unwrap();
     // systemd-socket-activate listens, then execs the daemon on the first
     // connection with LISTEN_FDS=1 (fd 3) and LISTEN_PID set.
@@ -106,6 +112,8 @@ fn socket_activation_uses_the_passed_socket_and_leaves_it() {
         .arg(daemon_bin())
         .arg("--data-dir")
         .arg(&data)
+        .arg("--config")
+        .arg(&config)
         // A path nobody binds: the daemon must use fd 3, not this.
         .arg("--socket")
         .arg(dir.path().join("unused.sock"))
@@ -132,6 +140,13 @@ fn socket_activation_uses_the_passed_socket_and_leaves_it() {
     );
     assert_eq!(status["live"], 3);
     assert!(!dir.path().join("unused.sock").exists());
+    // The socket keeps the group the service manager gave it, and both
+    // configured groups get an ACL entry on it.
+    let mut named = acl_groups(&sock).expect("ACL entries on the handed socket");
+    named.sort_unstable();
+    let mut both = vec![gid_of("adm"), gid_of("nogroup")];
+    both.sort_unstable();
+    assert_eq!(named, both);
     // SIGTERM: clean exit, and the socket (systemd's) stays.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let mut st = None;
