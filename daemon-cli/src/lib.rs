@@ -156,10 +156,13 @@ pub mod man {
         ("0", "Stopped cleanly on SIGTERM or SIGINT."),
         (
             "1",
-            "Could not start or run: the data dir cannot be used, another daemon listens on the socket, a group named in the config does not exist.",
+            "Could not start or run: the data dir cannot be used, another daemon listens on the socket.",
         ),
         ("2", "Bad usage: an unknown option or a bad --log-level."),
-        ("78", "The config file cannot be read or is not valid."),
+        (
+            "78",
+            "The config file cannot be read or is not valid, or a group it names does not exist.",
+        ),
     ];
 
     pub const ENVIRONMENT: &[(&str, &str)] = &[

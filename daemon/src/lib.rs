@@ -136,7 +136,13 @@ fn load_config(path: Option<&Path>, over: Overrides) -> Result<Config, config::C
 /// SIGHUP: reads the configuration again and puts in force what can change
 /// while running (sign-in policy, auto-push, the access groups). A broken
 /// file is reported and the configuration in use kept.
-fn reload(path: Option<&Path>, over: Overrides, core: &Core, shared: &server::Shared) {
+fn reload(
+    path: Option<&Path>,
+    over: Overrides,
+    core: &Core,
+    shared: &server::Shared,
+    created_dir: Option<&Path>,
+) {
     let Some(path) = path else {
         tracing::info!("SIGHUP: no config file to read again");
         return;
@@ -163,6 +169,12 @@ fn reload(path: Option<&Path>, over: Overrides, core: &Core, shared: &server::Sh
         ("data_dir", old.data_dir != config.data_dir),
         ("socket", old.socket != config.socket),
         ("watcher", old.watcher != config.watcher),
+        ("settle_ms", old.settle_ms != config.settle_ms),
+        (
+            "poll_interval_ms",
+            old.poll_interval_ms != config.poll_interval_ms,
+        ),
+        ("watch_queue", old.watch_queue != config.watch_queue),
         (
             "max_connections",
             old.max_connections != config.max_connections,
@@ -181,22 +193,55 @@ fn reload(path: Option<&Path>, over: Overrides, core: &Core, shared: &server::Sh
         }
     }
     // The socket's ACL entries follow the groups (its owning group stays),
-    // and so do its folder's when the folder is ours.
-    let ours = |d: &&Path| {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(d).is_ok_and(|m| m.uid() == rustix::process::geteuid().as_raw())
-    };
-    let folder = shared.info.socket.parent().filter(ours);
-    server::listener::open_to_groups(&shared.info.socket, folder, &access);
+    // and so do its folder's when the daemon created that folder; a folder
+    // it found (even one of its own user, such as /run or /tmp as root) is
+    // left as it is.
+    server::listener::open_to_groups(&shared.info.socket, created_dir, &access);
     *locks::write(&shared.access) = Arc::new(access);
     core.set_config(config);
-    tracing::info!("SIGHUP: configuration read again from {}", path.display());
+    tracing::info!(
+        "SIGHUP: configuration read again from {}; changed access groups apply to new connections",
+        path.display()
+    );
+}
+
+/// Runs each reload asked for through the returned sender, one at a time
+/// and in order, on the blocking pool. A request made while a reload runs
+/// waits for it; requests made meanwhile are served together by one more
+/// reload, which reads the file as it is by then. So the file read last is
+/// always read after the last request, and two reloads never race to put
+/// their configuration in force. Ends when the sender is dropped.
+fn reloader(
+    work: impl Fn() + Send + Sync + 'static,
+) -> (tokio::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
+    let work = Arc::new(work);
+    let task = tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            let work = work.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || work()).await {
+                tracing::error!("reload failed: {e}");
+            }
+        }
+    });
+    (tx, task)
+}
+
+/// How [`run`] ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// After serving: the requests in flight are done, the socket removed.
+    Served,
+    /// During the start-up scan, which may still be reading on the blocking
+    /// pool: nothing waits for it (it writes nothing), so the caller may exit
+    /// without waiting for the pool.
+    DuringStartUpScan,
 }
 
 /// Runs the daemon until `shutdown` is cancelled or SIGTERM/SIGINT arrives.
 /// `opts.config` is the config file to read, already resolved by the caller
 /// (`--config`, `$MOBILE_SESSIOND_CONFIG`, `/etc/mobile-sessiond/config.toml`).
-pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), StartError> {
+pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<Stopped, StartError> {
     let config_path = opts.config.clone();
     let over = Overrides {
         auto_push: opts.auto_push,
@@ -249,7 +294,36 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
     // Watch before the first scan, so no change falls between the two.
     let pending_watcher =
         watcher::prepare(store.root(), watcher::WatchSettings::from_config(&config));
-    let opened = tokio::task::spawn_blocking(move || Core::open(store, config)).await;
+    // The scan may take a while: SIGTERM and SIGINT stop the daemon
+    // meanwhile (the scan only reads, so nothing is left half done); a
+    // SIGHUP is served once it is running.
+    let mut opening = tokio::task::spawn_blocking(move || Core::open(store, config));
+    let mut hup_during_scan = false;
+    let opened = loop {
+        tokio::select! {
+            // A stop asked for is a stop, even if the scan ends meanwhile.
+            biased;
+            _ = shutdown.cancelled() => {
+                tracing::info!("stopping during the start-up scan");
+                return Ok(Stopped::DuringStartUpScan);
+            }
+            signal = signals.next() => match signal {
+                Some(SIGHUP) => {
+                    tracing::info!("SIGHUP during the start-up scan: reloading once it is done");
+                    hup_during_scan = true;
+                }
+                Some(sig) => {
+                    tracing::info!("{} during the start-up scan: stopping", signal_name(sig));
+                    service::stopping();
+                    // The socket guard, dropped on the way out, removes the
+                    // socket.
+                    return Ok(Stopped::DuringStartUpScan);
+                }
+                None => break (&mut opening).await,
+            },
+            opened = &mut opening => break opened,
+        }
+    };
     let core = Arc::new(started(opened)?);
     let info = Arc::new(DaemonInfo {
         data_dir: data_dir.clone(),
@@ -277,6 +351,27 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
         shutdown: shutdown.clone(),
     };
     let server = tokio::spawn(server::serve(listener, shared.clone()));
+    let (reload, reloads) = {
+        let (core, shared, path) = (core.clone(), shared.clone(), config_path.clone());
+        let created_dir = socket_guard.created_dir().map(Path::to_path_buf);
+        reloader(move || {
+            reload(
+                path.as_deref(),
+                over,
+                &core,
+                &shared,
+                created_dir.as_deref(),
+            );
+            if let Err(e) = core.push(false) {
+                tracing::error!("push on SIGHUP failed: {e}");
+            }
+            service::ready(&cmd::status::summary(&core));
+        })
+    };
+    if hup_during_scan {
+        service::reloading();
+        let _ = reload.try_send(());
+    }
     let watchdog = service::watchdog_interval();
     let mut tick = tokio::time::interval(watchdog.unwrap_or(std::time::Duration::from_secs(3600)));
     loop {
@@ -286,24 +381,12 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
                 Some(SIGHUP) => {
                     tracing::info!("SIGHUP: reloading the configuration and pushing");
                     service::reloading();
-                    // Off this thread: reading the file and the group
-                    // database, and the push, may take a while, and the
-                    // loop keeps the watchdog and the other signals.
-                    let (c, sh, path) = (core.clone(), shared.clone(), config_path.clone());
-                    let sh_core = core.clone();
-                    tokio::spawn(async move {
-                        let pushed = tokio::task::spawn_blocking(move || {
-                            reload(path.as_deref(), over, &c, &sh);
-                            c.push(false)
-                        })
-                        .await;
-                        match pushed {
-                            Ok(Ok(_)) => {}
-                            Ok(Err(e)) => tracing::error!("push on SIGHUP failed: {e}"),
-                            Err(e) => tracing::error!("push on SIGHUP failed: {e}"),
-                        }
-                        service::ready(&cmd::status::summary(&sh_core));
-                    });
+                    // Off this loop (reading the file and the group database,
+                    // and the push, may take a while; the loop keeps the
+                    // watchdog and the other signals) and one at a time. Full:
+                    // a reload is already waiting to start, and will read the
+                    // file as it is now.
+                    let _ = reload.try_send(());
                 }
                 Some(sig) => {
                     tracing::info!("{}: stopping", signal_name(sig));
@@ -331,13 +414,16 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<(), S
             }
         }
     });
+    // No new reload; one in progress finishes on the blocking pool.
+    drop(reload);
+    reloads.abort();
     let _ = server.await;
     let _ = retries.await;
     watcher.stopped().await;
     impatient.abort();
     drop(socket_guard);
     tracing::info!("stopped");
-    Ok(())
+    Ok(Stopped::Served)
 }
 
 fn signal_name(sig: i32) -> &'static str {
@@ -366,5 +452,79 @@ mod tests {
             tokio::task::spawn_blocking(|| Err::<(), _>(store::StoreError::BadName("x".into())))
                 .await;
         assert!(matches!(started(joined), Err(StartError::Store(_))));
+    }
+
+    #[tokio::test]
+    async fn a_stop_asked_for_during_the_start_up_scan_does_not_wait_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("run").join("s.sock");
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        let opts = Options {
+            data_dir: Some(dir.path().join("Data")),
+            socket: Some(socket.clone()),
+            ..Default::default()
+        };
+        let stopped = run(opts, shutdown).await.unwrap();
+        assert_eq!(stopped, Stopped::DuringStartUpScan);
+        assert!(!socket.exists(), "the socket is left behind");
+    }
+
+    #[tokio::test]
+    async fn reloads_run_one_at_a_time_and_the_last_one_starts_after_the_last_request() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::Mutex;
+        let deadline = std::time::Duration::from_secs(30);
+        // The request each reload saw when it started (what it would read),
+        // and how many ran at once.
+        let asked = Arc::new(AtomicU64::new(0));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let running = Arc::new(Mutex::new((0u32, 0u32)));
+        let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = Mutex::new(released);
+        let (tx, task) = {
+            let (asked, seen, running) = (asked.clone(), seen.clone(), running.clone());
+            reloader(move || {
+                {
+                    let mut r = running.lock().unwrap();
+                    r.0 += 1;
+                    r.1 = r.1.max(r.0);
+                }
+                seen.lock().unwrap().push(asked.load(Ordering::SeqCst));
+                let _ = started_tx.send(());
+                // The first reload holds on until the test lets it go.
+                let _ = released.lock().unwrap().recv();
+                running.lock().unwrap().0 -= 1;
+            })
+        };
+        asked.store(1, Ordering::SeqCst);
+        tx.try_send(()).unwrap();
+        tokio::time::timeout(deadline, started.recv())
+            .await
+            .expect("the first reload starts");
+        // Nine more SIGHUPs while it runs (the file changing each time),
+        // with the reloader given every chance to run between them: the
+        // second request waits, not taken, until the first reload is done.
+        for n in 2..=10 {
+            asked.store(n, Ordering::SeqCst);
+            let _ = tx.try_send(());
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(tx.capacity(), 0, "a request was taken while a reload ran");
+        }
+        assert_eq!(*seen.lock().unwrap(), [1]);
+        release.send(()).unwrap();
+        release.send(()).unwrap();
+        drop(tx);
+        tokio::time::timeout(deadline, task)
+            .await
+            .expect("the reloads end")
+            .unwrap();
+        assert_eq!(running.lock().unwrap().1, 1, "two reloads ran at once");
+        // The first, then one more for the nine asked meanwhile, which read
+        // the file after the last of them.
+        assert_eq!(*seen.lock().unwrap(), [1, 10]);
     }
 }

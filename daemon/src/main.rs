@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use mobile_sessiond::{run, service, Options, StartError};
+use mobile_sessiond::{run, service, Options, StartError, Stopped};
 use mobile_sessiond_cli::Args;
 use tokio_util::sync::CancellationToken;
 
@@ -63,11 +63,15 @@ fn main() -> ExitCode {
         listen_fd,
     };
     let ran = runtime.block_on(run(opts, CancellationToken::new()));
-    // Work still on the blocking pool (a hook, a rescan) may not hold the
-    // exit up for long.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     match ran {
-        Ok(()) => ExitCode::SUCCESS,
+        // Only the start-up scan may still be reading: no need to wait.
+        Ok(Stopped::DuringStartUpScan) => runtime.shutdown_background(),
+        // Work still on the blocking pool (a hook, a rescan) may not hold
+        // the exit up for long.
+        _ => runtime.shutdown_timeout(std::time::Duration::from_secs(5)),
+    }
+    match ran {
+        Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             match e {

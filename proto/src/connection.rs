@@ -48,6 +48,10 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
 const WRITE_HIGH_WATER: usize = 128 * 1024;
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 8 * 1024;
+/// A buffer that grew past this for one large frame is handed back once it
+/// is empty again, so an idle connection does not keep its largest frame's
+/// memory for its whole life.
+const SHRINK_ABOVE: usize = 64 * 1024;
 
 /// A framed stream of messages in both directions. It owns the framing, as
 /// mini-redis's `Connection` does: bytes are read into one buffer, and each
@@ -55,6 +59,9 @@ const READ_CHUNK: usize = 8 * 1024;
 pub struct Connection<S> {
     stream: S,
     read: BytesMut,
+    /// The read buffer's allocation as last seen by `reserve` (`capacity()`
+    /// only counts what lies past the frames already taken).
+    read_allocated: usize,
     write: BytesMut,
     max_incoming: usize,
     /// How long a flush may make no progress (a peer that does not read).
@@ -68,10 +75,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Self {
             stream,
             read: BytesMut::with_capacity(READ_CHUNK),
+            read_allocated: READ_CHUNK,
             write: BytesMut::with_capacity(READ_CHUNK),
             max_incoming,
             write_timeout: None,
         }
+    }
+
+    /// Changes the largest frame this side accepts from now on (the daemon
+    /// reads the hello with a small limit, then requests with a larger one).
+    pub fn set_max_incoming(&mut self, max: usize) {
+        self.max_incoming = max;
     }
 
     /// Bounds how long writing may wait on a peer that does not read: past
@@ -84,9 +98,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
         loop {
             if let Some(msg) = take_frame(&mut self.read, self.max_incoming)? {
+                shrink_read(&mut self.read, &mut self.read_allocated);
                 return Ok(Some(msg));
             }
-            self.read.reserve(READ_CHUNK);
+            reserve_read(&mut self.read, &mut self.read_allocated);
             let n = self
                 .stream
                 .read_buf(&mut self.read)
@@ -117,6 +132,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if !self.write.is_empty() {
                 self.stream.write_all(&self.write).await?;
                 self.write.clear();
+                if self.write.capacity() > SHRINK_ABOVE {
+                    self.write = BytesMut::with_capacity(READ_CHUNK);
+                }
             }
             self.stream.flush().await
         };
@@ -170,13 +188,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         };
         let max = self.max_incoming;
         let read = &mut self.read;
+        let allocated = &mut self.read_allocated;
         let reader = async {
             let mut out = Vec::with_capacity(requests.len());
             while out.len() < requests.len() {
                 match take_frame(read, max)? {
-                    Some(a) => out.push(map(a)?),
+                    Some(a) => {
+                        shrink_read(read, allocated);
+                        out.push(map(a)?)
+                    }
                     None => {
-                        read.reserve(READ_CHUNK);
+                        reserve_read(read, allocated);
                         if rd.read_buf(read).await.map_err(FrameError::Io)? == 0 {
                             return Err(FrameError::Io(std::io::ErrorKind::UnexpectedEof.into()));
                         }
@@ -202,6 +224,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     pub fn into_inner(self) -> S {
         self.stream
+    }
+}
+
+/// Makes room for one more read, noting how large the allocation now is.
+fn reserve_read(read: &mut BytesMut, allocated: &mut usize) {
+    read.reserve(READ_CHUNK);
+    // When `reserve` had to make room, the buffer starts at its allocation's
+    // start (it moved what it held there, or allocated anew), so this is the
+    // allocation's size; otherwise it is less, and the maximum stands.
+    *allocated = (*allocated).max(read.capacity());
+}
+
+/// Once a large frame is taken and nothing else waits in the buffer, trades
+/// the buffer for a fresh small one.
+fn shrink_read(read: &mut BytesMut, allocated: &mut usize) {
+    if read.is_empty() && *allocated > SHRINK_ABOVE {
+        *read = BytesMut::with_capacity(READ_CHUNK);
+        *allocated = READ_CHUNK;
     }
 }
 
@@ -337,6 +377,95 @@ mod tests {
             matches!(&r, Err(FrameError::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut),
             "{r:?}"
         );
+    }
+
+    /// Bytes the current thread has allocated and not freed: what a
+    /// connection keeps, measured by the allocator rather than by `BytesMut`
+    /// (whose `capacity()` does not count the frames already taken).
+    mod held {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::cell::Cell;
+
+        thread_local! {
+            static LIVE: Cell<isize> = const { Cell::new(0) };
+        }
+
+        fn add(n: isize) {
+            let _ = LIVE.try_with(|l| l.set(l.get() + n));
+        }
+
+        pub fn live() -> isize {
+            LIVE.with(Cell::get)
+        }
+
+        struct Counting;
+
+        // SAFETY: every call is forwarded to the system allocator unchanged.
+        unsafe impl GlobalAlloc for Counting {
+            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+                add(layout.size() as isize);
+                System.alloc(layout)
+            }
+            unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+                add(-(layout.size() as isize));
+                System.dealloc(ptr, layout)
+            }
+            unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+                add(new_size as isize - layout.size() as isize);
+                System.realloc(ptr, layout, new_size)
+            }
+        }
+
+        #[global_allocator]
+        static COUNTING: Counting = Counting;
+    }
+
+    #[tokio::test]
+    async fn a_large_frame_leaves_no_large_buffer_behind() {
+        // A small pipe, so that it holds little of its own.
+        let (a, b) = tokio::io::duplex(4096);
+        let mut client = Connection::new(a, 1 << 20);
+        let mut server = Connection::new(b, 1 << 20);
+        let big = Request::Verify {
+            token: "x".repeat(300_000),
+        };
+        let before = held::live();
+        // Both ways: each side's write buffer and read buffer grow for it.
+        let (sent, got) = tokio::join!(client.send(&big), server.recv::<Request>());
+        sent.unwrap();
+        assert_eq!(got.unwrap().as_ref(), Some(&big));
+        let (sent, got) = tokio::join!(server.send(&big), client.recv::<Request>());
+        sent.unwrap();
+        assert_eq!(got.unwrap().as_ref(), Some(&big));
+        let kept = held::live() - before;
+        assert!(
+            kept < 2 * SHRINK_ABOVE as isize,
+            "two connections kept {kept} bytes after a {} byte frame each way",
+            300_000
+        );
+        // And they still work, with small frames as with large ones.
+        let small = Request::Status;
+        let (sent, got) = tokio::join!(client.send(&small), server.recv::<Request>());
+        sent.unwrap();
+        assert_eq!(got.unwrap(), Some(small));
+    }
+
+    #[tokio::test]
+    async fn the_limit_can_change_after_the_first_frame() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let mut client = Connection::new(a, 1 << 20);
+        let mut server = Connection::new(b, 64);
+        let long = Request::Verify {
+            token: "x".repeat(100),
+        };
+        client.send(&Request::Status).await.unwrap();
+        assert_eq!(
+            server.recv::<Request>().await.unwrap(),
+            Some(Request::Status)
+        );
+        server.set_max_incoming(1024);
+        client.send(&long).await.unwrap();
+        assert_eq!(server.recv::<Request>().await.unwrap(), Some(long));
     }
 
     #[test]

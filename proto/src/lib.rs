@@ -41,6 +41,10 @@ pub use message::*;
 /// The largest request frame the daemon accepts (1 MiB).
 pub const MAX_REQUEST_FRAME: usize = 1024 * 1024;
 
+/// The largest hello the daemon accepts: the first frame comes before the
+/// peer's role is known, so it may not make the daemon hold much for it.
+pub const MAX_HELLO_FRAME: usize = 4 * 1024;
+
 /// The largest answer frame the client accepts. Listings are paged far below it.
 pub const MAX_RESPONSE_FRAME: usize = 64 * 1024 * 1024;
 

@@ -226,23 +226,43 @@ mod tests {
     #[test]
     fn a_squatted_per_user_folder_in_a_shared_directory_is_not_used() {
         use std::os::unix::fs::PermissionsExt;
-        if effective_uid() != 0 {
-            return; // giving a folder away needs root
-        }
-        let shared = std::env::temp_dir().join(format!("msd-shared-{}", std::process::id()));
-        std::fs::create_dir_all(&shared).unwrap();
+        let base = tempfile::tempdir().unwrap();
+        // A shared sticky directory, as /tmp is.
+        let shared = base.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
-        let mine = shared.join("mine");
-        let theirs = shared.join("theirs");
-        for d in [&mine, &theirs] {
-            std::fs::create_dir_all(d).unwrap();
+        let folder = |name: &str, mode: u32| {
+            let d = shared.join(name);
+            std::fs::create_dir(&d).unwrap();
             std::fs::write(d.join("s.sock"), "").unwrap();
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode)).unwrap();
+            d.join("s.sock")
+        };
+        let mine = folder("mine", 0o755);
+        assert!(trusted(&mine));
+        // Others may put their own socket in: not ours any more.
+        assert!(!trusted(&folder("group-writable", 0o775)));
+        assert!(!trusted(&folder("world-writable", 0o757)));
+        // A symlink to our folder is not our folder.
+        let link = shared.join("link");
+        std::os::unix::fs::symlink(mine.parent().unwrap(), &link).unwrap();
+        assert!(!trusted(&link.join("s.sock")));
+        // Outside a shared directory, the folder's owner is the system's business.
+        let private = base.path().join("private");
+        std::fs::create_dir(&private).unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(trusted(&private.join("s.sock")));
+        let search = ClientSocket::Search(vec![link.join("s.sock"), mine.clone()]);
+        assert_eq!(search.pick(), mine);
+        // Someone else's folder: giving one away needs root (CI runs as root).
+        if effective_uid() == 0 {
+            let theirs = folder("theirs", 0o755);
+            std::os::unix::fs::chown(theirs.parent().unwrap(), Some(65534), Some(65534)).unwrap();
+            assert!(!trusted(&theirs));
+            let search = ClientSocket::Search(vec![theirs, mine.clone()]);
+            assert_eq!(search.pick(), mine);
+        } else {
+            eprintln!("not checked: a folder of another user (needs root to make one)");
         }
-        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
-        assert!(trusted(&mine.join("s.sock")));
-        assert!(!trusted(&theirs.join("s.sock")));
-        let search = ClientSocket::Search(vec![theirs.join("s.sock"), mine.join("s.sock")]);
-        assert_eq!(search.pick(), mine.join("s.sock"));
-        std::fs::remove_dir_all(&shared).unwrap();
     }
 }

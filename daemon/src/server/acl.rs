@@ -98,20 +98,77 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_named_group_can_enter_a_folder_only_its_owner_group_could() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("f");
-        std::fs::write(&f, "x").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o660)).unwrap();
-        match grant(&f, &[4242], 6) {
-            Ok(()) => {
-                // The mode bits the owner sees are unchanged (the mask is rw).
-                let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
-                assert_eq!(mode, 0o660);
-            }
-            Err(e) => eprintln!("skipped: no ACLs here ({e})"),
+    /// The ACL stored on `path`, as the kernel gives it back.
+    #[cfg(target_os = "linux")]
+    fn stored(path: &Path) -> Vec<u8> {
+        let mut buf = vec![0u8; 1024];
+        let n = rustix::fs::getxattr(path, "system.posix_acl_access", &mut buf[..])
+            .unwrap_or_else(|e| panic!("reading the ACL of {} back: {e}", path.display()));
+        buf.truncate(n);
+        buf
+    }
+
+    /// Whether the file system under `dir` takes ACLs at all: an ACL that
+    /// says no more than the mode bits is set on a probe file. Only
+    /// EOPNOTSUPP means no; any other failure is a failure.
+    #[cfg(target_os = "linux")]
+    fn takes_acls(dir: &Path) -> bool {
+        let probe = dir.join("probe");
+        std::fs::write(&probe, "").unwrap();
+        let plain = encode(0o600, &[], 0);
+        match rustix::fs::setxattr(
+            &probe,
+            "system.posix_acl_access",
+            &plain,
+            rustix::fs::XattrFlags::empty(),
+        ) {
+            Ok(()) => true,
+            Err(rustix::io::Errno::OPNOTSUPP) => false,
+            Err(e) => panic!("probing for ACL support: {e}"),
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_grant_is_stored_as_encoded_and_keeps_the_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        if !takes_acls(dir.path()) {
+            eprintln!(
+                "skipped: the file system under {} has no ACLs (EOPNOTSUPP)",
+                dir.path().display()
+            );
+            return;
+        }
+        let file = dir.path().join("socket-like");
+        std::fs::write(&file, "x").unwrap();
+        let folder = dir.path().join("folder");
+        std::fs::create_dir(&folder).unwrap();
+        for (path, mode, perm) in [(&file, 0o660, 6), (&folder, 0o750, 5)] {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+            grant(path, &[4243, 4242, 4243], perm).unwrap();
+            assert_eq!(
+                stored(path),
+                encode(mode, &[4242, 4243], perm),
+                "{}",
+                path.display()
+            );
+            // The owner and owning group keep their bits: the mask lets them
+            // through, and the mode the kernel derives from the ACL is the
+            // one there was.
+            let now = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(now, mode, "{}", path.display());
+            // Granted again with other groups: the entries are replaced.
+            grant(path, &[7], perm).unwrap();
+            assert_eq!(stored(path), encode(mode, &[7], perm));
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    #[test]
+    fn elsewhere_a_grant_says_it_is_unsupported() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = grant(dir.path(), &[4242], 5).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported);
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mobile_session_proto::{
     ClientHello, Connection, ErrorCode, ErrorReply, FrameError, HelloOutcome, Request, Response,
-    Role, ServerHello, MAGIC, MAX_REQUEST_FRAME, PROTOCOL_VERSION,
+    Role, ServerHello, MAGIC, MAX_HELLO_FRAME, MAX_REQUEST_FRAME, PROTOCOL_VERSION,
 };
 use tokio::net::UnixStream as Stream;
 use tokio::time::Instant;
@@ -71,7 +71,7 @@ async fn handshake(conn: &mut Connection<Stream>, access: &Access, peer: &Peer) 
 /// closes. Its hello is read first (briefly), so the answer is not lost to
 /// a reset of a socket closed with unread data.
 pub async fn refuse_busy(stream: Stream, max: u64) {
-    let mut conn = Connection::new(stream, MAX_REQUEST_FRAME);
+    let mut conn = Connection::new(stream, MAX_HELLO_FRAME);
     let _ = tokio::time::timeout(BUSY_HELLO_WAIT, conn.recv::<ClientHello>()).await;
     let reason = format!(
         "the daemon is busy: it serves {max} connections, its limit (max_connections); try again in a moment"
@@ -86,7 +86,8 @@ pub async fn refuse_busy(stream: Stream, max: u64) {
 /// Serves one connection to its end.
 pub async fn serve(stream: Stream, shared: Shared) {
     let peer = Peer::of(&stream);
-    let mut conn = Connection::new(stream, MAX_REQUEST_FRAME);
+    // Until the peer is known, it may not make us hold more than a hello.
+    let mut conn = Connection::new(stream, MAX_HELLO_FRAME);
     // A client that stops reading our answers is closed, not buffered for.
     let idle = shared.limits.idle_timeout;
     conn.set_write_timeout(Some(idle));
@@ -94,6 +95,7 @@ pub async fn serve(stream: Stream, shared: Shared) {
     let Some(role) = handshake(&mut conn, &access, &peer).await else {
         return;
     };
+    conn.set_max_incoming(MAX_REQUEST_FRAME);
     let ctx = Context {
         core: shared.core,
         info: shared.info,

@@ -30,11 +30,20 @@ pub enum BindError {
 pub struct SocketGuard {
     path: PathBuf,
     owned: bool,
+    /// The socket's folder, when the daemon created it (and so may set its
+    /// group and ACL entries).
+    created_dir: Option<PathBuf>,
 }
 
 impl SocketGuard {
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The socket's folder if the daemon created it: the only folder whose
+    /// permissions are the daemon's business.
+    pub fn created_dir(&self) -> Option<&Path> {
+        self.created_dir.as_deref()
     }
 
     /// False for a socket handed over by the service manager.
@@ -108,16 +117,20 @@ pub fn bind(path: &Path, access: &Access) -> Result<(UnixListener, SocketGuard),
     let guard = SocketGuard {
         path: path.to_path_buf(),
         owned: true,
+        created_dir: created_dir.map(Path::to_path_buf),
     };
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io_err)?;
     if let Some(gid) = access.socket_group() {
         for p in created_dir.into_iter().chain([path]) {
             // Allowed for root, or when the daemon's user is in that group.
+            // Failing, it keeps the daemon's group; `open_to_groups` says
+            // who cannot connect then.
             if let Err(e) = std::os::unix::fs::chown(p, None, Some(gid)) {
-                tracing::warn!(
-                    "cannot give {} to group {gid}: {e}; its members cannot connect",
-                    p.display()
+                tracing::info!(
+                    "cannot give {} to group {}: {e}; it keeps its group",
+                    p.display(),
+                    group_name(gid)
                 );
             }
         }
@@ -149,23 +162,67 @@ pub fn open_to_groups(path: &Path, created_dir: Option<&Path>, access: &Access) 
     if groups.is_empty() {
         return;
     }
-    let socket = acl::grant(path, &groups, 6);
-    let folder = created_dir.map_or(Ok(()), |d| acl::grant(d, &groups, 5));
-    if let Err(e) = socket.and(folder) {
-        let owner = access.socket_group();
-        let left_out: Vec<String> = access
-            .group_names()
-            .into_iter()
-            .filter(|(gid, _)| Some(*gid) != owner)
-            .map(|(_, name)| name)
-            .collect();
-        if !left_out.is_empty() {
-            tracing::warn!(
-                "cannot add ACL entries to {} ({e}): members of {} alone cannot connect; give both roles one group, or use a file system with ACLs",
-                path.display(),
-                left_out.join(" and ")
-            );
+    let socket = acl::grant(path, &groups, 6).err().map(|e| (path, e));
+    let folder = created_dir.and_then(|d| acl::grant(d, &groups, 5).err().map(|e| (d, e)));
+    let failed: Vec<(&Path, io::Error)> = socket.into_iter().chain(folder).collect();
+    let Some((first, e)) = failed.first() else {
+        return;
+    };
+    // Without its entry a group gets in as the files' own group only: the
+    // group they really have (the service manager's choice for a socket it
+    // made, the daemon's own when giving them away failed).
+    let gids: Vec<Option<u32>> = failed.iter().map(|(p, _)| file_gid(p)).collect();
+    let out = left_out(&access.group_names(), &gids);
+    if out.is_empty() {
+        return;
+    }
+    let owner = match file_gid(path) {
+        Some(gid) => format!("group {}", group_name(gid)),
+        None => "a group that cannot be read".to_string(),
+    };
+    tracing::warn!(
+        "cannot add ACL entries to {} ({e}): members of {} cannot connect unless they are also in {owner}, the socket's group; add them to it, or use a file system with ACLs",
+        first.display(),
+        out.join(" and ")
+    );
+}
+
+/// The group of a file, as the file system says.
+fn file_gid(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| m.gid())
+}
+
+/// The configured groups (gid, name) that are not the group of every file
+/// in `gids` (`None`: unknown), hence cannot pass without an ACL entry.
+fn left_out(groups: &[(u32, String)], gids: &[Option<u32>]) -> Vec<String> {
+    groups
+        .iter()
+        .filter(|(gid, _)| gids.iter().any(|g| *g != Some(*gid)))
+        .map(|(_, name)| name.clone())
+        .collect()
+}
+
+/// A group's name, or its number when it has none.
+fn group_name(gid: u32) -> String {
+    let mut buf: Vec<libc::c_char> = vec![0; 16 * 1024];
+    loop {
+        // SAFETY: all pointers are valid for the call; `result` points into
+        // `grp`/`buf`, read before either is dropped.
+        let mut grp: libc::group = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        let rc =
+            unsafe { libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
+        if rc == libc::ERANGE && buf.len() < 1 << 24 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
         }
+        if rc != 0 || result.is_null() || grp.gr_name.is_null() {
+            return gid.to_string();
+        }
+        // SAFETY: gr_name is a NUL-terminated string in `buf`.
+        let name = unsafe { std::ffi::CStr::from_ptr(grp.gr_name) };
+        return name.to_string_lossy().into_owned();
     }
 }
 
@@ -181,7 +238,11 @@ pub fn from_fd(
     std_listener.set_nonblocking(true)?;
     Ok((
         UnixListener::from_std(std_listener)?,
-        SocketGuard { path, owned: false },
+        SocketGuard {
+            path,
+            owned: false,
+            created_dir: None,
+        },
     ))
 }
 
@@ -213,4 +274,51 @@ fn bound_path(fd: &std::os::fd::OwnedFd) -> Option<PathBuf> {
     }
     use std::os::unix::ffi::OsStringExt;
     Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn who_is_left_out_follows_the_files_real_group() {
+        let groups = [(10, "admins".to_string()), (20, "readers".to_string())];
+        // The socket went to reader_group: admin_group is left out.
+        assert_eq!(left_out(&groups, &[Some(20)]), ["admins"]);
+        // The service manager's group, or the daemon's own after a failed
+        // chown: both are.
+        assert_eq!(left_out(&groups, &[Some(99)]), ["admins", "readers"]);
+        assert_eq!(left_out(&groups, &[None]), ["admins", "readers"]);
+        // A group must be the group of every file it lacks an entry on.
+        assert_eq!(
+            left_out(&groups, &[Some(20), Some(99)]),
+            ["admins", "readers"]
+        );
+        assert!(left_out(&groups[1..], &[Some(20), Some(20)]).is_empty());
+    }
+
+    #[test]
+    fn group_names_come_from_the_group_database() {
+        assert_eq!(
+            group_name(0),
+            if cfg!(target_os = "linux") {
+                "root"
+            } else {
+                "wheel"
+            }
+        );
+        assert_eq!(group_name(3_999_999_999), "3999999999");
+    }
+
+    #[tokio::test]
+    async fn the_guard_knows_which_folder_the_daemon_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let access = Access::new(None, None).unwrap();
+        let made = dir.path().join("made").join("s.sock");
+        let (_l, guard) = bind(&made, &access).unwrap();
+        assert_eq!(guard.created_dir(), made.parent());
+        let found = dir.path().join("s.sock");
+        let (_l, guard) = bind(&found, &access).unwrap();
+        assert_eq!(guard.created_dir(), None);
+    }
 }

@@ -72,6 +72,8 @@ fn admin_may_enter(stream: &Stream, shared: &Shared, open: u64) -> bool {
 /// for the connections in flight.
 pub async fn serve(listener: Listener, shared: Shared) {
     let tracker = TaskTracker::new();
+    // Clients told "busy" since a connection last came in under the cap:
+    // the current burst.
     let mut refusals: u64 = 0;
     let refusing = Arc::new(tokio::sync::Semaphore::new(limits::REFUSALS_AT_ONCE));
     loop {
@@ -86,10 +88,12 @@ pub async fn serve(listener: Listener, shared: Shared) {
                 if open >= shared.limits.max_connections && !admin_may_enter(&stream, &shared, open)
                 {
                     refusals += 1;
-                    // Said once per burst, not once per client of a flood.
-                    if refusals.is_power_of_two() {
+                    // Said once per burst, not once per client of a flood:
+                    // at its first refusal (a burst ends when a client is
+                    // served under the cap again).
+                    if refusals == 1 {
                         tracing::warn!(
-                            "{open} connections open, the most allowed (max_connections): new clients are told the daemon is busy ({refusals} so far)"
+                            "{open} connections open, the most allowed (max_connections): new clients are told the daemon is busy"
                         );
                     }
                     // Refusals take descriptors too: a flood beyond those
@@ -102,6 +106,12 @@ pub async fn serve(listener: Listener, shared: Shared) {
                         });
                     }
                     continue;
+                }
+                if open < shared.limits.max_connections && refusals > 0 {
+                    tracing::info!(
+                        "below max_connections again: {refusals} clients were told the daemon was busy"
+                    );
+                    refusals = 0;
                 }
                 shared
                     .core

@@ -193,18 +193,6 @@ fn permission_denied_on_the_socket_exits_77_naming_its_group() {
     }
 }
 
-/// A group's gid from /etc/group (the groups used here exist on Debian).
-fn gid_of(group: &str) -> u32 {
-    std::fs::read_to_string("/etc/group")
-        .unwrap()
-        .lines()
-        .find_map(|l| {
-            let mut f = l.split(':');
-            (f.next() == Some(group)).then(|| f.nth(1)?.parse().ok())?
-        })
-        .unwrap_or_else(|| panic!("no group {group} on this machine"))
-}
-
 /// The client as `nobody`, through `setpriv`, with `group` as its primary
 /// group and `extra` as its only supplementary ones.
 fn as_member(d: &Daemon, group: &str, extra: &[&str], args: &[&str]) -> Output {

@@ -205,6 +205,59 @@ fn past_max_connections_a_client_is_told_busy_then_served_again() {
 }
 
 #[test]
+fn the_busy_warning_is_logged_once_per_burst() {
+    let d = Daemon::start_with(Opts {
+        config: Some("max_connections = 2\n".into()),
+        ..Default::default()
+    });
+    let warnings = |d: &Daemon| d.log_text().matches("told the daemon is busy").count();
+    // Holds connections until the daemon says busy (this test is an admin:
+    // admins have a few places more), then asks `more` times again.
+    let burst = |more: usize| {
+        let mut held = Vec::new();
+        loop {
+            let (s, outcome) = handshake(&d);
+            match outcome {
+                HelloOutcome::Welcome { .. } => held.push(s),
+                HelloOutcome::Busy { .. } => break,
+                HelloOutcome::Refused { reason } => panic!("refused: {reason}"),
+            }
+            assert!(held.len() <= 64, "never busy");
+        }
+        for _ in 0..more {
+            let (_, outcome) = handshake(&d);
+            assert!(matches!(outcome, HelloOutcome::Busy { .. }), "{outcome:?}");
+        }
+        drop(held);
+        // `status` is served under the cap again: the burst is over. (Until
+        // the daemon has seen the held clients leave, it may be told busy.)
+        wait_until("the held clients are gone", || {
+            let out = d.cli(&["--json", "status"]);
+            out.status.success()
+                && serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["connections"]
+                    == 1
+        });
+    };
+    burst(4);
+    assert_eq!(
+        warnings(&d),
+        1,
+        "five refusals in one burst:\n{}",
+        d.log_text()
+    );
+    assert!(d
+        .log_text()
+        .contains("5 clients were told the daemon was busy"));
+    burst(0);
+    assert_eq!(
+        warnings(&d),
+        2,
+        "a later burst is reported too:\n{}",
+        d.log_text()
+    );
+}
+
+#[test]
 fn an_idle_client_is_closed_and_a_watch_is_not() {
     let d = Daemon::start_with(Opts {
         config: Some("idle_timeout_ms = 300\n".into()),
@@ -321,6 +374,55 @@ fn clients_that_do_not_read_a_long_listing_keep_memory_bounded() {
     wait_until("the stalled clients are gone", || {
         d.json(&["status"])["connections"] == 1
     });
+}
+
+#[test]
+fn idle_clients_that_sent_one_large_request_keep_memory_bounded() {
+    use std::io::Read;
+    let d = Daemon::start();
+    let before = d.rss_kib();
+    // Just under the request limit; encoded once, sent by each client.
+    let body = encode(&Request::Verify {
+        token: "A".repeat(1_000_000),
+    })
+    .unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        let (mut s, outcome) = handshake(&d);
+        assert!(
+            matches!(outcome, HelloOutcome::Welcome { .. }),
+            "{outcome:?}"
+        );
+        s.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
+        s.write_all(&body).unwrap();
+        // The answer: the daemon has taken the whole frame.
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).unwrap();
+        let mut answer = vec![0u8; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut answer).unwrap();
+        let answer: Response = decode(&answer).unwrap();
+        assert!(matches!(answer, Response::Verified(_)), "{answer:?}");
+        idle.push(s);
+    }
+    assert_eq!(d.json(&["status"])["connections"], 201);
+    let during = d.rss_kib();
+    drop(idle);
+    wait_until("the idle clients are gone", || {
+        d.json(&["status"])["connections"] == 1
+    });
+    let after = d.rss_kib();
+    eprintln!(
+        "200 idle clients after a 1 MB request: RSS {before} KiB -> {during} KiB -> {after} KiB"
+    );
+    // Each held its request's buffer (1 MiB, 200 MiB in all) before the fix.
+    for (when, kib) in [("while they idle", during), ("once they left", after)] {
+        let grown_mib = kib.saturating_sub(before) / 1024;
+        assert!(
+            grown_mib < 40,
+            "{when}, the daemon has grown by {grown_mib} MiB ({before} KiB → {kib} KiB)"
+        );
+    }
+    d.ok(&["status"]);
 }
 
 #[test]

@@ -116,6 +116,22 @@ fn the_socket_belongs_to_the_reader_group() {
         "{}",
         stderr(&out)
     );
+    // And the man page says 78 for it.
+    let man = bad.dir.path().join("man");
+    let out = std::process::Command::new(client_bin())
+        .arg("man")
+        .arg("--out-dir")
+        .arg(&man)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = std::fs::read_to_string(man.join("mobile-sessiond.8")).unwrap();
+    let status_78 = page
+        .split("\\fB78\\fR\n")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .expect("exit status 78 in the man page");
+    assert!(status_78.contains("group"), "{status_78}");
 }
 
 #[test]
@@ -236,6 +252,107 @@ fn sighup_reads_the_config_again_and_keeps_it_when_broken() {
     });
     assert_eq!(sign_in(&d, "D3")["status"], "pending");
     d.ok(&["status"]);
+}
+
+#[test]
+fn a_reload_sets_acl_entries_only_on_a_socket_folder_the_daemon_created() {
+    let (adm, nogroup) = (gid_of("adm"), gid_of("nogroup"));
+    for created_by_daemon in [false, true] {
+        let opts = Opts {
+            config: Some("reader_group = \"nogroup\"\n".into()),
+            ..Default::default()
+        };
+        let mut d = Daemon::prepare(&opts);
+        let folder = d.socket.parent().unwrap().to_path_buf();
+        if !created_by_daemon {
+            // Ours (the daemon's user's) but not made by it, as /run or
+            // /tmp are for a daemon run as root.
+            std::fs::create_dir(&folder).unwrap();
+        }
+        d.spawn(&opts);
+        // A reload that adds admin_group.
+        std::fs::write(
+            d.dir.path().join("config.toml"),
+            "admin_group = \"adm\"\nreader_group = \"nogroup\"\n",
+        )
+        .unwrap();
+        d.signal(libc::SIGHUP);
+        wait_until("the reload is done", || {
+            d.log_text().contains("configuration read again")
+        });
+        let Some(mut on_socket) = acl_groups(&d.socket) else {
+            panic!("the socket has no ACL after the reload:\n{}", d.log_text());
+        };
+        on_socket.sort_unstable();
+        let mut both = vec![adm, nogroup];
+        both.sort_unstable();
+        assert_eq!(on_socket, both, "the socket's entries follow the groups");
+        let on_folder = acl_groups(&folder);
+        if created_by_daemon {
+            let mut on_folder = on_folder.expect("the daemon's folder has an ACL");
+            on_folder.sort_unstable();
+            assert_eq!(on_folder, both, "its folder's entries follow the groups");
+        } else {
+            assert_eq!(on_folder, None, "a folder the daemon found got ACL entries");
+        }
+    }
+}
+
+#[test]
+fn sigterm_during_the_start_up_scan_stops_cleanly() {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let opts = Opts::default();
+        let mut d = Daemon::prepare(&opts);
+        // Enough files for a scan that outlasts the signal's delivery on
+        // most machines; the test holds either way.
+        for i in 0..20_000u64 {
+            let id = format!("{:040x}", 0x5ca2_0000_0000u64 + i);
+            let doc = session_json(ANDROID, None, &id, "accepted");
+            std::fs::write(d.file(ANDROID, &id), doc.to_string()).unwrap();
+        }
+        d.spawn_unready(&opts);
+        // The socket is bound before the scan starts.
+        wait_until("the socket is bound", || d.socket.exists());
+        d.signal(sig);
+        let st = d.wait_exit();
+        let log = d.log_text();
+        assert_eq!(st.code(), Some(0), "{log}");
+        assert!(!d.socket.exists(), "the socket is left behind:\n{log}");
+        if log.contains("during the start-up scan: stopping") {
+            assert!(!log.contains(" ready: "), "{log}");
+        } else {
+            eprintln!("the scan ended before the signal arrived; stopped as usual");
+            assert!(log.contains("stopped"), "{log}");
+        }
+    }
+}
+
+#[test]
+fn sighup_warns_about_every_key_that_waits_for_a_restart() {
+    let d = Daemon::start();
+    std::fs::write(
+        d.dir.path().join("config.toml"),
+        "settle_ms = 70\npoll_interval_ms = 500\nwatch_queue = 1000\nmax_connections = 50\nidle_timeout_ms = 1000\n",
+    )
+    .unwrap();
+    d.signal(libc::SIGHUP);
+    wait_until("the reload is done", || {
+        d.log_text().contains("configuration read again")
+    });
+    let log = d.log_text();
+    for key in [
+        "settle_ms",
+        "poll_interval_ms",
+        "watch_queue",
+        "max_connections",
+        "idle_timeout_ms",
+    ] {
+        assert!(
+            log.contains(&format!("SIGHUP: {key} changed in")),
+            "no warning for {key}:\n{log}"
+        );
+    }
+    assert!(log.contains("apply to new connections"), "{log}");
 }
 
 #[test]

@@ -162,8 +162,174 @@ fn the_default_config_is_one_the_daemon_accepts() {
         "data_dir is set, not commented out"
     );
     let d = Daemon::start_with(Opts {
-        config: Some(config),
+        config: Some(config.clone()),
         ..Default::default()
     });
     assert_eq!(d.json(&["status"])["live"], 3);
+    drop(d);
+
+    // Every key is documented, and the defaults shown commented out are
+    // values the daemon accepts (its config refuses unknown keys): the file
+    // with them uncommented starts a daemon just the same. The examples
+    // (groups that need not exist here, the per-app tables) stay commented.
+    let top = config
+        .split("\n# Per-app overrides")
+        .next()
+        .unwrap()
+        .to_string();
+    let mut uncommented = String::new();
+    let mut keys = Vec::new();
+    for line in top.lines() {
+        let setting = line.strip_prefix("# ").filter(|l| {
+            l.split_once(" = ")
+                .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        });
+        let line = match setting {
+            Some(l) if !l.starts_with("admin_group") && !l.starts_with("reader_group") => l,
+            _ => line,
+        };
+        if let Some((key, _)) = line.split_once(" = ") {
+            keys.push(key.trim_start_matches("# ").to_string());
+        }
+        uncommented.push_str(line);
+        uncommented.push('\n');
+    }
+    for key in [
+        "data_dir",
+        "socket",
+        "admin_group",
+        "reader_group",
+        "auto_push",
+        "watcher",
+        "settle_ms",
+        "poll_interval_ms",
+        "watch_queue",
+        "max_connections",
+        "idle_timeout_ms",
+        "session_id",
+        "hook",
+        "hook_timeout_ms",
+        "sign_in",
+        "allow_email_domains",
+        "accept_email_domains",
+        "verify",
+    ] {
+        assert!(keys.iter().any(|k| k == key), "{key} is not documented");
+    }
+    let d = Daemon::start_with(Opts {
+        config: Some(uncommented),
+        ..Default::default()
+    });
+    assert_eq!(d.json(&["status"])["live"], 3);
+}
+
+/// Runs a maintainer script with `args` and nothing but stubs on its PATH
+/// (so no real user, override or unit is touched). Each stub logs its
+/// arguments to `log`; `dpkg-statoverride` keeps its overrides in
+/// `overrides`, and `stat` reports the file as `stat_says`.
+fn maintainer_script(dir: &Path, script: &str, args: &[&str], stat_says: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("log");
+    let overrides = dir.join("overrides");
+    let stub = |name: &str, body: &str| {
+        let path = bin.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\necho \"{name} $*\" >> '{}'\n{body}\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    for name in [
+        "systemd-sysusers",
+        "systemd-tmpfiles",
+        "systemctl",
+        "getent",
+        "adduser",
+    ] {
+        stub(name, "exit 0");
+    }
+    stub("stat", &format!("echo '{stat_says}'"));
+    let o = overrides.display();
+    stub(
+        "dpkg-statoverride",
+        &format!(
+            r#"touch '{o}'
+case "$1" in
+  --list) /bin/grep -q " $2\$" '{o}' ;;
+  --update) shift; shift; echo "$*" >> '{o}' ;;
+  --remove) /bin/grep -v " $2\$" '{o}' > '{o}.new' || true; /bin/mv '{o}.new' '{o}' ;;
+  *) exit 2 ;;
+esac"#
+        ),
+    );
+    let _ = std::fs::remove_file(&log);
+    let out = Command::new("/bin/sh")
+        .arg(repo().join("packaging/deb/scripts").join(script))
+        .args(args)
+        .env_clear()
+        .env("PATH", &bin)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script} {args:?}: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    std::fs::read_to_string(&log).unwrap_or_default()
+}
+
+#[test]
+fn the_config_files_group_survives_upgrades_through_a_statoverride() {
+    const CONF: &str = "/etc/mobile-sessiond/config.toml";
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = || std::fs::read_to_string(dir.path().join("overrides")).unwrap_or_default();
+    // A fresh install records root:mobile-sessiond 0640, which dpkg then
+    // applies to every later version of the conffile.
+    let log = maintainer_script(dir.path(), "postinst", &["configure"], "");
+    assert!(
+        log.contains(&format!(
+            "dpkg-statoverride --update --add root mobile-sessiond 0640 {CONF}"
+        )),
+        "{log}"
+    );
+    assert_eq!(overrides(), format!("root mobile-sessiond 0640 {CONF}\n"));
+    // Configured again (an upgrade): the override stands, nothing is added.
+    let log = maintainer_script(
+        dir.path(),
+        "postinst",
+        &["configure", "0.1.0"],
+        "root root 640",
+    );
+    assert!(!log.contains("--add"), "{log}");
+    assert_eq!(overrides(), format!("root mobile-sessiond 0640 {CONF}\n"));
+    // Removed but not purged: kept. Purged: gone.
+    maintainer_script(dir.path(), "postrm", &["remove"], "");
+    assert_eq!(overrides(), format!("root mobile-sessiond 0640 {CONF}\n"));
+    let log = maintainer_script(dir.path(), "postrm", &["purge"], "");
+    assert!(
+        log.contains(&format!("dpkg-statoverride --remove {CONF}")),
+        "{log}"
+    );
+    assert_eq!(overrides(), "");
+
+    // An upgrade from a version without the override keeps the group the
+    // file has (the admin's chgrp for User=4d), and falls back to
+    // mobile-sessiond when dpkg has just put it back to root.
+    for (stat, want) in [
+        ("root 4d 640", "root 4d 0640"),
+        ("root mobile-sessiond 640", "root mobile-sessiond 0640"),
+        ("root root 640", "root mobile-sessiond 0640"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        maintainer_script(dir.path(), "postinst", &["configure", "0.1.0"], stat);
+        let recorded = std::fs::read_to_string(dir.path().join("overrides")).unwrap();
+        assert_eq!(recorded, format!("{want} {CONF}\n"), "the file was {stat}");
+    }
 }

@@ -71,6 +71,35 @@ fn forged_huge_length_is_refused() {
 }
 
 #[test]
+fn a_hello_larger_than_a_hello_is_refused_before_it_is_read() {
+    let d = Daemon::start();
+    let mut s = UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    // Only the header of a 1 MiB "hello": the refusal comes without its body.
+    s.write_all(&(1024u32 * 1024).to_be_bytes()).unwrap();
+    let hello: ServerHello = decode(&read_frame(&mut s).expect("a refusal")).unwrap();
+    match hello.outcome {
+        HelloOutcome::Refused { reason } => assert!(
+            reason.contains(&mobile_session_proto::MAX_HELLO_FRAME.to_string()),
+            "{reason}"
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_closed(&mut s);
+    // After the hello, requests may be as large as ever.
+    let mut s = connect(&d);
+    write_frame(
+        &mut s,
+        &encode(&Request::Verify {
+            token: "A".repeat(100_000),
+        })
+        .unwrap(),
+    );
+    let answer: Response = decode(&read_frame(&mut s).expect("an answer")).unwrap();
+    assert!(matches!(answer, Response::Verified(_)), "{answer:?}");
+}
+
+#[test]
 fn garbage_frames_are_refused() {
     let d = Daemon::start();
     let mut s = connect(&d);

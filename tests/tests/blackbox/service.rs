@@ -97,6 +97,12 @@ fn socket_activation_uses_the_passed_socket_and_leaves_it() {
     let data = dir.path().join("Data");
     copy_tree(&examples(), &data);
     let sock = dir.path().join("activated.sock");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "admin_group = \"adm\"\nreader_group = \"nogroup\"\n",
+    )
+    .unwrap();
     let log = std::fs::File::create(dir.path().join("log")).unwrap();
     // systemd-socket-activate listens, then execs the daemon on the first
     // connection with LISTEN_FDS=1 (fd 3) and LISTEN_PID set.
@@ -106,6 +112,8 @@ fn socket_activation_uses_the_passed_socket_and_leaves_it() {
         .arg(daemon_bin())
         .arg("--data-dir")
         .arg(&data)
+        .arg("--config")
+        .arg(&config)
         // A path nobody binds: the daemon must use fd 3, not this.
         .arg("--socket")
         .arg(dir.path().join("unused.sock"))
@@ -132,6 +140,13 @@ fn socket_activation_uses_the_passed_socket_and_leaves_it() {
     );
     assert_eq!(status["live"], 3);
     assert!(!dir.path().join("unused.sock").exists());
+    // The socket keeps the group the service manager gave it, and both
+    // configured groups get an ACL entry on it.
+    let mut named = acl_groups(&sock).expect("ACL entries on the handed socket");
+    named.sort_unstable();
+    let mut both = vec![gid_of("adm"), gid_of("nogroup")];
+    both.sort_unstable();
+    assert_eq!(named, both);
     // SIGTERM: clean exit, and the socket (systemd's) stays.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let mut st = None;
@@ -213,10 +228,21 @@ fn systemd_units_verify() {
 /// `systemd-analyze security` of `unit_text` installed into a temp root:
 /// (passed the 2.0 threshold, overall exposure).
 fn security(unit_text: &str) -> (bool, f64) {
+    let (passed, exposure, _) = security_report(unit_text, None);
+    (passed, exposure)
+}
+
+/// The same, with a drop-in, and the whole report.
+fn security_report(unit_text: &str, drop_in: Option<&str>) -> (bool, f64, String) {
     let root = tempfile::tempdir().unwrap();
     let units = root.path().join("etc/systemd/system");
     std::fs::create_dir_all(&units).unwrap();
     std::fs::write(units.join("mobile-sessiond.service"), unit_text).unwrap();
+    if let Some(text) = drop_in {
+        let dir = units.join("mobile-sessiond.service.d");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("override.conf"), text).unwrap();
+    }
     let out = Command::new("systemd-analyze")
         .args(["security", "--offline=yes", "--threshold=20", "--no-pager"])
         .arg(format!("--root={}", root.path().display()))
@@ -230,7 +256,72 @@ fn security(unit_text: &str) -> (bool, f64) {
         .and_then(|(_, rest)| rest.split_whitespace().next())
         .and_then(|n| n.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("no exposure level in:\n{text}\n{}", stderr(&out)));
-    (out.status.success(), exposure)
+    (out.status.success(), exposure, text)
+}
+
+/// The first ```ini block after `heading` in a Markdown file.
+fn ini_block(markdown: &str, heading: &str) -> String {
+    let after = markdown
+        .split_once(heading)
+        .unwrap_or_else(|| panic!("no {heading:?}"))
+        .1;
+    let block = after.split_once("```ini\n").expect("an ini block").1;
+    block.split_once("```").unwrap().0.to_string()
+}
+
+#[test]
+fn the_documented_drop_in_gives_the_sign_in_hook_the_network() {
+    let unit =
+        std::fs::read_to_string(packaging().join("systemd/mobile-sessiond.service")).unwrap();
+    let docs = std::fs::read_to_string(packaging().join("README.md")).unwrap();
+    let drop_in = ini_block(&docs, "### The sign-in hook");
+    let (_, _, before) = security_report(&unit, None);
+    let (_, _, after) = security_report(&unit, Some(&drop_in));
+    for (setting, sandboxed, relaxed) in [
+        (
+            "PrivateNetwork=",
+            "no access to the host's network",
+            "has access to the host's network",
+        ),
+        (
+            "RestrictAddressFamilies=~AF_(INET|INET6)",
+            "cannot allocate Internet sockets",
+            "may allocate Internet sockets",
+        ),
+        (
+            "IPAddressDeny=",
+            "blocks all IP address ranges",
+            "does not define an IP address allow list",
+        ),
+        (
+            "MemoryDenyWriteExecute=",
+            "cannot create writable executable",
+            "may create writable executable",
+        ),
+    ] {
+        let line = |report: &str| {
+            report
+                .lines()
+                .find(|l| l.contains(setting))
+                .unwrap_or_else(|| panic!("no {setting} in:\n{report}"))
+                .to_string()
+        };
+        assert!(line(&before).contains(sandboxed), "{}", line(&before));
+        assert!(line(&after).contains(relaxed), "{}", line(&after));
+    }
+    // The README shows the same settings.
+    let readme = std::fs::read_to_string(packaging().join("../README.md")).unwrap();
+    let settings = |ini: &str| -> Vec<String> {
+        ini.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(
+        settings(&ini_block(&readme, "## Sign-in")),
+        settings(&drop_in)
+    );
 }
 
 #[test]

@@ -249,6 +249,13 @@ impl Daemon {
     }
 
     pub fn spawn(&mut self, opts: &Opts) {
+        self.spawn_unready(opts);
+        self.wait_ready();
+    }
+
+    /// Starts the daemon without waiting for it to answer (it binds its
+    /// socket before the start-up scan, and answers after it).
+    pub fn spawn_unready(&mut self, opts: &Opts) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -262,7 +269,6 @@ impl Daemon {
             .spawn()
             .expect("cannot start mobile-sessiond");
         self.child = Some(child);
-        self.wait_ready();
     }
 
     /// Waits until the daemon answers `status` (its socket listens after the first scan).
@@ -414,6 +420,54 @@ impl Drop for Daemon {
             let _ = c.wait();
         }
     }
+}
+
+/// A group's gid from /etc/group (the groups tests use exist on Debian).
+pub fn gid_of(group: &str) -> u32 {
+    std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            (f.next() == Some(group)).then(|| f.nth(1)?.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no group {group} on this machine"))
+}
+
+/// The groups named in a file's POSIX ACL (`system.posix_acl_access`), or
+/// `None` when it has no ACL.
+pub fn acl_groups(path: &Path) -> Option<Vec<u32>> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let name = c"system.posix_acl_access";
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: the buffer holds `buf.len()` bytes; the kernel writes at most that.
+    let n = unsafe {
+        libc::getxattr(
+            c.as_ptr(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        let e = std::io::Error::last_os_error();
+        assert_eq!(
+            e.raw_os_error(),
+            Some(libc::ENODATA),
+            "getxattr {}: {e}",
+            path.display()
+        );
+        return None;
+    }
+    // A version word, then entries of tag (u16), perm (u16), id (u32).
+    Some(
+        buf[4..n as usize]
+            .chunks(8)
+            .filter(|e| u16::from_le_bytes([e[0], e[1]]) == 0x08)
+            .map(|e| u32::from_le_bytes([e[4], e[5], e[6], e[7]]))
+            .collect(),
+    )
 }
 
 /// Runs the daemon with exactly `args` and waits for it to exit (for start-up
