@@ -257,14 +257,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Show { session } => {
             let text = client.show(&session).await?;
-            if view.json {
-                emit(&format!("{}\n", text.trim_end()))?;
-            } else {
-                // An invalid file is shown as it is stored.
-                match serde_json::from_str::<serde_json::Value>(&text) {
-                    Ok(v) => emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?,
-                    Err(_) => emit(&format!("{}\n", text.trim_end()))?,
-                }
+            // Admins get an invalid file as stored, which may not be JSON.
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                // Valid JSON text holds no raw control character.
+                Ok(_) if view.json => emit(&format!("{}\n", text.trim_end()))?,
+                Ok(v) => emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?,
+                Err(e) if view.json => return Err(not_json(&session, &e).into()),
+                Err(_) => emit(&render::stored_text(&text))?,
             }
         }
         Command::Path { session, open } => {
@@ -414,6 +413,18 @@ fn changed(report: &mobile_session::ChangeReport, view: &View, hints: bool) -> a
         eprintln!("not live yet: run `mobile-session push` to apply");
     }
     Ok(())
+}
+
+/// `show --json` of a file that is not JSON: nothing on stdout, and the
+/// error (and exit status) of an invalid file.
+fn not_json(session: &str, e: &serde_json::Error) -> ClientError {
+    ClientError::Daemon(mobile_session::ErrorReply {
+        code: ErrorCode::InvalidFile,
+        message: format!(
+            "the session file of {session} is not valid JSON ({e}); \
+             `mobile-session show {session}` without --json prints it as stored"
+        ),
+    })
 }
 
 /// `accept --all-pending [APP]`: every pending session file, as APP/ID.

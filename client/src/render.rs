@@ -80,6 +80,24 @@ fn printable(s: &str) -> String {
         .collect()
 }
 
+/// A session file as stored (`show` of an invalid file), for the terminal:
+/// its lines kept (CRLF read as LF) and tabs too, every other control
+/// character shown as `?`.
+pub fn stored_text(text: &str) -> String {
+    let mut out: String = text
+        .trim_end()
+        .replace("\r\n", "\n")
+        .chars()
+        .map(|c| match c {
+            '\n' | '\t' => c,
+            c if c.is_control() => '?',
+            c => c,
+        })
+        .collect();
+    out.push('\n');
+    out
+}
+
 /// Left-aligned columns, two spaces apart, padded by display width (so
 /// that "小米 13 Ultra" takes the 13 columns it occupies on screen).
 fn table(view: &View, header: &[&str], rows: Vec<Vec<Cell>>) -> String {
@@ -648,6 +666,12 @@ mod tests {
         let view = View::default();
         let out = sessions(&[row("aaaa", "evil\x1b[2J")], &view, false);
         assert!(!out.contains('\x1b') && !out.starts_with("APP"), "{out:?}");
+    }
+
+    #[test]
+    fn a_stored_file_reaches_the_terminal_without_control_characters() {
+        let torn = "{\"a\":\r\n\t\"\x1b[2J\u{9b}31m\x07\r\n";
+        assert_eq!(stored_text(torn), "{\"a\":\n\t\"?[2J?31m?\n");
     }
 
     #[test]
