@@ -8,6 +8,7 @@
 mod cli;
 mod man;
 mod render;
+mod reveal;
 mod ui;
 
 use std::io::{IsTerminal, Read, Write};
@@ -277,7 +278,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 emit(&format!("{}\n", path.display()))?;
             }
             if open {
-                reveal(&path)?;
+                // The path is printed above whatever happens here.
+                match reveal::reveal(&path) {
+                    reveal::Revealed::Opened { .. } => {}
+                    reveal::Revealed::NoDesktop => {
+                        eprintln!("not opened: no desktop to open a file manager on")
+                    }
+                    reveal::Revealed::Failed { program, error } => {
+                        anyhow::bail!("cannot run {program} to reveal the file: {error}")
+                    }
+                }
             }
         }
         Command::SetStatus {
@@ -599,22 +609,6 @@ fn read_body(file: Option<&Path>) -> anyhow::Result<String> {
             Ok(s)
         }
     }
-}
-
-/// Shows the file in the desktop's file manager.
-fn reveal(path: &Path) -> anyhow::Result<()> {
-    let (program, args): (&str, Vec<std::ffi::OsString>) = if cfg!(target_os = "macos") {
-        ("open", vec!["-R".into(), path.into()])
-    } else {
-        ("xdg-open", vec![path.parent().unwrap_or(path).into()])
-    };
-    std::process::Command::new(program)
-        .args(&args)
-        .spawn()
-        .map(|_| ())
-        .with_context(|| {
-            format!("cannot run {program} to reveal the file (the path is printed above)")
-        })
 }
 
 #[cfg(test)]
