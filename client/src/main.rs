@@ -209,7 +209,8 @@ fn use_color() -> bool {
 }
 
 /// Commands whose work grows with the data (a push re-reads files) get no
-/// request timeout; the rest get the library's default.
+/// request timeout; the rest get the library's default. The window does the
+/// same for its push and rescan (`ui/daemon.rs`).
 fn scales_with_data(cmd: &Command) -> bool {
     match cmd {
         Command::Push { .. } | Command::Refresh => true,
