@@ -498,7 +498,8 @@ async fn authenticate(client: &Client, body: &str, view: &View) -> anyhow::Resul
     let reply = match client.authenticate(body).await {
         Ok(r) => r,
         Err(ClientError::Daemon(e)) if e.code == ErrorCode::Refused => {
-            // A refusal is an answer: JSON readers get the contract's shape.
+            // A refusal is an answer: JSON readers get the same shape as
+            // for any sign-in, `success` false (README.md, "JSON output").
             if view.json {
                 let refused = AuthReply {
                     success: false,

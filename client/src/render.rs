@@ -1,7 +1,8 @@
 //! What the daemon answers, as text: human tables (aligned by display
-//! width, coloured on a terminal) and the exact `--json` shapes of the
-//! command-line contract. Every function returns the text; `main.rs` writes
-//! it, so that a closed stdout is handled in one place.
+//! width, coloured on a terminal) and the `--json` shapes that README.md's
+//! "JSON output" section documents (keep the two in step). Every function
+//! returns the text; `main.rs` writes it, so that a closed stdout is
+//! handled in one place.
 
 use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
@@ -184,8 +185,9 @@ fn device_of(s: &SessionRow) -> Value {
     serde_json::from_str(&s.device).unwrap_or(Value::Null)
 }
 
-/// One row of `sessions --json`: exactly the contract's seven keys, plus
-/// `code` and `error` on an invalid file's row.
+/// One row of `sessions --json`: exactly `app`, `id`, `status`, `email`,
+/// `device`, `path`, `unpushed` in that order, plus `code` and `error` on an
+/// invalid file's row (README.md, "JSON output").
 pub fn session_json(s: &SessionRow) -> Value {
     let mut v = json!({
         "app": s.app,

@@ -1,5 +1,6 @@
 //! Every management command against a copy of the example tree, in human
-//! and `--json` form, with the exit codes of the contract.
+//! and `--json` form (the shapes of README.md's "JSON output"), with the
+//! exit codes README.md and `mobile-session(1)` document.
 
 use crate::common::*;
 use serde_json::{json, Value};
