@@ -6,6 +6,7 @@
 //! connection instead: a half-read answer must never reach the next caller.
 
 use std::fmt;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -44,7 +45,8 @@ impl Default for ClientBuilder {
 
 impl ClientBuilder {
     /// Finds the daemon as the command line does: `$MOBILE_SESSION_SOCKET`,
-    /// else the per-user socket, else the system one (the first that exists).
+    /// else the per-user socket, else the system one (the first where a
+    /// daemon answers).
     pub fn new() -> Self {
         Self {
             socket: client_socket(None),
@@ -193,19 +195,65 @@ fn idempotent(req: &Request) -> bool {
     )
 }
 
+/// A connect failure that means "no daemon here": no socket file, or a file
+/// nobody listens on (left by a daemon that was killed).
+fn no_daemon(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+    )
+}
+
 impl Inner {
-    /// Opens a new connection to the daemon's current socket.
+    /// Opens a new connection, and shakes hands.
     async fn open(&self) -> Result<Conn, ClientError> {
-        // Picked anew each time: a daemon may have appeared at the per-user
-        // path since the last connection.
-        let path = self.socket.pick().to_path_buf();
-        let tried = self.socket.candidates().to_vec();
-        let conn = within(self.connect_timeout, "connect", conn::open(&path, &tried)).await?;
-        let mut last = lock(&self.last);
-        last.path = path;
-        last.role = Some(conn.role);
-        last.daemon_version = Some(conn.daemon_version.clone());
-        Ok(conn)
+        within(self.connect_timeout, "connect", self.open_first()).await
+    }
+
+    /// Connects to the first path where a daemon answers. The paths are
+    /// looked at anew each time: a daemon may have appeared at the per-user
+    /// path since the last connection. When searching, a path without a
+    /// daemon passes to the next; the error lists the paths tried.
+    async fn open_first(&self) -> Result<Conn, ClientError> {
+        let search = matches!(self.socket, ClientSocket::Search(_));
+        let mut tried: Vec<PathBuf> = Vec::new();
+        // The error names the first stale socket file, else the first path.
+        let mut missed: Option<(PathBuf, io::Error)> = None;
+        for path in self.socket.to_try() {
+            tried.push(path.to_path_buf());
+            match tokio::net::UnixStream::connect(path).await {
+                Ok(stream) => {
+                    let conn = conn::handshake(stream, path).await?;
+                    let mut last = lock(&self.last);
+                    last.path = path.to_path_buf();
+                    last.role = Some(conn.role);
+                    last.daemon_version = Some(conn.daemon_version.clone());
+                    return Ok(conn);
+                }
+                Err(e) if search && no_daemon(&e) => {
+                    let stale = e.kind() == io::ErrorKind::ConnectionRefused;
+                    let named_stale = missed
+                        .as_ref()
+                        .is_some_and(|(_, m)| m.kind() == io::ErrorKind::ConnectionRefused);
+                    if missed.is_none() || (stale && !named_stale) {
+                        missed = Some((path.to_path_buf(), e));
+                    }
+                }
+                Err(e) => return Err(ClientError::connect(path, &tried, e)),
+            }
+        }
+        let (path, e) = missed.unwrap_or_else(|| {
+            // Only sockets that may not be trusted: none is tried.
+            let first = self.socket.candidates().first().cloned();
+            (
+                first.unwrap_or_default(),
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "no trustworthy mobile-sessiond socket",
+                ),
+            )
+        });
+        Err(ClientError::connect(&path, &tried, e))
     }
 
     /// An idle connection that is still open, if any.
@@ -554,4 +602,59 @@ async fn pipeline(
     let answers = answers.map_err(ClientError::frame)?;
     inner.checkin(conn);
     Ok(answers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder of its own under the temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            // A folder of this user's, not writable by others: trusted even
+            // under a shared /tmp.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            Self(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_search_passes_sockets_without_a_daemon_and_names_the_stale_one() {
+        let dir = TempDir::new("mobile-session-search");
+        let missing = dir.0.join("missing.sock");
+        let stale = dir.0.join("stale.sock");
+        // Bound, then closed: the file stays, nobody listens.
+        drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+        let client = ClientBuilder::new()
+            .socket_choice(ClientSocket::Search(vec![missing.clone(), stale.clone()]))
+            .build();
+        match client.status().await {
+            Err(ClientError::Unreachable { path, tried, .. }) => {
+                assert_eq!(path, stale);
+                assert_eq!(tried, [missing, stale.clone()]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // An explicit path is the only one tried.
+        let explicit = ClientBuilder::new().socket(&stale).build();
+        match explicit.status().await {
+            Err(ClientError::Unreachable { path, tried, .. }) => {
+                assert_eq!(path, stale);
+                assert_eq!(tried, [stale]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! and a cheap check that an idle connection is still open before reuse.
 
 use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mobile_session_proto::{
     ClientHello, Connection, HelloOutcome, Request, Response, Role, ServerHello, SessionRow, MAGIC,
@@ -46,11 +46,8 @@ impl Failure {
     }
 }
 
-/// Connects and shakes hands.
-pub(crate) async fn open(path: &Path, tried: &[PathBuf]) -> Result<Conn, ClientError> {
-    let stream = UnixStream::connect(path)
-        .await
-        .map_err(|e| ClientError::connect(path, tried, e))?;
+/// Shakes hands on a stream just connected to `path`.
+pub(crate) async fn handshake(stream: UnixStream, path: &Path) -> Result<Conn, ClientError> {
     let mut framed = Connection::new(stream, MAX_RESPONSE_FRAME);
     framed
         .send(&ClientHello::current())

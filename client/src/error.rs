@@ -13,8 +13,9 @@ use mobile_session_proto::{ErrorCode, ErrorReply, FrameError};
 #[non_exhaustive]
 pub enum ClientError {
     /// No daemon answers at `path`: the socket file is missing, or it is a
-    /// stale file nobody listens on. `tried` lists every path the client
-    /// considered (one when `--socket`/`$MOBILE_SESSION_SOCKET` named it).
+    /// stale file nobody listens on. `tried` lists the paths the client
+    /// tried, in order (one when `--socket`/`$MOBILE_SESSION_SOCKET` named
+    /// it); `path` is the first stale one among them, else the first.
     /// Start the daemon, or point the client at the socket it listens on.
     #[error("cannot reach mobile-sessiond at {}", path.display())]
     Unreachable {

@@ -8,6 +8,7 @@
 mod cli;
 mod man;
 mod render;
+mod reveal;
 mod ui;
 
 use std::io::{IsTerminal, Read, Write};
@@ -208,7 +209,8 @@ fn use_color() -> bool {
 }
 
 /// Commands whose work grows with the data (a push re-reads files) get no
-/// request timeout; the rest get the library's default.
+/// request timeout; the rest get the library's default. The window does the
+/// same for its push and rescan (`ui/daemon.rs`).
 fn scales_with_data(cmd: &Command) -> bool {
     match cmd {
         Command::Push { .. } | Command::Refresh => true,
@@ -257,14 +259,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Show { session } => {
             let text = client.show(&session).await?;
-            if view.json {
-                emit(&format!("{}\n", text.trim_end()))?;
-            } else {
-                // An invalid file is shown as it is stored.
-                match serde_json::from_str::<serde_json::Value>(&text) {
-                    Ok(v) => emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?,
-                    Err(_) => emit(&format!("{}\n", text.trim_end()))?,
-                }
+            // Admins get an invalid file as stored, which may not be JSON.
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                // Valid JSON text holds no raw control character.
+                Ok(_) if view.json => emit(&format!("{}\n", text.trim_end()))?,
+                Ok(v) => emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?,
+                Err(e) if view.json => return Err(not_json(&session, &e).into()),
+                Err(_) => emit(&render::stored_text(&text))?,
             }
         }
         Command::Path { session, open } => {
@@ -278,7 +279,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 emit(&format!("{}\n", path.display()))?;
             }
             if open {
-                reveal(&path)?;
+                // The path is printed above whatever happens here.
+                match reveal::reveal(&path) {
+                    reveal::Revealed::Opened { .. } => {}
+                    reveal::Revealed::NoDesktop => {
+                        eprintln!("not opened: no desktop to open a file manager on")
+                    }
+                    reveal::Revealed::Failed { program, error } => {
+                        anyhow::bail!("cannot run {program} to reveal the file: {error}")
+                    }
+                }
             }
         }
         Command::SetStatus {
@@ -416,6 +426,18 @@ fn changed(report: &mobile_session::ChangeReport, view: &View, hints: bool) -> a
     Ok(())
 }
 
+/// `show --json` of a file that is not JSON: nothing on stdout, and the
+/// error (and exit status) of an invalid file.
+fn not_json(session: &str, e: &serde_json::Error) -> ClientError {
+    ClientError::Daemon(mobile_session::ErrorReply {
+        code: ErrorCode::InvalidFile,
+        message: format!(
+            "the session file of {session} is not valid JSON ({e}); \
+             `mobile-session show {session}` without --json prints it as stored"
+        ),
+    })
+}
+
 /// `accept --all-pending [APP]`: every pending session file, as APP/ID.
 async fn pending_sessions(client: &Client, app: String) -> anyhow::Result<Vec<String>> {
     let filter = SessionFilter {
@@ -476,7 +498,8 @@ async fn authenticate(client: &Client, body: &str, view: &View) -> anyhow::Resul
     let reply = match client.authenticate(body).await {
         Ok(r) => r,
         Err(ClientError::Daemon(e)) if e.code == ErrorCode::Refused => {
-            // A refusal is an answer: JSON readers get the contract's shape.
+            // A refusal is an answer: JSON readers get the same shape as
+            // for any sign-in, `success` false (README.md, "JSON output").
             if view.json {
                 let refused = AuthReply {
                     success: false,
@@ -588,22 +611,6 @@ fn read_body(file: Option<&Path>) -> anyhow::Result<String> {
             Ok(s)
         }
     }
-}
-
-/// Shows the file in the desktop's file manager.
-fn reveal(path: &Path) -> anyhow::Result<()> {
-    let (program, args): (&str, Vec<std::ffi::OsString>) = if cfg!(target_os = "macos") {
-        ("open", vec!["-R".into(), path.into()])
-    } else {
-        ("xdg-open", vec![path.parent().unwrap_or(path).into()])
-    };
-    std::process::Command::new(program)
-        .args(&args)
-        .spawn()
-        .map(|_| ())
-        .with_context(|| {
-            format!("cannot run {program} to reveal the file (the path is printed above)")
-        })
 }
 
 #[cfg(test)]

@@ -15,7 +15,10 @@ use crate::cli::Cli;
 
 const EXIT_STATUS: &[(&str, &str)] = &[
     ("0", "Success; verify: the session is accepted; authenticate: accepted."),
-    ("1", "An error; the message on stderr starts with \"error:\"."),
+    (
+        "1",
+        "An error (show --json of a session file that is not JSON included); the message on stderr starts with \"error:\".",
+    ),
     (
         "2",
         "Bad usage: an unknown option, a SESSION that is not 4+ hex characters or APP/ID, a bad status word.",

@@ -1,7 +1,8 @@
 //! What the daemon answers, as text: human tables (aligned by display
-//! width, coloured on a terminal) and the exact `--json` shapes of the
-//! command-line contract. Every function returns the text; `main.rs` writes
-//! it, so that a closed stdout is handled in one place.
+//! width, coloured on a terminal) and the `--json` shapes that README.md's
+//! "JSON output" section documents (keep the two in step). Every function
+//! returns the text; `main.rs` writes it, so that a closed stdout is
+//! handled in one place.
 
 use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
@@ -78,6 +79,24 @@ fn printable(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
+}
+
+/// A session file as stored (`show` of an invalid file), for the terminal:
+/// its lines kept (CRLF read as LF) and tabs too, every other control
+/// character shown as `?`.
+pub fn stored_text(text: &str) -> String {
+    let mut out: String = text
+        .trim_end()
+        .replace("\r\n", "\n")
+        .chars()
+        .map(|c| match c {
+            '\n' | '\t' => c,
+            c if c.is_control() => '?',
+            c => c,
+        })
+        .collect();
+    out.push('\n');
+    out
 }
 
 /// Left-aligned columns, two spaces apart, padded by display width (so
@@ -166,8 +185,9 @@ fn device_of(s: &SessionRow) -> Value {
     serde_json::from_str(&s.device).unwrap_or(Value::Null)
 }
 
-/// One row of `sessions --json`: exactly the contract's seven keys, plus
-/// `code` and `error` on an invalid file's row.
+/// One row of `sessions --json`: exactly `app`, `id`, `status`, `email`,
+/// `device`, `path`, `unpushed` in that order, plus `code` and `error` on an
+/// invalid file's row (README.md, "JSON output").
 pub fn session_json(s: &SessionRow) -> Value {
     let mut v = json!({
         "app": s.app,
@@ -648,6 +668,12 @@ mod tests {
         let view = View::default();
         let out = sessions(&[row("aaaa", "evil\x1b[2J")], &view, false);
         assert!(!out.contains('\x1b') && !out.starts_with("APP"), "{out:?}");
+    }
+
+    #[test]
+    fn a_stored_file_reaches_the_terminal_without_control_characters() {
+        let torn = "{\"a\":\r\n\t\"\x1b[2J\u{9b}31m\x07\r\n";
+        assert_eq!(stored_text(torn), "{\"a\":\n\t\"?[2J?31m?\n");
     }
 
     #[test]

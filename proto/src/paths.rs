@@ -53,7 +53,7 @@ pub enum ClientSocket {
     /// `--socket` or `$MOBILE_SESSION_SOCKET`: this path and no other.
     Explicit(PathBuf),
     /// No path was given: try these in order (the per-user path, then the
-    /// system path) and use the first that exists.
+    /// system path) and use the first where a daemon answers.
     Search(Vec<PathBuf>),
 }
 
@@ -71,6 +71,26 @@ impl ClientSocket {
     /// path a daemon of this user would use).
     pub fn pick(&self) -> &Path {
         self.pick_with(|p| p.exists() && trusted(p))
+    }
+
+    /// The paths a client connects to, in order, going on to the next while
+    /// a path has no daemon (no socket file, or one nobody listens on):
+    /// the explicit one; else every candidate except a socket that exists
+    /// in a folder that may not be trusted (a squatted `/tmp` folder).
+    pub fn to_try(&self) -> Vec<&Path> {
+        self.to_try_with(|p| !p.exists() || trusted(p))
+    }
+
+    /// [`Self::to_try`] with the trust check passed in, for tests.
+    pub fn to_try_with(&self, usable: impl Fn(&Path) -> bool) -> Vec<&Path> {
+        match self {
+            ClientSocket::Explicit(p) => vec![p.as_path()],
+            ClientSocket::Search(c) => c
+                .iter()
+                .map(PathBuf::as_path)
+                .filter(|p| usable(p))
+                .collect(),
+        }
     }
 
     /// [`Self::pick`] with the existence check passed in, for tests.
@@ -183,6 +203,11 @@ mod tests {
         );
         let flag = resolve_client_socket(Some(Path::new("/f.sock")), &env, 7);
         assert_eq!(flag.pick_with(|_| false), Path::new("/f.sock"));
+        // Connecting tries every usable candidate in order; an explicit
+        // path is tried whatever it is.
+        assert_eq!(found.to_try_with(|_| true), [user.as_path(), &system]);
+        assert_eq!(found.to_try_with(|p| p == system), [system.as_path()]);
+        assert_eq!(flag.to_try_with(|_| false), [Path::new("/f.sock")]);
     }
 
     #[cfg(target_os = "linux")]
@@ -254,6 +279,7 @@ mod tests {
         assert!(trusted(&private.join("s.sock")));
         let search = ClientSocket::Search(vec![link.join("s.sock"), mine.clone()]);
         assert_eq!(search.pick(), mine);
+        assert_eq!(search.to_try(), [mine.as_path()]);
         // Someone else's folder: giving one away needs root (CI runs as root).
         if effective_uid() == 0 {
             let theirs = folder("theirs", 0o755);
@@ -261,6 +287,7 @@ mod tests {
             assert!(!trusted(&theirs));
             let search = ClientSocket::Search(vec![theirs, mine.clone()]);
             assert_eq!(search.pick(), mine);
+            assert_eq!(search.to_try(), [mine.as_path()]);
         } else {
             eprintln!("not checked: a folder of another user (needs root to make one)");
         }

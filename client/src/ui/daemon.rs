@@ -1,23 +1,34 @@
-//! The only place the window calls the client library: one connection for
+//! The only place the window calls the client library: connections for
 //! requests, one for `watch`. Everything else in `ui` sees these methods.
 
 use std::path::Path;
 
-use mobile_session::{Client, ClientError, EventStream};
+use mobile_session::{Client, ClientBuilder, ClientError, EventStream};
 use mobile_session_proto::{
     AppRow, ChangeReport, ErrorCode, Event, PushReport, Role, SessionFilter, SessionRow, Status,
 };
 
 use super::model::SessionKey;
 
-/// A connection for requests, answered one at a time in order.
+/// The window's requests, answered one at a time in order.
 pub struct Daemon {
+    /// Requests that cost about the same whatever the data: the library's
+    /// request timeout.
     client: Client,
+    /// Push and rescan, whose cost grows with the data: no request timeout
+    /// (as on the command line), so that a slow one is not taken for a
+    /// daemon gone. Same socket; it connects on its first use.
+    unlimited: Client,
 }
 
 impl Daemon {
+    /// `client` is connected; the socket it uses serves every request.
     pub fn new(client: Client) -> Self {
-        Self { client }
+        let unlimited = ClientBuilder::new()
+            .socket(client.socket_path())
+            .request_timeout(None)
+            .build();
+        Self { client, unlimited }
     }
 
     pub async fn connect(socket: &Path) -> Result<Self, ClientError> {
@@ -62,12 +73,12 @@ impl Daemon {
     }
 
     pub async fn push(&mut self) -> Result<PushReport, ClientError> {
-        self.client.push(false).await
+        self.unlimited.push(false).await
     }
 
     /// Rescans every folder; answers how many app folders there are.
     pub async fn rescan(&mut self) -> Result<usize, ClientError> {
-        Ok(self.client.refresh().await?.len())
+        Ok(self.unlimited.refresh().await?.len())
     }
 }
 
@@ -89,10 +100,14 @@ impl Events {
 }
 
 /// Whether the connection is unusable (reconnect), as opposed to a request
-/// the daemon refused or failed (report it and go on).
+/// the daemon refused or failed (report it and go on). A request that ran
+/// out of time is a failed request: the library has dropped its connection,
+/// the next request opens another, and the `watch` stream says whether the
+/// daemon is gone.
 pub fn connection_lost(e: &ClientError) -> bool {
     match e {
         ClientError::Daemon(reply) => reply.code == ErrorCode::ShuttingDown,
+        ClientError::Timeout { .. } => false,
         _ => true,
     }
 }
@@ -111,4 +126,88 @@ pub fn describe(e: &ClientError) -> String {
         _ => "",
     };
     format!("{code}{first}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use mobile_session_proto::{
+        ClientHello, Connection, ErrorReply, HelloOutcome, ServerHello, MAGIC, PROTOCOL_VERSION,
+    };
+
+    /// A socket path in a folder of its own, removed on drop.
+    struct Socket(PathBuf);
+
+    impl Drop for Socket {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    /// A daemon that shakes hands as an admin's and never answers a request.
+    fn silent_daemon(name: &str) -> Socket {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("d.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                let mut conn = Connection::new(stream, 1 << 20);
+                let _: Option<ClientHello> = conn.recv().await.unwrap();
+                let hello = ServerHello {
+                    magic: MAGIC,
+                    protocol: PROTOCOL_VERSION,
+                    daemon_version: "silent".into(),
+                    outcome: HelloOutcome::Welcome { role: Role::Admin },
+                };
+                conn.send(&hello).await.unwrap();
+                held.push(conn);
+            }
+        });
+        Socket(path)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn push_and_rescan_take_as_long_as_they_take_a_timeout_is_no_lost_connection() {
+        let socket = silent_daemon("mobile-session-ui-slow");
+        let mut daemon = Daemon::connect(&socket.0).await.unwrap();
+        // Far past the library's 30 s, push and rescan still wait.
+        let long = Duration::from_secs(600);
+        assert!(tokio::time::timeout(long, daemon.push()).await.is_err());
+        assert!(tokio::time::timeout(long, daemon.rescan()).await.is_err());
+        // Other requests keep the limit; running out of it is a failed
+        // request, not a daemon gone.
+        let e = tokio::time::timeout(long, daemon.apps())
+            .await
+            .expect("apps has a request timeout")
+            .unwrap_err();
+        assert!(matches!(e, ClientError::Timeout { .. }), "{e:?}");
+        assert!(!connection_lost(&e));
+    }
+
+    #[test]
+    fn only_a_broken_connection_or_a_stopping_daemon_is_lost() {
+        let daemon = |code| {
+            ClientError::Daemon(ErrorReply {
+                code,
+                message: String::new(),
+            })
+        };
+        assert!(connection_lost(&daemon(ErrorCode::ShuttingDown)));
+        assert!(!connection_lost(&daemon(ErrorCode::NotFound)));
+        assert!(!connection_lost(&ClientError::Timeout {
+            what: "request",
+            after: Duration::from_secs(30),
+        }));
+        assert!(connection_lost(&ClientError::ConnectionLost {
+            source: std::io::ErrorKind::UnexpectedEof.into(),
+        }));
+    }
 }

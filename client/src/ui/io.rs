@@ -374,3 +374,25 @@ async fn forward_events(mut events: Events, tx: mpsc::Sender<Watch>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_out_of_time_is_a_failed_action_in_the_status_line() {
+        let e = ClientError::Timeout {
+            what: "request",
+            after: Duration::from_secs(30),
+        };
+        let Ok(Update::Failed { what, message }) = failed("push", e) else {
+            panic!("a timeout was taken for a lost connection");
+        };
+        assert_eq!(what, "push");
+        assert!(message.contains("did not answer within 30s"), "{message}");
+        let lost = ClientError::ConnectionLost {
+            source: std::io::ErrorKind::UnexpectedEof.into(),
+        };
+        assert!(matches!(failed("push", lost), Err(End::Lost(_))));
+    }
+}

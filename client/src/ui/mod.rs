@@ -37,6 +37,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
+use crate::reveal::Revealed;
+
 use self::io::Command;
 use self::model::Row;
 use self::state::{Effect, State};
@@ -195,8 +197,8 @@ async fn event_loop(
                 },
                 Effect::Repaint => terminal.clear().context("cannot repaint the window")?,
                 Effect::Reveal(path) => {
-                    let text = reveal(&path);
-                    state.set_message(text.0, text.1);
+                    let (text, error) = revealed(&path);
+                    state.set_message(text, error);
                 }
             }
         }
@@ -214,37 +216,15 @@ async fn wait_job(
 
 /// Shows `path` and, where a desktop is there to show it, opens the file
 /// manager on it. Returns the status line and whether it is an error.
-fn reveal(path: &str) -> (String, bool) {
-    let (program, args): (&str, Vec<std::ffi::OsString>) = if cfg!(target_os = "macos") {
-        ("open", vec!["-R".into(), path.into()])
-    } else {
-        // Without a display xdg-open falls back to text-mode browsers that
-        // would take over this terminal: only the path is shown then.
-        let desktop = ["DISPLAY", "WAYLAND_DISPLAY"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
-        if !desktop {
-            return (
-                format!("{path} (no desktop to open a file manager on)"),
-                false,
-            );
+fn revealed(path: &str) -> (String, bool) {
+    match crate::reveal::reveal(Path::new(path)) {
+        Revealed::Opened { program } => (format!("{path} (opened with {program})"), false),
+        Revealed::NoDesktop => (
+            format!("{path} (no desktop to open a file manager on)"),
+            false,
+        ),
+        Revealed::Failed { program, error } => {
+            (format!("{path} (cannot run {program}: {error})"), true)
         }
-        let folder = Path::new(path).parent().unwrap_or(Path::new(path));
-        ("xdg-open", vec![folder.into()])
-    };
-    // Detached from the terminal: no input, output thrown away.
-    let spawned = tokio::process::Command::new(program)
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    match spawned {
-        Ok(mut child) => {
-            // Reaped in the background so that no zombie is left.
-            tokio::spawn(async move { child.wait().await });
-            (format!("{path} (opened with {program})"), false)
-        }
-        Err(e) => (format!("{path} (cannot run {program}: {e})"), true),
     }
 }

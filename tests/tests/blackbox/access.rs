@@ -7,29 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};
 
-const NOBODY: u32 = 65534;
-
-/// The client binary where `nobody` can run it (the checkout may sit under a
-/// folder only root can enter): hard-linked if possible, else copied, once.
-fn client_for_nobody() -> &'static std::path::Path {
-    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    PATH.get_or_init(|| {
-        let dir =
-            std::env::temp_dir().join(format!("mobile-session-nobody-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let path = dir.join("mobile-session");
-        let _ = std::fs::remove_file(&path);
-        if std::fs::hard_link(client_bin(), &path).is_err() {
-            std::fs::copy(client_bin(), &path).unwrap();
-        }
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        path
-    })
-}
-
 fn as_nobody_cmd(d: &Daemon, args: &[&str]) -> Command {
-    let mut cmd = Command::new(client_for_nobody());
+    let mut cmd = Command::new(for_others(&client_bin()));
     cmd.arg("--socket")
         .arg(&d.socket)
         .args(args)
@@ -206,7 +185,7 @@ fn as_member(d: &Daemon, group: &str, extra: &[&str], args: &[&str]) -> Output {
         cmd.arg(format!("--groups={}", gids.join(",")));
     }
     cmd.arg("--")
-        .arg(client_for_nobody())
+        .arg(for_others(&client_bin()))
         .arg("--socket")
         .arg(&d.socket)
         .args(args);

@@ -1,5 +1,6 @@
 //! Every management command against a copy of the example tree, in human
-//! and `--json` form, with the exit codes of the contract.
+//! and `--json` form (the shapes of README.md's "JSON output"), with the
+//! exit codes README.md and `mobile-session(1)` document.
 
 use crate::common::*;
 use serde_json::{json, Value};
@@ -125,11 +126,31 @@ fn show_and_path() {
     assert_eq!(keys.last().unwrap(), "parameters");
     let human = d.ok(&["show", "1818"]);
     assert_eq!(serde_json::from_str::<Value>(&human).unwrap(), stored);
-    // An invalid file is when an admin looks: shown as stored, both ways.
+    // An invalid file is when an admin looks: shown as stored; `--json`
+    // prints JSON or nothing, and fails as for an invalid file.
     let torn = "{\"application\": {\"id\": \"com.sample.tasks\"}, \"sess";
     std::fs::write(&file, torn).unwrap();
     assert_eq!(d.ok(&["show", "1818"]).trim_end(), torn);
-    assert_eq!(d.ok(&["--json", "show", "1818"]).trim_end(), torn);
+    let json = d.cli(&["--json", "show", "1818"]);
+    assert_eq!(json.status.code(), Some(1), "{}", stderr(&json));
+    assert!(json.stdout.is_empty(), "{}", stdout(&json));
+    assert!(
+        stderr(&json).starts_with("error: ")
+            && stderr(&json).contains("not valid JSON")
+            && stderr(&json).contains("without --json prints it as stored"),
+        "{}",
+        stderr(&json)
+    );
+    // Control characters from the file never reach the terminal.
+    std::fs::write(&file, format!("{torn}\u{1b}[2J\u{9b}1m\r\n\tend")).unwrap();
+    let human = d.cli(&["show", "1818"]);
+    assert!(human.status.success(), "{}", stderr(&human));
+    assert!(
+        !human.stdout.contains(&0x1b) && !human.stdout.contains(&b'\r'),
+        "{:?}",
+        stdout(&human)
+    );
+    assert_eq!(stdout(&human), format!("{torn}?[2J?1m\n\tend\n"));
     std::fs::write(&file, serde_json::to_vec_pretty(&stored).unwrap()).unwrap();
 
     let path = d.ok(&["path", "a6a3"]);

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::os::unix::io::{FromRawFd, OwnedFd};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use unicode_width::UnicodeWidthStr;
 
 /// A stand-in daemon on `path`: greets the first client with `outcome` and
@@ -404,6 +404,84 @@ fn delete_dry_run_and_no_prompt_off_a_terminal() {
     let out = d.cli(&["delete", "7023", "1818"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!d.file(IOS, SEED_ID).exists() && !d.file(ANDROID, ANDROID_ID).exists());
+}
+
+/// `path --open` with a stand-in file manager (`xdg-open`, `open` on macOS)
+/// first on PATH that chatters on stdout and stderr and writes its
+/// arguments to `marker`.
+fn path_open(d: &Daemon, args: &[&str], display: Option<&str>, marker: &Path) -> Output {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = marker.parent().unwrap().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in ["xdg-open", "open"] {
+        let script = bin.join(name);
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho \"file manager output\"\necho \"file manager noise\" >&2\n\
+                 printf '%s\\n' \"$@\" > '{0}.tmp' && mv '{0}.tmp' '{0}'\n",
+                marker.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut search = std::ffi::OsString::from(bin.as_os_str());
+    search.push(":");
+    search.push(path);
+    let mut cmd = Command::new(client_bin());
+    cmd.arg("--socket")
+        .arg(&d.socket)
+        .args(args)
+        .env("PATH", search)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(Stdio::null());
+    if let Some(v) = display {
+        cmd.env("DISPLAY", v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn path_open_keeps_stdout_to_the_path_and_needs_a_desktop() {
+    let d = Daemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("revealed");
+    let file = d.file(IOS, IPAD_ID).canonicalize().unwrap();
+    // With a desktop the file manager starts, and its chatter reaches
+    // neither stdout (pure JSON) nor the terminal.
+    let out = path_open(
+        &d,
+        &["--json", "path", "a6a3", "--open"],
+        Some(":0"),
+        &marker,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or_default(),
+        json!({ "path": file.to_str().unwrap() }),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stderr(&out).contains("file manager"), "{}", stderr(&out));
+    wait_until("the file manager was started", || marker.exists());
+    let expected = if cfg!(target_os = "macos") {
+        format!("-R\n{}\n", file.display())
+    } else {
+        format!("{}\n", file.parent().unwrap().display())
+    };
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), expected);
+    // Without one, only the path (and a word on stderr).
+    if !cfg!(target_os = "macos") {
+        std::fs::remove_file(&marker).unwrap();
+        let out = path_open(&d, &["path", "a6a3", "--open"], None, &marker);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out).trim_end(), file.to_str().unwrap());
+        assert!(stderr(&out).contains("no desktop"), "{}", stderr(&out));
+        assert!(!marker.exists(), "nothing is started without a desktop");
+    }
 }
 
 #[test]

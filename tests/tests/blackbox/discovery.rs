@@ -100,6 +100,44 @@ fn the_per_user_daemon_comes_first() {
 }
 
 #[test]
+fn a_stale_per_user_socket_does_not_hide_the_system_daemon() {
+    let Some(_lock) = system_path() else { return };
+    let system = system_daemon();
+    // A per-user daemon killed with -9 leaves its socket file: bound, and
+    // nobody listens on it.
+    let xdg = tempfile::tempdir().unwrap();
+    let stale = xdg_socket(xdg.path());
+    std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    assert!(stale.exists());
+    let out = client_env(&["--json", "status"], &[("XDG_RUNTIME_DIR", xdg.path())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["pid"], system.pid());
+    assert_eq!(status["socket"], SYSTEM_SOCKET);
+}
+
+#[test]
+fn a_stale_per_user_socket_and_no_system_daemon_names_both_paths_tried() {
+    let Some(_lock) = system_path() else { return };
+    let xdg = tempfile::tempdir().unwrap();
+    let stale = xdg_socket(xdg.path());
+    std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    let out = client_env(&["status"], &[("XDG_RUNTIME_DIR", xdg.path())]);
+    assert_eq!(out.status.code(), Some(69));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!(
+            "error: cannot reach mobile-sessiond at {}",
+            stale.display()
+        )) && err.contains(&format!("tried: {}, {SYSTEM_SOCKET}", stale.display()))
+            && err.contains("no daemon listens on it"),
+        "{err}"
+    );
+}
+
+#[test]
 fn no_daemon_anywhere_lists_the_paths_tried() {
     let Some(_lock) = system_path() else { return };
     let xdg = tempfile::tempdir().unwrap();

@@ -107,6 +107,17 @@ fn file_status(d: &Daemon, app: &str, id: &str) -> String {
     doc["status"].as_str().unwrap_or_default().to_string()
 }
 
+/// A new pending session of the Android app, as a sign-in the window did
+/// not make writes it (temporary file, then rename).
+fn sign_in_behind_the_back(d: &Daemon, id: &str, device: &str) {
+    let mut doc = session_json("com.sample.tasks", None, id, "pending");
+    doc["device"]["description"] = device.into();
+    let folder = d.apps_dir().join(ANDROID);
+    let tmp = folder.join(".new-session.tmp");
+    std::fs::write(&tmp, doc.to_string()).unwrap();
+    std::fs::rename(&tmp, folder.join(id)).unwrap();
+}
+
 #[test]
 fn the_window_lists_toggles_pushes_follows_reconnects_and_restores_the_terminal() {
     let mut d = Daemon::start();
@@ -171,24 +182,27 @@ fn the_window_lists_toggles_pushes_follows_reconnects_and_restores_the_terminal(
     tmux.wait_for("3 of 3");
 
     // A device signs in behind the window's back: it appears by itself.
-    let new_id = "c0ffee0000000000000000000000000000000001";
-    let mut doc = session_json("com.sample.tasks", None, new_id, "pending");
-    doc["device"]["description"] = "Galaxy Tab S9".into();
-    let folder = d.apps_dir().join(ANDROID);
-    let tmp = folder.join(".new-session.tmp");
-    std::fs::write(&tmp, doc.to_string()).unwrap();
-    std::fs::rename(&tmp, folder.join(new_id)).unwrap();
+    sign_in_behind_the_back(
+        &d,
+        "c0ffee0000000000000000000000000000000001",
+        "Galaxy Tab S9",
+    );
     let screen = tmux.wait_screen("the new session is listed", |s| {
         s.contains("Galaxy Tab S9") && s.contains("4 of 4")
     });
     assert!(screen.contains("new"), "marked new:\n{screen}");
 
-    // The daemon restarts: the window says so, then carries on.
+    // The daemon restarts: the window says so, then carries on. It keeps
+    // its rows while disconnected, so only a session written after the
+    // reconnection shows that it reloads and follows events again.
     d.stop();
     tmux.wait_for("daemon gone, reconnecting");
     d.spawn(&Opts::default());
     tmux.wait_for("reconnected to mobile-sessiond");
-    tmux.wait_for("4 of 4");
+    sign_in_behind_the_back(&d, "c0ffee0000000000000000000000000000000002", "Pixel Fold");
+    tmux.wait_screen("the session written after the restart is listed", |s| {
+        s.contains("Pixel Fold") && s.contains("5 of 5")
+    });
 
     // q leaves the alternate screen and gives the terminal back.
     tmux.type_text("q");
