@@ -286,16 +286,9 @@ impl Inner {
                 Some(c) => (c, true),
                 None => (self.open().await?, false),
             };
-            match conn.exchange(req).await {
-                Ok(answer) => {
-                    self.checkin(conn);
-                    Ok(answer)
-                }
-                Err(Failure::Final(e @ ClientError::Daemon(_))) => {
-                    // An error answer leaves the connection in step.
-                    self.checkin(conn);
-                    Err(e)
-                }
+            let exchanged = conn.exchange(req).await;
+            match self.checkin_if_in_step(conn, exchanged) {
+                Ok(answer) => Ok(answer),
                 Err(Failure::NotSent(_)) if reused => self.retry(req).await,
                 Err(Failure::NoAnswer(_)) if reused && idempotent(req) => self.retry(req).await,
                 Err(f) => Err(f.into_error()),
@@ -306,17 +299,25 @@ impl Inner {
 
     async fn retry(&self, req: &Request) -> Result<Answer, ClientError> {
         let mut conn = self.open().await?;
-        match conn.exchange(req).await {
-            Ok(answer) => {
-                self.checkin(conn);
-                Ok(answer)
-            }
-            Err(Failure::Final(e @ ClientError::Daemon(_))) => {
-                self.checkin(conn);
-                Err(e)
-            }
-            Err(f) => Err(f.into_error()),
+        let exchanged = conn.exchange(req).await;
+        self.checkin_if_in_step(conn, exchanged)
+            .map_err(Failure::into_error)
+    }
+
+    /// Puts `conn` back in the pool after an answer, or an error answer
+    /// (which leaves the connection in step too); else drops it.
+    fn checkin_if_in_step(
+        &self,
+        conn: Conn,
+        exchanged: Result<Answer, Failure>,
+    ) -> Result<Answer, Failure> {
+        if matches!(
+            exchanged,
+            Ok(_) | Err(Failure::Final(ClientError::Daemon(_)))
+        ) {
+            self.checkin(conn);
         }
+        exchanged
     }
 
     async fn one(&self, req: &Request) -> Result<Response, ClientError> {
