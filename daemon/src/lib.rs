@@ -274,7 +274,8 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<Stopp
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(StartError::Signals)?;
 
     // Bind first: a second daemon must fail fast, before scanning anything.
-    // The guard removes a socket we bound on every way out of here.
+    // The guard removes a socket we bound on every way out of here; bound
+    // after the listener, it is dropped before it (see `SocketGuard`).
     let (listener, socket_guard) = match opts.listen_fd.take() {
         Some(fd) => {
             let handed = server::listener::from_fd(fd, &socket).map_err(StartError::Activation)?;
@@ -350,10 +351,10 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<Stopp
         limits,
         shutdown: shutdown.clone(),
     };
-    let server = tokio::spawn(server::serve(listener, shared.clone()));
+    let created_dir = socket_guard.created_dir().map(Path::to_path_buf);
+    let server = tokio::spawn(server::serve(listener, socket_guard, shared.clone()));
     let (reload, reloads) = {
         let (core, shared, path) = (core.clone(), shared.clone(), config_path.clone());
-        let created_dir = socket_guard.created_dir().map(Path::to_path_buf);
         reloader(move || {
             reload(
                 path.as_deref(),
@@ -421,7 +422,6 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<Stopp
     let _ = retries.await;
     watcher.stopped().await;
     impatient.abort();
-    drop(socket_guard);
     tracing::info!("stopped");
     Ok(Stopped::Served)
 }

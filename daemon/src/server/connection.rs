@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use mobile_session_proto::{
     ClientHello, Connection, ErrorCode, ErrorReply, FrameError, HelloOutcome, Request, Response,
-    Role, ServerHello, MAGIC, MAX_HELLO_FRAME, MAX_REQUEST_FRAME, PROTOCOL_VERSION,
+    Role, ServerHello, MAGIC, MAX_HELLO_FRAME, PROTOCOL_VERSION,
 };
 use tokio::net::UnixStream as Stream;
 use tokio::time::Instant;
 
 use super::access::{Access, Peer};
-use super::limits::BUSY_HELLO_WAIT;
+use super::limits::{self, BUSY_HELLO_WAIT};
 use super::Shared;
 use crate::cmd::{self, Context, Flow};
 
@@ -95,7 +95,7 @@ pub async fn serve(stream: Stream, shared: Shared) {
     let Some(role) = handshake(&mut conn, &access, &peer).await else {
         return;
     };
-    conn.set_max_incoming(MAX_REQUEST_FRAME);
+    conn.set_max_incoming(limits::max_request_frame(role));
     let ctx = Context {
         core: shared.core,
         info: shared.info,
@@ -135,6 +135,11 @@ pub async fn serve(stream: Stream, shared: Shared) {
             Ok(None) | Err(FrameError::Io(_)) => break,
             Err(e) => {
                 let message = match e {
+                    FrameError::TooLong { max } if role == Role::Reader => {
+                        format!(
+                            "request refused: larger than {max} bytes, the most a reader may send"
+                        )
+                    }
                     FrameError::TooLong { max } => {
                         format!("request refused: larger than {max} bytes")
                     }

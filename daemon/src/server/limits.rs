@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use mobile_session_proto::{Role, MAX_REQUEST_FRAME, MAX_TOKEN_LEN};
+
 pub const DEFAULT_MAX_CONNECTIONS: u64 = 4096;
 /// Connections kept for admins beyond `max_connections`.
 pub const ADMIN_RESERVE: u64 = 8;
@@ -16,6 +18,20 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 pub const REFUSALS_AT_ONCE: usize = 64;
 /// How long a refused (busy) client has to say hello before we answer anyway.
 pub const BUSY_HELLO_WAIT: Duration = Duration::from_secs(1);
+
+/// The largest request a reader may send. A reader names a session, a
+/// token (at most [`MAX_TOKEN_LEN`]) or a filter: a few KiB at most. A frame
+/// is held whole before it is decoded, so with the admins' 1 MiB any reader
+/// could make the daemon hold a MiB per connection it opens.
+pub const MAX_READER_FRAME: usize = 2 * MAX_TOKEN_LEN;
+
+/// The largest request frame a connection of `role` may send.
+pub fn max_request_frame(role: Role) -> usize {
+    match role {
+        Role::Admin => MAX_REQUEST_FRAME,
+        Role::Reader => MAX_READER_FRAME,
+    }
+}
 
 /// The limits every connection is served under.
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +106,14 @@ pub fn raise_fd_limit() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reader_may_send_a_token_of_the_longest_kind_and_not_much_more() {
+        assert_eq!(max_request_frame(Role::Admin), MAX_REQUEST_FRAME);
+        let reader = max_request_frame(Role::Reader);
+        assert!(reader > MAX_TOKEN_LEN + 64, "a verify frame has a header");
+        assert!(reader <= 64 * 1024);
+    }
 
     #[test]
     fn the_cap_stays_below_the_descriptor_limit() {

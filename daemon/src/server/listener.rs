@@ -25,11 +25,15 @@ pub enum BindError {
 }
 
 /// Removes the socket file the daemon bound when dropped. A socket handed
-/// over by the service manager belongs to it and stays.
+/// over by the service manager belongs to it and stays. Drop it before the
+/// listener: the file goes first, so a daemon started meanwhile never finds
+/// it stale and binds its own that this one would then remove.
 #[derive(Debug)]
 pub struct SocketGuard {
     path: PathBuf,
     owned: bool,
+    /// The (device, inode) of the socket file the daemon bound.
+    bound: Option<(u64, u64)>,
     /// The socket's folder, when the daemon created it (and so may set its
     /// group and ACL entries).
     created_dir: Option<PathBuf>,
@@ -57,6 +61,17 @@ impl Drop for SocketGuard {
         if !self.owned {
             return;
         }
+        // Only the file we bound: someone may have put another daemon's
+        // socket at the path meanwhile. The listener, still open (it is
+        // dropped after the guard), keeps our file's inode from being reused,
+        // so the comparison is exact.
+        if self.bound.is_some() && file_id(&self.path) != self.bound {
+            tracing::info!(
+                "{} is another daemon's socket now: left in place",
+                self.path.display()
+            );
+            return;
+        }
         if let Err(e) = std::fs::remove_file(&self.path) {
             if e.kind() != io::ErrorKind::NotFound {
                 tracing::warn!("cannot remove {}: {e}", self.path.display());
@@ -65,8 +80,17 @@ impl Drop for SocketGuard {
     }
 }
 
-/// Binds the socket file: creates its folder (0750) if missing, removes a
-/// stale socket left by a killed daemon, refuses if a daemon answers there.
+/// A file's (device, inode), without following a symlink.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Binds the socket file: creates its folder (0750) if missing, refuses a
+/// folder another user could tamper with, removes a stale socket left by a
+/// killed daemon, refuses if a daemon answers there.
 /// The socket is 0660. It belongs to `reader_group` (else `admin_group`),
 /// and each configured group gets an ACL entry of its own on the socket and
 /// on a folder we created, so members of either group can connect.
@@ -77,17 +101,21 @@ pub fn bind(path: &Path, access: &Access) -> Result<(UnixListener, SocketGuard),
     };
     let mut created_dir = None;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if dir.exists() && !trusted_folder(dir) {
-            return Err(BindError::UntrustedFolder(dir.to_path_buf()));
-        }
-        if !dir.exists() {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o750)
-                .create(dir)
-                .map_err(io_err)?;
+        let dir_err = |source| BindError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        if create_folder(dir).map_err(dir_err)? {
+            // The mode asked for at creation went through the umask.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))
+                .map_err(dir_err)?;
             created_dir = Some(dir);
+        }
+        // Checked whoever made it: someone may have made it (or a symlink)
+        // first, even between our look and our mkdir.
+        if !trusted_folder(dir) {
+            return Err(BindError::UntrustedFolder(dir.to_path_buf()));
         }
     }
     if let Ok(meta) = std::fs::symlink_metadata(path) {
@@ -117,6 +145,7 @@ pub fn bind(path: &Path, access: &Access) -> Result<(UnixListener, SocketGuard),
     let guard = SocketGuard {
         path: path.to_path_buf(),
         owned: true,
+        bound: file_id(path),
         created_dir: created_dir.map(Path::to_path_buf),
     };
     use std::os::unix::fs::PermissionsExt;
@@ -141,9 +170,29 @@ pub fn bind(path: &Path, access: &Access) -> Result<(UnixListener, SocketGuard),
     Ok((listener, guard))
 }
 
+/// Creates the socket's folder (0750 before the umask) and its missing
+/// parents; true if this call created the folder itself, false if it was
+/// there. The last step is a plain `mkdir`, so a folder someone else makes
+/// first is seen as found, not taken for ours.
+fn create_folder(dir: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::DirBuilderExt;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o750)
+            .create(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o750).create(dir) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// A folder we may put the socket in: a real folder (not a symlink) of our
-/// own user or root that not everyone may write to, or a shared sticky one
-/// such as `/tmp`, where nobody else can remove or replace what we create.
+/// own user or root, that not everyone may write to unless it is sticky
+/// (such as `/tmp`, where nobody else may remove or replace what we create).
+/// A sticky folder of another user will not do: its owner may.
 fn trusted_folder(dir: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let Ok(m) = std::fs::symlink_metadata(dir) else {
@@ -152,7 +201,7 @@ fn trusted_folder(dir: &Path) -> bool {
     let me = rustix::process::geteuid().as_raw();
     let sticky = m.mode() & 0o1000 != 0;
     let world_writable = m.mode() & 0o002 != 0;
-    m.is_dir() && (sticky || (!world_writable && (m.uid() == me || m.uid() == 0)))
+    m.is_dir() && (m.uid() == me || m.uid() == 0) && (sticky || !world_writable)
 }
 
 /// Lets every configured group reach the socket (and a folder we created)
@@ -241,6 +290,7 @@ pub fn from_fd(
         SocketGuard {
             path,
             owned: false,
+            bound: None,
             created_dir: None,
         },
     ))
@@ -308,6 +358,62 @@ mod tests {
             }
         );
         assert_eq!(group_name(3_999_999_999), "3999999999");
+    }
+
+    #[tokio::test]
+    async fn a_socket_another_daemon_took_over_is_left_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let access = Access::new(None, None).unwrap();
+        let path = dir.path().join("s.sock");
+        let (old_listener, old) = bind(&path, &access).unwrap();
+        // Someone removes the running daemon's socket file and starts
+        // another daemon at the same path.
+        std::fs::remove_file(&path).unwrap();
+        let (new_listener, new) = bind(&path, &access).unwrap();
+        // The first one stops: guard first, then its listener.
+        drop(old);
+        drop(old_listener);
+        assert!(path.exists(), "the old daemon removed the new one's socket");
+        std::os::unix::net::UnixStream::connect(&path).expect("the new daemon is reachable");
+        drop(new);
+        drop(new_listener);
+        assert!(!path.exists(), "a daemon leaves its own socket behind");
+    }
+
+    #[tokio::test]
+    async fn a_folder_another_user_may_change_is_refused_even_if_sticky() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let access = Access::new(None, None).unwrap();
+        let folder = |name: &str, mode: u32| {
+            let d = dir.path().join(name);
+            std::fs::create_dir(&d).unwrap();
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode)).unwrap();
+            d
+        };
+        // Ours and sticky, as /tmp is root's: nobody else may replace the socket.
+        assert!(bind(&folder("sticky", 0o1777).join("s.sock"), &access).is_ok());
+        let open = folder("open", 0o777);
+        assert!(matches!(
+            bind(&open.join("s.sock"), &access),
+            Err(BindError::UntrustedFolder(_))
+        ));
+        // Another user's folder, sticky or not: its owner may replace it.
+        if rustix::process::geteuid().is_root() {
+            for (name, mode) in [("theirs-sticky", 0o1777), ("theirs", 0o755)] {
+                let d = folder(name, mode);
+                std::os::unix::fs::chown(&d, Some(65534), Some(65534)).unwrap();
+                assert!(
+                    matches!(
+                        bind(&d.join("s.sock"), &access),
+                        Err(BindError::UntrustedFolder(_))
+                    ),
+                    "{name}"
+                );
+            }
+        } else {
+            eprintln!("not checked: a folder of another user (needs root to make one)");
+        }
     }
 
     #[tokio::test]

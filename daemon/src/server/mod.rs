@@ -70,7 +70,7 @@ fn admin_may_enter(stream: &Stream, shared: &Shared, open: u64) -> bool {
 
 /// Accepts connections until `shared.shutdown` is cancelled, then waits
 /// for the connections in flight.
-pub async fn serve(listener: Listener, shared: Shared) {
+pub async fn serve(listener: Listener, socket: listener::SocketGuard, shared: Shared) {
     let tracker = TaskTracker::new();
     // Clients told "busy" since a connection last came in under the cap:
     // the current burst.
@@ -131,6 +131,10 @@ pub async fn serve(listener: Listener, shared: Shared) {
             }
         }
     }
+    // The socket file first, while the listener still holds it: a daemon
+    // started during the grace below then binds a fresh one, which this one
+    // never touches.
+    drop(socket);
     drop(listener);
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())

@@ -218,3 +218,29 @@ fn with_both_groups_set_a_member_of_either_alone_connects_with_its_role() {
     assert_eq!(out.status.code(), Some(77), "{}", stderr(&out));
     assert!(stderr(&out).contains("nogroup"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_reader_may_not_send_large_requests() {
+    let Some(d) = daemon("reader_group = \"nogroup\"\n") else {
+        return;
+    };
+    // A frame is held whole before it is read: a reader's may be a few KiB,
+    // so that many readers cannot make the daemon hold a MiB each.
+    let long = "a".repeat(20_000);
+    let out = as_nobody(&d, &["--json", "sessions", "--email", &long]);
+    // A request refused as too large is a bad request: exit 2.
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the most a reader may send"),
+        "{}",
+        stderr(&out)
+    );
+    // The longest token a reader may verify still fits.
+    let token = "A".repeat(mobile_session_proto::MAX_TOKEN_LEN);
+    assert_eq!(as_nobody(&d, &["verify", &token]).status.code(), Some(4));
+    // An admin may send more.
+    assert_eq!(
+        d.json(&["sessions", "--email", &long]),
+        serde_json::json!([])
+    );
+}

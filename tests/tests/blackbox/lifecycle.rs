@@ -65,10 +65,18 @@ fn a_regular_file_at_the_socket_path_is_left_alone() {
 
 #[test]
 fn socket_and_folder_permissions() {
-    let d = Daemon::start();
-    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&d.socket), 0o660);
-    assert_eq!(mode(d.socket.parent().unwrap()), 0o750);
+    // The same whatever the umask (a strict one would leave the folder 0700,
+    // shutting the socket's group out).
+    for umask in [None, Some(0o077)] {
+        let d = Daemon::start_with(Opts {
+            umask,
+            ..Default::default()
+        });
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&d.socket), 0o660, "umask {umask:?}");
+        assert_eq!(mode(d.socket.parent().unwrap()), 0o750, "umask {umask:?}");
+    }
 }
 
 #[test]
@@ -355,17 +363,15 @@ fn sighup_warns_about_every_key_that_waits_for_a_restart() {
     assert!(log.contains("apply to new connections"), "{log}");
 }
 
-#[test]
-fn a_second_sigterm_while_stopping_exits_at_once() {
-    let mut d = Daemon::start();
+/// A connection that asks a daemon of many sessions for the whole listing
+/// and never reads it: it keeps the daemon waiting when asked to stop.
+fn stalled_listing(d: &Daemon) -> std::os::unix::net::UnixStream {
     for i in 0..5000u64 {
         let id = format!("{:040x}", 0x5107_0000_0000u64 + i);
         let doc = session_json(ANDROID, None, &id, "accepted");
         std::fs::write(d.file(ANDROID, &id), doc.to_string()).unwrap();
     }
     d.ok(&["refresh"]);
-    // A client that asks for the whole listing and never reads it: its
-    // connection keeps the daemon waiting when asked to stop.
     use mobile_session_proto::connection::{decode, encode};
     use std::io::{Read, Write};
     let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
@@ -387,6 +393,13 @@ fn a_second_sigterm_while_stopping_exits_at_once() {
         encode(&mobile_session_proto::Request::Sessions(Default::default())).unwrap(),
     );
     s.read_exact(&mut len).unwrap(); // the listing has started
+    s
+}
+
+#[test]
+fn a_second_sigterm_while_stopping_exits_at_once() {
+    let mut d = Daemon::start();
+    let s = stalled_listing(&d);
     d.signal(libc::SIGTERM);
     wait_until("the daemon is stopping", || {
         d.log_text().contains("SIGTERM: stopping")
@@ -396,6 +409,34 @@ fn a_second_sigterm_while_stopping_exits_at_once() {
     assert_eq!(st.code(), Some(1), "{}", d.log_text());
     assert!(d.log_text().contains("again while stopping: exiting now"));
     drop(s);
+}
+
+#[test]
+fn a_daemon_started_while_another_stops_keeps_its_socket() {
+    let mut old = Daemon::start();
+    let s = stalled_listing(&old);
+    old.signal(libc::SIGTERM);
+    // The old daemon waits for the stalled listing; its socket no longer
+    // takes connections.
+    wait_until("the old daemon lets its socket go", || {
+        !old.socket.exists() || std::os::unix::net::UnixStream::connect(&old.socket).is_err()
+    });
+    let new = Daemon::start_with(Opts {
+        socket: Some(old.socket.clone()),
+        ..Default::default()
+    });
+    // The listing ends, the old daemon exits: the new one is still reachable.
+    drop(s);
+    let st = old.wait_exit();
+    assert!(st.success(), "{st}: {}", old.log_text());
+    assert!(
+        old.socket.exists(),
+        "the old daemon removed the new one's socket"
+    );
+    assert_eq!(
+        new.json(&["status"])["pid"].as_i64(),
+        Some(i64::from(new.pid()))
+    );
 }
 
 #[test]

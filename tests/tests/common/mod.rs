@@ -110,6 +110,8 @@ pub struct Opts {
     pub env: Vec<(String, String)>,
     /// The daemon's open-file limit (soft and hard).
     pub nofile: Option<u64>,
+    /// The daemon's umask.
+    pub umask: Option<u32>,
     /// Run the daemon as `nobody` (through `setpriv`; needs root).
     pub as_nobody: bool,
     /// Bind here instead of a socket in the temp dir.
@@ -215,11 +217,19 @@ impl Daemon {
         } else {
             Command::new(daemon_bin())
         };
-        if let Some(n) = opts.nofile {
+        let (nofile, umask) = (opts.nofile, opts.umask);
+        if nofile.is_some() || umask.is_some() {
             use std::os::unix::process::CommandExt;
-            // SAFETY: setrlimit is async-signal-safe; nothing else runs here.
+            // SAFETY: setrlimit and umask are async-signal-safe; nothing
+            // else runs here.
             unsafe {
                 cmd.pre_exec(move || {
+                    if let Some(mask) = umask {
+                        libc::umask(mask as libc::mode_t);
+                    }
+                    let Some(n) = nofile else {
+                        return Ok(());
+                    };
                     let lim = libc::rlimit {
                         rlim_cur: n as libc::rlim_t,
                         rlim_max: n as libc::rlim_t,
