@@ -79,7 +79,7 @@ pub enum Command {
         #[arg(long)]
         invalid: bool,
     },
-    /// The session file's whole JSON object (an invalid one as stored; with --json, exit 1)
+    /// The session file's whole JSON object (an invalid one as stored; with --json, one that is not a JSON object exits 1)
     #[command(after_help = "Examples:\n  mobile-session show a6a3\n  \
         mobile-session show UTT7VDX8W5.com.contactApp.Contact/a6a3a450")]
     Show {

@@ -14,7 +14,8 @@ use std::time::Duration;
 use mobile_session_proto::paths::{client_socket, ClientSocket};
 use mobile_session_proto::{
     AppRow, AuthReply, ChangeReport, ChangedSession, DaemonStatus, FrameError, PushReport, Request,
-    Response, Role, SessionFilter, SessionRow, Status, VerifyReply, MAX_TOKEN_LEN,
+    Response, Role, SessionFilter, SessionRow, Status, VerifyReply, MAX_REQUEST_FRAME,
+    MAX_TOKEN_LEN,
 };
 use tokio::sync::Semaphore;
 
@@ -193,6 +194,28 @@ fn idempotent(req: &Request) -> bool {
             | Request::Refresh
             | Request::Push { .. }
     )
+}
+
+/// What a change request holds besides its names (its variant, status,
+/// list length and push flag), with room to spare.
+const REQUEST_OVERHEAD: usize = 64;
+
+/// `names` cut into runs whose encoding fits `budget` bytes: one run, the
+/// whole list (possibly empty), unless it does not fit. A name costs its
+/// bytes and its length prefix (at most 9 bytes).
+fn runs_within(names: &[String], budget: usize) -> Vec<&[String]> {
+    let mut runs = Vec::new();
+    let (mut start, mut used) = (0, 0);
+    for (i, name) in names.iter().enumerate() {
+        let cost = name.len() + 9;
+        if used + cost > budget && i > start {
+            runs.push(&names[start..i]);
+            (start, used) = (i, 0);
+        }
+        used += cost;
+    }
+    runs.push(&names[start..]);
+    runs
 }
 
 /// A connect failure that means "no daemon here": no socket file, or a file
@@ -410,38 +433,61 @@ impl Client {
     }
 
     /// Rewrites `status` in each session's file (all or none), then pushes
-    /// if `push`.
+    /// if `push`. More names than one request holds (about 1 MiB of them)
+    /// go in several requests, in order, each all or none: an error stops
+    /// there, and the requests before it stay done.
     pub async fn set_status(
         &self,
         status: Status,
         sessions: &[String],
         push: bool,
     ) -> Result<ChangeReport, ClientError> {
-        let req = Request::SetStatus {
+        self.change(sessions, push, |sessions, push| Request::SetStatus {
             status,
-            sessions: sessions.to_vec(),
+            sessions,
             push,
-        };
-        match self.inner.one(&req).await? {
-            Response::Changed(c) => Ok(c),
-            r => Err(unexpected(r)),
-        }
+        })
+        .await
     }
 
     /// Deletes the session files (all or none), then pushes if `push`.
+    /// More names than one request holds go as [`Client::set_status`]'s do.
     pub async fn delete(
         &self,
         sessions: &[String],
         push: bool,
     ) -> Result<ChangeReport, ClientError> {
-        let req = Request::Delete {
-            sessions: sessions.to_vec(),
+        self.change(sessions, push, |sessions, push| Request::Delete {
+            sessions,
             push,
+        })
+        .await
+    }
+
+    /// Sends `request` for each run of `sessions` that fits one frame, the
+    /// push with the last, and joins the reports.
+    async fn change(
+        &self,
+        sessions: &[String],
+        push: bool,
+        request: impl Fn(Vec<String>, bool) -> Request,
+    ) -> Result<ChangeReport, ClientError> {
+        let runs = runs_within(sessions, MAX_REQUEST_FRAME - REQUEST_OVERHEAD);
+        let mut report = ChangeReport {
+            sessions: Vec::new(),
+            push: None,
         };
-        match self.inner.one(&req).await? {
-            Response::Changed(c) => Ok(c),
-            r => Err(unexpected(r)),
+        for (i, run) in runs.iter().enumerate() {
+            let last = i + 1 == runs.len();
+            match self.inner.one(&request(run.to_vec(), push && last)).await? {
+                Response::Changed(c) => {
+                    report.sessions.extend(c.sessions);
+                    report.push = c.push;
+                }
+                r => return Err(unexpected(r)),
+            }
         }
+        Ok(report)
     }
 
     /// Applies the files to the live view (`MOBILE APP REFRESH SESSIONS`);
@@ -629,6 +675,24 @@ mod tests {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
         }
+    }
+
+    #[test]
+    fn names_go_in_one_request_unless_they_do_not_fit() {
+        let names: Vec<String> = (0..10).map(|i| format!("{i:040}")).collect();
+        // 49 bytes a name at most: all of them in one.
+        assert_eq!(runs_within(&names, 490), [&names[..]]);
+        assert_eq!(runs_within(&[], 490), [&[] as &[String]]);
+        // Three a run: 3 × 49 fits 150, 4 × 49 does not.
+        let runs = runs_within(&names, 150);
+        assert_eq!(
+            runs.iter().map(|r| r.len()).collect::<Vec<_>>(),
+            [3, 3, 3, 1]
+        );
+        assert_eq!(runs.concat(), names, "in order, none lost");
+        // A name larger than a run alone is a run of its own (and the
+        // request then says it is too large).
+        assert_eq!(runs_within(&names[..2], 10).len(), 2);
     }
 
     #[tokio::test]

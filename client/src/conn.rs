@@ -5,8 +5,8 @@ use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
 use mobile_session_proto::{
-    ClientHello, Connection, HelloOutcome, Request, Response, Role, ServerHello, SessionRow, MAGIC,
-    MAX_RESPONSE_FRAME, PROTOCOL_VERSION,
+    ClientHello, Connection, FrameError, HelloOutcome, Request, Response, Role, ServerHello,
+    SessionRow, MAGIC, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME, PROTOCOL_VERSION,
 };
 use tokio::net::UnixStream;
 
@@ -49,6 +49,8 @@ impl Failure {
 /// Shakes hands on a stream just connected to `path`.
 pub(crate) async fn handshake(stream: UnixStream, path: &Path) -> Result<Conn, ClientError> {
     let mut framed = Connection::new(stream, MAX_RESPONSE_FRAME);
+    // A request the daemon would refuse is not sent at all.
+    framed.set_max_outgoing(Some(MAX_REQUEST_FRAME));
     framed
         .send(&ClientHello::current())
         .await
@@ -61,11 +63,9 @@ pub(crate) async fn handshake(stream: UnixStream, path: &Path) -> Result<Conn, C
     };
     let hello: ServerHello = match framed.recv().await {
         Ok(Some(h)) => h,
-        Ok(None) => {
-            return Err(ClientError::Protocol(
-                "the daemon closed the connection during the handshake".into(),
-            ))
-        }
+        // Closed before answering: a daemon stopping, or one too full even
+        // to say it is busy.
+        Ok(None) => return Err(ClientError::closed()),
         Err(mobile_session_proto::FrameError::Io(source)) => {
             return Err(ClientError::ConnectionLost { source })
         }
@@ -124,10 +124,10 @@ impl Conn {
 
     /// Sends one request and reads its whole answer.
     pub async fn exchange(&mut self, req: &Request) -> Result<Answer, Failure> {
-        self.framed
-            .send(req)
-            .await
-            .map_err(|e| Failure::NotSent(ClientError::frame(e)))?;
+        self.framed.send(req).await.map_err(|e| match e {
+            FrameError::TooLong { max } => Failure::Final(ClientError::TooLarge { max }),
+            e => Failure::NotSent(ClientError::frame(e)),
+        })?;
         if !matches!(req, Request::Sessions(_)) {
             return self.recv().await.map(Answer::One);
         }

@@ -59,6 +59,11 @@ pub enum ClientError {
     /// the socket, or the daemon's version does not match this client's.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The request is larger than the daemon accepts (`max` bytes,
+    /// [`MAX_REQUEST_FRAME`](mobile_session_proto::MAX_REQUEST_FRAME));
+    /// nothing was sent.
+    #[error("the request is larger than mobile-sessiond accepts ({max} bytes); nothing was sent")]
+    TooLarge { max: usize },
     /// The connection broke while a request was under way (the daemon
     /// stopped or crashed) and the request could not be retried safely.
     #[error("connection to mobile-sessiond lost")]

@@ -18,7 +18,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, StatusArg};
-use mobile_session::proto::paths::{client_socket, ClientSocket};
+use mobile_session::proto::paths::{
+    client_socket, effective_uid, resolve_client_socket, ClientSocket, SOCKET_ENV,
+};
 use mobile_session::{
     AuthReply, Client, ClientBuilder, ClientError, ErrorCode, SessionFilter, Status, Unpushed,
     VerifyStatus,
@@ -85,6 +87,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         return EXIT_USAGE;
     }
     match e.downcast_ref::<ClientError>() {
+        Some(ClientError::TooLarge { .. }) => EXIT_USAGE,
         Some(ClientError::Unreachable { .. })
         | Some(ClientError::Busy { .. })
         | Some(ClientError::Timeout { .. })
@@ -120,8 +123,32 @@ fn hint(e: &ClientError) -> Option<String> {
         ClientError::Busy { .. } => {
             Some("hint: the daemon serves as many clients as it may; try again shortly".into())
         }
+        ClientError::Timeout { .. } => Some(format!(
+            "hint: mobile-sessiond{} may be stuck or overloaded: its log says what it is doing \
+             (`journalctl -u mobile-sessiond`); try again",
+            at_socket()
+        )),
+        ClientError::ConnectionLost { .. } => Some(format!(
+            "hint: mobile-sessiond{} went away (it stopped, restarted or crashed): \
+             `mobile-session status` says whether it is back, its log why",
+            at_socket()
+        )),
+        ClientError::TooLarge { .. } => {
+            Some("hint: name fewer sessions at once, or make the body or filter smaller".into())
+        }
         _ => None,
     }
+}
+
+/// The socket this run talks to, once connected: errors after that name it.
+static SOCKET_IN_USE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// " at PATH" once connected, else nothing.
+fn at_socket() -> String {
+    SOCKET_IN_USE
+        .get()
+        .map(|p| format!(" at {}", p.display()))
+        .unwrap_or_default()
 }
 
 /// A missing daemon: say where the client looked, and do not suggest
@@ -132,7 +159,13 @@ fn unreachable_hint(path: &Path, tried: &[PathBuf]) -> String {
         let list: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
         out.push_str(&format!("tried: {}\n", list.join(", ")));
     }
-    let elsewhere = client_socket(None)
+    // Where a daemon would be found without --socket or the variable.
+    let search = resolve_client_socket(
+        None,
+        |k| (k != SOCKET_ENV).then(|| std::env::var_os(k)).flatten(),
+        effective_uid(),
+    );
+    let elsewhere = search
         .candidates()
         .iter()
         .chain(std::iter::once(
@@ -144,6 +177,14 @@ fn unreachable_hint(path: &Path, tried: &[PathBuf]) -> String {
         out.push_str(&format!(
             "hint: a mobile-sessiond socket exists at {}: use --socket {0} (or drop --socket / $MOBILE_SESSION_SOCKET)",
             other.display()
+        ));
+    } else if std::fs::metadata(path).is_ok_and(|m| {
+        use std::os::unix::fs::FileTypeExt;
+        !m.file_type().is_socket()
+    }) {
+        out.push_str(&format!(
+            "hint: {} is not a socket: point --socket / $MOBILE_SESSION_SOCKET at the daemon's socket",
+            path.display()
         ));
     } else if path.exists() {
         out.push_str(&format!(
@@ -228,6 +269,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         color: use_color() && !cli.json,
     };
     let socket: ClientSocket = client_socket(cli.socket.as_deref());
+    if let ClientSocket::Explicit(path) = &socket {
+        let _ = SOCKET_IN_USE.set(path.clone());
+    }
     // Read what comes from files or stdin before connecting: a missing file
     // is the user's error, not the daemon's.
     let input = Input::read(&cli.command)?;
@@ -236,6 +280,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         builder = builder.request_timeout(None);
     }
     let client = builder.connect().await?;
+    let _ = SOCKET_IN_USE.set(client.socket_path()); // when it was searched for
     let hints = !cli.json && !cli.quiet;
     match cli.command {
         Command::Apps => apps(&client.apps().await?, &view)?,
@@ -262,7 +307,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             // Admins get an invalid file as stored, which may not be JSON.
             match serde_json::from_str::<serde_json::Value>(&text) {
                 // Valid JSON text holds no raw control character.
-                Ok(_) if view.json => emit(&format!("{}\n", text.trim_end()))?,
+                Ok(serde_json::Value::Object(_)) if view.json => {
+                    emit(&format!("{}\n", text.trim_end()))?
+                }
+                Ok(v) if view.json => return Err(not_an_object(&session, &v).into()),
                 Ok(v) => emit(&format!("{}\n", serde_json::to_string_pretty(&v)?))?,
                 Err(e) if view.json => return Err(not_json(&session, &e).into()),
                 Err(_) => emit(&render::stored_text(&text))?,
@@ -314,9 +362,18 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 if hints {
                     eprintln!("no pending session");
                 }
-                if view.json {
-                    emit("{\"sessions\":[],\"push\":null}\n")?;
-                }
+                // Nothing to accept; the push asked for still runs (earlier
+                // accepts may wait for it).
+                let push = if push {
+                    Some(client.push(false).await?)
+                } else {
+                    None
+                };
+                let report = mobile_session::ChangeReport {
+                    sessions: Vec::new(),
+                    push,
+                };
+                emit(&render::changed(&report, &view))?;
                 return Ok(0);
             }
             let report = client.set_status(Status::Accepted, &targets, push).await?;
@@ -433,6 +490,25 @@ fn not_json(session: &str, e: &serde_json::Error) -> ClientError {
         code: ErrorCode::InvalidFile,
         message: format!(
             "the session file of {session} is not valid JSON ({e}); \
+             `mobile-session show {session}` without --json prints it as stored"
+        ),
+    })
+}
+
+/// `show --json` of a file that is JSON but not an object (4D's code 2).
+fn not_an_object(session: &str, v: &serde_json::Value) -> ClientError {
+    let kind = match v {
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Null => "null",
+        serde_json::Value::Object(_) => "an object",
+    };
+    ClientError::Daemon(mobile_session::ErrorReply {
+        code: ErrorCode::InvalidFile,
+        message: format!(
+            "the session file of {session} is {kind}, not a JSON object; \
              `mobile-session show {session}` without --json prints it as stored"
         ),
     })

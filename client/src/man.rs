@@ -17,11 +17,11 @@ const EXIT_STATUS: &[(&str, &str)] = &[
     ("0", "Success; verify: the session is accepted; authenticate: accepted."),
     (
         "1",
-        "An error (show --json of a session file that is not JSON included); the message on stderr starts with \"error:\".",
+        "An error (show --json of a session file that is not a JSON object included); the message on stderr starts with \"error:\".",
     ),
     (
         "2",
-        "Bad usage: an unknown option, a SESSION that is not 4+ hex characters or APP/ID, a bad status word.",
+        "Bad usage: an unknown option, a SESSION that is not 4+ hex characters or APP/ID, a bad status word, a request larger than the daemon takes.",
     ),
     ("3", "verify: the session is pending; authenticate: answered pending."),
     (

@@ -64,6 +64,8 @@ pub struct Connection<S> {
     read_allocated: usize,
     write: BytesMut,
     max_incoming: usize,
+    /// The largest frame this side sends, when it knows the peer's limit.
+    max_outgoing: Option<usize>,
     /// How long a flush may make no progress (a peer that does not read).
     write_timeout: Option<std::time::Duration>,
 }
@@ -78,8 +80,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             read_allocated: READ_CHUNK,
             write: BytesMut::with_capacity(READ_CHUNK),
             max_incoming,
+            max_outgoing: None,
             write_timeout: None,
         }
+    }
+
+    /// Refuses to send frames larger than `max` (the peer's limit): such a
+    /// message is a `TooLong` error at once, and nothing of it is sent,
+    /// rather than a connection the peer closes halfway through.
+    pub fn set_max_outgoing(&mut self, max: Option<usize>) {
+        self.max_outgoing = max;
     }
 
     /// Changes the largest frame this side accepts from now on (the daemon
@@ -123,7 +133,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if self.write.len() >= WRITE_HIGH_WATER {
             self.flush().await?;
         }
-        encode_frame(&mut self.write, msg)
+        let start = self.write.len();
+        encode_frame(&mut self.write, msg)?;
+        match self.max_outgoing {
+            Some(max) if self.write.len() - start - 4 > max => {
+                self.write.truncate(start);
+                Err(FrameError::TooLong { max })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Writes out everything queued.
@@ -335,6 +353,27 @@ mod tests {
             message: String::new(),
         });
         let _ = Status::Accepted;
+    }
+
+    #[tokio::test]
+    async fn a_frame_over_the_peers_limit_is_not_sent() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let mut client = Connection::new(a, 1 << 20);
+        client.set_max_outgoing(Some(64));
+        let mut server = Connection::new(b, 64);
+        let r = client
+            .send(&Request::Verify {
+                token: "x".repeat(100),
+            })
+            .await;
+        assert!(matches!(r, Err(FrameError::TooLong { max: 64 })), "{r:?}");
+        // Nothing of it went out: the next message is read as the first.
+        client
+            .send(&Request::Verify { token: "ok".into() })
+            .await
+            .unwrap();
+        let got: Request = server.recv().await.unwrap().unwrap();
+        assert_eq!(got, Request::Verify { token: "ok".into() });
     }
 
     #[test]

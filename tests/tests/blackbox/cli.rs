@@ -141,6 +141,16 @@ fn show_and_path() {
         "{}",
         stderr(&json)
     );
+    // JSON that is not an object (4D's code 2) is no session either.
+    std::fs::write(&file, "[1,2]").unwrap();
+    let json = d.cli(&["--json", "show", "1818"]);
+    assert_eq!(json.status.code(), Some(1), "{}", stderr(&json));
+    assert!(json.stdout.is_empty(), "{}", stdout(&json));
+    assert!(
+        stderr(&json).contains("is an array, not a JSON object"),
+        "{}",
+        stderr(&json)
+    );
     // Control characters from the file never reach the terminal.
     std::fs::write(&file, format!("{torn}\u{1b}[2J\u{9b}1m\r\n\tend")).unwrap();
     let human = d.cli(&["show", "1818"]);

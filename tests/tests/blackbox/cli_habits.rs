@@ -384,6 +384,44 @@ fn approve_and_accept_all_pending() {
     let out = d.cli(&["accept", "--all-pending"]);
     assert!(out.status.success());
     assert!(stderr(&out).contains("no pending session"));
+    // Nothing pending, but accepted and not pushed yet: --push still pushes.
+    d.ok(&["set-status", "pending", SEED_ID, "--push"]);
+    d.ok(&["accept", SEED_ID]);
+    assert_eq!(d.cli(&["verify", SEED_TOKEN]).status.code(), Some(3));
+    let r = d.json(&["accept", "--all-pending", "--push"]);
+    assert_eq!(r["sessions"], serde_json::json!([]));
+    assert_eq!(r["push"]["updated"], 1, "{r}");
+    assert_eq!(d.cli(&["verify", SEED_TOKEN]).status.code(), Some(0));
+}
+
+#[test]
+fn accept_all_pending_takes_more_sessions_than_one_request_holds() {
+    let d = Daemon::start();
+    // Names of about 300 bytes (the longest folder name there may be):
+    // 3 600 of them are more than the 1 MiB a request may be.
+    let app = format!("com.{}", "x".repeat(250));
+    let folder = d.apps_dir().join(&app);
+    std::fs::create_dir(&folder).unwrap();
+    let n = 3600u64;
+    for i in 0..n {
+        let id = format!("{:040x}", 0xacce_0000u64 + i);
+        let doc = session_json(&app, None, &id, "pending");
+        std::fs::write(folder.join(&id), doc.to_string()).unwrap();
+    }
+    d.ok(&["refresh"]);
+    let (r, code) = d.json_code(&["accept", "--all-pending", &app, "--push"]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["sessions"].as_array().unwrap().len() as u64, n);
+    // Never pushed before: all of them go live now.
+    assert_eq!(r["push"]["added"].as_u64(), Some(n), "{}", r["push"]);
+    let apps = d.json(&["apps"]);
+    let row = apps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["folder"] == app.as_str())
+        .unwrap();
+    assert_eq!(row["pending"], 0);
 }
 
 #[test]

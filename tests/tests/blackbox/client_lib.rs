@@ -183,6 +183,42 @@ async fn a_daemon_that_does_not_answer_times_out() {
     server.abort();
 }
 
+#[tokio::test]
+async fn a_daemon_that_closes_during_the_handshake_is_gone_not_a_stranger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("closing.sock");
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    // Reads the hello and closes, as a daemon stopping (or too full to say
+    // it is busy) does.
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut conn = Connection::new(stream, 1 << 20);
+        let _: ClientHello = conn.recv().await.unwrap().unwrap();
+    });
+    match Client::connect(&path).await {
+        Err(ClientError::ConnectionLost { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_request_larger_than_the_daemon_takes_is_not_sent() {
+    let d = Daemon::start();
+    let client = Client::connect(&d.socket).await.unwrap();
+    // One name longer than a request may be: refused here, nothing sent,
+    // and the connection still good.
+    let huge = "a".repeat(mobile_session::proto::MAX_REQUEST_FRAME + 1);
+    match client.delete(&[huge], false).await {
+        Err(ClientError::TooLarge { max }) => {
+            assert_eq!(max, mobile_session::proto::MAX_REQUEST_FRAME)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!d.log_text().contains("request refused"));
+    client.status().await.unwrap();
+}
+
 #[test]
 fn the_library_builds_without_the_command_line_dependencies() {
     // The dependency graph of `mobile-session` for an embedder

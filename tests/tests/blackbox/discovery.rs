@@ -153,6 +153,14 @@ fn no_daemon_anywhere_lists_the_paths_tried() {
             && err.contains("start it"),
         "{err}"
     );
+    // A path that is no socket at all is called that, not a dead daemon.
+    let out = client_env(
+        &["--socket", "/etc/passwd", "status"],
+        &[("XDG_RUNTIME_DIR", xdg.path())],
+    );
+    assert_eq!(out.status.code(), Some(69));
+    let err = stderr(&out);
+    assert!(err.contains("/etc/passwd is not a socket"), "{err}");
 }
 
 #[test]
@@ -173,6 +181,22 @@ fn a_wrong_socket_points_to_the_running_daemon() {
                 "a mobile-sessiond socket exists at {SYSTEM_SOCKET}"
             ))
             && !err.contains("start it"),
+        "{err}"
+    );
+    // The same when the variable names the wrong path.
+    let out = client_env(
+        &["status"],
+        &[
+            ("XDG_RUNTIME_DIR", dir.path()),
+            ("MOBILE_SESSION_SOCKET", &wrong),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(69));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "a mobile-sessiond socket exists at {SYSTEM_SOCKET}"
+        )) && !err.contains("start it"),
         "{err}"
     );
 }
