@@ -421,21 +421,16 @@ mod tests {
         let r = run(&sh(&script), Duration::from_millis(300), "{}", "a");
         assert!(matches!(r, Err(HookError::TimedOut(300))), "{r:?}");
         // The background `sleep` was in the hook's group: it dies too.
-        let pid: i32 = std::fs::read_to_string(&pidfile)
+        wait_gone(pid_in(&pidfile));
+    }
+
+    /// The pid a hook's script wrote.
+    fn pid_in(file: &std::path::Path) -> i32 {
+        std::fs::read_to_string(file)
             .unwrap()
             .trim()
             .parse()
-            .unwrap();
-        let start = Instant::now();
-        loop {
-            // SAFETY: signal 0 only checks that the process exists.
-            let alive = unsafe { libc::kill(pid, 0) } == 0 && !is_zombie(pid);
-            if !alive {
-                break;
-            }
-            assert!(start.elapsed() < LONG, "the hook's child survived");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+            .unwrap()
     }
 
     fn wait_gone(pid: i32) {
@@ -457,12 +452,7 @@ mod tests {
             pidfile.display()
         );
         assert!(run(&sh(&script), LONG, "{}", "a").unwrap().success);
-        let pid: i32 = std::fs::read_to_string(&pidfile)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        wait_gone(pid);
+        wait_gone(pid_in(&pidfile));
     }
 
     #[test]
@@ -476,12 +466,7 @@ mod tests {
         );
         let answer = run(&sh(&script), LONG, "{}", "a").unwrap();
         assert!(answer.success);
-        let pid: i32 = std::fs::read_to_string(&pidfile)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        wait_gone(pid);
+        wait_gone(pid_in(&pidfile));
     }
 
     #[test]
