@@ -464,23 +464,27 @@ impl Txn<'_> {
         }
     }
 
-    /// Re-reads one app folder: its files now, and the entries of files gone.
-    /// A folder that cannot be listed keeps its entries and is marked
-    /// unreadable; one that is gone is forgotten.
     /// Reads an app folder's `manifest.json` again (written or changed after
     /// the folder was read): the name the app is known by, nothing else.
     pub fn refresh_manifest(&mut self, folder: &str) {
-        let manifest = self
-            .core
-            .store
-            .read_manifest(folder)
-            .as_deref()
-            .and_then(crate::model::app::app_label);
+        let manifest = self.manifest_label(folder);
         if let Some(app) = lock(&self.core.disk).app_mut_if_known(folder) {
             app.meta.manifest_label = manifest;
         }
     }
 
+    /// The app label an app folder's `manifest.json` gives, read now.
+    fn manifest_label(&self, folder: &str) -> Option<crate::model::app::AppLabel> {
+        self.core
+            .store
+            .read_manifest(folder)
+            .as_deref()
+            .and_then(crate::model::app::app_label)
+    }
+
+    /// Re-reads one app folder: its files now, and the entries of files gone.
+    /// A folder that cannot be listed keeps its entries and is marked
+    /// unreadable; one that is gone is forgotten.
     pub fn sync_folder(&mut self, folder: &str) {
         let names = match self.core.store.session_names(folder) {
             Ok(n) => n,
@@ -490,12 +494,7 @@ impl Txn<'_> {
             }
             Err(e) => return self.folder_unreadable(folder, &e),
         };
-        let manifest = self
-            .core
-            .store
-            .read_manifest(folder)
-            .as_deref()
-            .and_then(crate::model::app::app_label);
+        let manifest = self.manifest_label(folder);
         lock(&self.core.retries).forget(&Retry::Folder(folder.into()));
         let (known, was_unreadable) = {
             let mut disk = lock(&self.core.disk);
