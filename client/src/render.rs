@@ -377,13 +377,14 @@ pub fn verify(reply: &mobile_session::VerifyReply, view: &View) -> String {
         );
     }
     if view.quiet {
-        return reply
-            .id
-            .as_ref()
-            .map(|id| format!("{id}\n"))
-            .unwrap_or_default();
+        return id_line(reply.id.as_deref());
     }
     format!("{}\n", view.status_word(reply.status.as_str()))
+}
+
+/// `-q` output of a command that answers a session id: the id, or nothing.
+fn id_line(id: Option<&str>) -> String {
+    id.map(|id| format!("{id}\n")).unwrap_or_default()
 }
 
 pub fn auth_json(reply: &AuthReply) -> Value {
@@ -406,11 +407,7 @@ pub fn authenticated(reply: &AuthReply, view: &View) -> String {
         return format!("{}\n", auth_json(reply));
     }
     if view.quiet {
-        return reply
-            .id
-            .as_ref()
-            .map(|id| format!("{id}\n"))
-            .unwrap_or_default();
+        return id_line(reply.id.as_deref());
     }
     let mut out = String::new();
     if !reply.success {

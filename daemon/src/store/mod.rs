@@ -718,6 +718,20 @@ mod tests {
         (dir, store)
     }
 
+    /// Whether a checked rewrite of T.com.x/abcd, read as `read`, is refused
+    /// because the file changed since.
+    fn changed_meanwhile(s: &SessionStore, read: &FileBytes) -> bool {
+        matches!(
+            s.write(
+                "T.com.x",
+                "abcd",
+                b"mine",
+                WriteMode::ReplaceIfUnchanged(read)
+            ),
+            Err(StoreError::Changed { .. })
+        )
+    }
+
     #[test]
     fn atomic_replace_keeps_mode_and_leaves_no_temp() {
         let (_d, s) = store();
@@ -773,29 +787,13 @@ mod tests {
         let read = s.read("T.com.x", "abcd").unwrap();
         // Same size, rewritten in place (the mtime may not even move).
         std::fs::write(&p, "v2").unwrap();
-        assert!(matches!(
-            s.write(
-                "T.com.x",
-                "abcd",
-                b"mine",
-                WriteMode::ReplaceIfUnchanged(&read)
-            ),
-            Err(StoreError::Changed { .. })
-        ));
+        assert!(changed_meanwhile(&s, &read));
         // Replaced by a rename.
         let read = s.read("T.com.x", "abcd").unwrap();
         let other = s.root().join("T.com.x").join(".editor");
         std::fs::write(&other, "v2").unwrap();
         std::fs::rename(&other, &p).unwrap();
-        assert!(matches!(
-            s.write(
-                "T.com.x",
-                "abcd",
-                b"mine",
-                WriteMode::ReplaceIfUnchanged(&read)
-            ),
-            Err(StoreError::Changed { .. })
-        ));
+        assert!(changed_meanwhile(&s, &read));
         assert_eq!(std::fs::read(&p).unwrap(), b"v2");
         assert_eq!(
             std::fs::read_dir(s.root().join("T.com.x")).unwrap().count(),
@@ -832,15 +830,7 @@ mod tests {
             );
             std::thread::yield_now();
         }
-        assert!(matches!(
-            s.write(
-                "T.com.x",
-                "abcd",
-                b"mine",
-                WriteMode::ReplaceIfUnchanged(&read)
-            ),
-            Err(StoreError::Changed { .. })
-        ));
+        assert!(changed_meanwhile(&s, &read));
         drop(read);
         writer.join().unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"0123456789");

@@ -2,39 +2,10 @@
 //! calls reuse it; the policy decides accepted or pending.
 
 use crate::common::*;
+// The bodies the 4D iOS and Android SDKs send, signed in through the library.
+use crate::signin::{android_body, auth, ios_body};
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
-
-fn ios_body(device: &str, email: &str) -> Value {
-    json!({
-        "email": email,
-        "password": "hunter2-secret",
-        "send": "link",
-        "application": {"id": "com.contactApp.Contact", "name": "Contact", "version": "1.0.0"},
-        "team": {"id": "UTT7VDX8W5"},
-        "language": {"id": "fr_FR", "code": "fr", "region": "FR"},
-        "device": {"id": device, "description": "iPhone 15", "version": "17.4", "os": "iOS", "simulator": false},
-        "parameters": {"customer": 42},
-        "session": {"ip": "::ffff:10.0.0.7"}
-    })
-}
-
-fn android_body(device: &str) -> Value {
-    json!({
-        "email": "li.wei@example.com",
-        "password": "p",
-        "application": {"id": "com.sample.tasks", "name": "Tasks", "version": "2.0.0"},
-        "language": {"id": "en_US", "code": "en", "region": "US"},
-        "device": {"id": device, "description": "Pixel 8", "version": "34", "os": "Android", "simulator": false},
-        "session": {"ip": "::ffff:10.0.0.8"}
-    })
-}
-
-/// Through the library: the CLI's exit code tells accepted, pending and
-/// refused apart, which these tests do not need.
-fn auth(d: &Daemon, body: &Value) -> Value {
-    crate::signin::auth(d, body)
-}
 
 /// The written file passes every validity rule (a push reports nothing).
 fn assert_valid_file(d: &Daemon, app: &str, id: &str) -> Value {
@@ -96,7 +67,7 @@ fn ios_first_sign_in_creates_a_live_session() {
 #[test]
 fn android_sign_in_has_no_team() {
     let d = Daemon::start();
-    let body = android_body("android-device-9");
+    let body = android_body("android-device-9", "li.wei@example.com");
     let file = d.dir.path().join("body.json");
     std::fs::write(&file, body.to_string()).unwrap();
     let out = d.cli(&["--json", "authenticate", file.to_str().unwrap()]);
@@ -194,13 +165,13 @@ accept_email_domains = ["example.com"]
     );
 
     // E-mail domains (keyed by app id): listed → accepted, others pending.
-    let ok = auth(&d, &android_body("DROID-1"));
+    let ok = auth(&d, &android_body("DROID-1", "li.wei@example.com"));
     assert_eq!(ok["status"], "accepted");
-    let mut other = android_body("DROID-2");
+    let mut other = android_body("DROID-2", "li.wei@example.com");
     other["email"] = "mallory@evil.test".into();
     assert_eq!(auth(&d, &other)["status"], "pending");
     // Default for an app with no override.
-    let mut body = android_body("DROID-3");
+    let mut body = android_body("DROID-3", "li.wei@example.com");
     body["application"]["id"] = "com.brand.new".into();
     assert_eq!(auth(&d, &body)["status"], "accepted");
     assert!(d.apps_dir().join("com.brand.new").is_dir());
