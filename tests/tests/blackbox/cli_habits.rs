@@ -283,8 +283,10 @@ fn verify_reads_the_token_from_stdin_and_strips_bearer() {
 /// A pipe whose reading end is already closed: the first write fails.
 fn closed_pipe() -> OwnedFd {
     let mut fds = [0; 2];
-    // SAFETY: pipe(2) fills two fresh descriptors we then own.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // Close-on-exec: a daemon another test starts meanwhile must not
+    // inherit the reading end, or the write would not fail.
+    // SAFETY: pipe2(2) fills two fresh descriptors we then own.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
     // SAFETY: both are open and owned by nobody else.
     let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     drop(read);

@@ -70,14 +70,19 @@ impl Tmux {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "ui"]).stdout).into_owned()
     }
 
-    /// Polls the screen until `cond` holds; returns that screen.
+    /// Polls the screen until `cond` holds on a settled screen (two
+    /// captures in a row the same), and returns it: a capture taken while
+    /// the window is halfway through drawing a frame may show a new title
+    /// over rows not drawn yet.
     fn wait_screen(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
+        let mut last = String::new();
         loop {
             let screen = self.screen();
-            if cond(&screen) {
+            if cond(&screen) && screen == last {
                 return screen;
             }
+            last = screen.clone();
             assert!(
                 start.elapsed() < DEADLINE,
                 "timed out waiting until {what}; the screen:\n{screen}"
