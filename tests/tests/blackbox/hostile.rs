@@ -265,7 +265,9 @@ fn the_busy_warning_is_logged_once_per_burst() {
 #[test]
 fn an_idle_client_is_closed_and_a_watch_is_not() {
     let d = Daemon::start_with(Opts {
-        config: Some("idle_timeout_ms = 300\n".into()),
+        // Long enough that a command-line client this test runs is not
+        // closed between its hello and its request on a loaded machine.
+        config: Some("idle_timeout_ms = 1000\n".into()),
         ..Default::default()
     });
     let rt = runtime();
@@ -290,7 +292,7 @@ fn an_idle_client_is_closed_and_a_watch_is_not() {
         .unwrap()
         .expect("the stream is open");
     assert_eq!(ev.kind, mobile_session_proto::EventKind::Pushed);
-    // A client that asks nothing but keeps its connection is closed too.
+    // The watch is still counted: it was never closed.
     assert_eq!(d.json(&["status"])["watchers"], 1);
 }
 
