@@ -161,13 +161,10 @@ fn closed_by_daemon(s: &mut std::os::unix::net::UnixStream) -> Result<(), String
     let start = std::time::Instant::now();
     let mut buf = [0u8; 256];
     loop {
-        match s.read(&mut buf) {
+        match read_past_signals(|| s.read(&mut buf)) {
             Ok(0) => return Ok(()),
             Ok(n) => eprintln!("{n} unexpected bytes before the close"),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(()),
-            // A read with a timeout is not restarted after a signal, even
-            // one nobody handles (a stop and continue of this process).
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(format!("{e} after {:?}", start.elapsed())),
         }
     }

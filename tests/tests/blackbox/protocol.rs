@@ -26,15 +26,10 @@ fn read_frame(s: &mut UnixStream) -> Option<Vec<u8>> {
 fn assert_closed(s: &mut UnixStream) {
     s.set_read_timeout(Some(DEADLINE)).unwrap();
     let mut buf = [0u8; 64];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
-            // A read with a timeout is not restarted after a signal, even
-            // one nobody handles (a stop and continue of this process).
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            other => panic!("connection still open: {other:?}"),
-        }
+    match read_past_signals(|| s.read(&mut buf)) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("connection still open: {other:?}"),
     }
 }
 

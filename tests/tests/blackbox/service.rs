@@ -25,14 +25,8 @@ impl Notify {
 
     fn next(&self) -> String {
         let mut buf = vec![0u8; 4096];
-        let n = loop {
-            match self.sock.recv(&mut buf) {
-                // A read with a timeout is not restarted after a signal,
-                // even one nobody handles (a stop and continue of this process).
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                r => break r.expect("a notification before the deadline"),
-            }
-        };
+        let n = read_past_signals(|| self.sock.recv(&mut buf))
+            .expect("a notification before the deadline");
         String::from_utf8(buf[..n].to_vec()).unwrap()
     }
 

@@ -91,6 +91,18 @@ pub fn chown_tree(root: &Path, uid: u32) {
     }
 }
 
+/// Repeats a read on a socket with a read timeout until it gives something
+/// else than EINTR: such a read is not restarted after a signal, even one
+/// nobody handles (this process stopped and continued, a frozen machine).
+pub fn read_past_signals<T>(mut read: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    loop {
+        match read() {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
 /// Polls `cond` until it holds or the deadline passes.
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
