@@ -87,12 +87,28 @@ fn poll_opts() -> Opts {
     }
 }
 
+/// Writes a session file whole: a dot-file (ignored) renamed into place.
+/// `std::fs::write` creates or truncates, then writes: a writer stalled
+/// between the two for longer than `settle_ms` lets the daemon read an
+/// empty file (an `invalid` event, then `changed`).
+fn put(path: &std::path::Path, text: &str) {
+    let tmp = path.with_file_name(format!(
+        ".{}.test-tmp",
+        path.file_name().unwrap().to_str().unwrap()
+    ));
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
 fn every_kind_of_change(d: &Daemon) {
     let w = Watch::start(d);
     let app = "com.contactApp.Contact";
     let team = Some("UTT7VDX8W5");
 
-    // Created.
+    // Created in place (open, write, close), as a writer without a
+    // temporary file does: the file is empty only for the microseconds
+    // between the two. The other files of this test are put whole by a
+    // rename.
     let id = "c0ffee0000000000000000000000000000000001";
     std::fs::write(
         d.file(IOS, id),
@@ -105,11 +121,20 @@ fn every_kind_of_change(d: &Daemon) {
     w.expect("created", |e| is(e, "created", id));
 
     // Status changed by an external edit.
-    std::fs::write(
-        d.file(IOS, id),
-        session_json(app, team, id, "accepted").to_string(),
-    )
-    .unwrap();
+    // In place (no truncation: the new text is longer), one write.
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(d.file(IOS, id))
+            .unwrap();
+        f.write_all(
+            session_json(app, team, id, "accepted")
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+    }
     wait_until("an edit shows up", || {
         row(d, id).is_some_and(|r| r["status"] == "accepted")
     });
@@ -141,11 +166,10 @@ fn every_kind_of_change(d: &Daemon) {
 
     // Renamed session file (mv old new): one goes, the other comes.
     let a = "aaaa000000000000000000000000000000000002";
-    std::fs::write(
-        d.file(IOS, a),
-        session_json(app, team, a, "accepted").to_string(),
-    )
-    .unwrap();
+    put(
+        &d.file(IOS, a),
+        &session_json(app, team, a, "accepted").to_string(),
+    );
     w.expect("created", |e| is(e, "created", a));
     let b = "bbbb000000000000000000000000000000000003";
     std::fs::rename(d.file(IOS, a), d.file(IOS, b)).unwrap();
@@ -158,11 +182,10 @@ fn every_kind_of_change(d: &Daemon) {
     let new_app = "NEWTEAM123.com.fresh.app";
     let nid = "dddd000000000000000000000000000000000004";
     std::fs::create_dir(d.apps_dir().join(new_app)).unwrap();
-    std::fs::write(
-        d.file(new_app, nid),
-        session_json("com.fresh.app", Some("NEWTEAM123"), nid, "accepted").to_string(),
-    )
-    .unwrap();
+    put(
+        &d.file(new_app, nid),
+        &session_json("com.fresh.app", Some("NEWTEAM123"), nid, "accepted").to_string(),
+    );
     wait_until("a new app folder's file shows up", || row(d, nid).is_some());
     w.expect("created in new folder", |e| is(e, "created", nid));
     assert!(d
@@ -403,11 +426,10 @@ fn names_that_are_not_utf8_and_touches_of_the_root_cost_no_rescan() {
     .unwrap();
     // Something real afterwards: once it is seen, the odd ones were too.
     let id = "0dd0000000000000000000000000000000000000";
-    std::fs::write(
-        d.file(ANDROID, id),
-        session_json(ANDROID, None, id, "accepted").to_string(),
-    )
-    .unwrap();
+    put(
+        &d.file(ANDROID, id),
+        &session_json(ANDROID, None, id, "accepted").to_string(),
+    );
     w.expect("created", |e| is(e, "created", id));
     assert_eq!(d.json(&["status"])["rescans"], 0);
     assert_eq!(d.json(&["push"])["added"], 1);
