@@ -418,10 +418,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pidfile = dir.path().join("pid");
         let script = format!("sleep 60 & echo $! > {}; wait", pidfile.display());
-        let r = run(&sh(&script), Duration::from_millis(300), "{}", "a");
-        assert!(matches!(r, Err(HookError::TimedOut(300))), "{r:?}");
-        // The background `sleep` was in the hook's group: it dies too.
-        wait_gone(pid_in(&pidfile));
+        // A run where the shell had not even started `sleep` when the time
+        // was up (a loaded or frozen machine) proves nothing: try longer.
+        for ms in [300u64, 2_000, 10_000] {
+            let r = run(&sh(&script), Duration::from_millis(ms), "{}", "a");
+            assert!(
+                matches!(r, Err(HookError::TimedOut(t)) if t == ms as u128),
+                "{r:?}"
+            );
+            if std::fs::read_to_string(&pidfile).is_ok_and(|s| s.ends_with('\n')) {
+                // The background `sleep` was in the hook's group: it dies too.
+                wait_gone(pid_in(&pidfile));
+                return;
+            }
+        }
+        panic!("the hook never started its background process");
     }
 
     /// The pid a hook's script wrote.
