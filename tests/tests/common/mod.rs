@@ -133,12 +133,31 @@ pub struct Opts {
 pub const NOBODY: u32 = 65534;
 
 /// A copy of a built binary that any user may run (the checkout may sit
-/// under a folder only root can enter), made once per binary.
+/// under a folder only root can enter), made once per binary and test
+/// process. It is a hard link when it can be; folders left by earlier test
+/// processes are removed, so their links do not keep old builds on disk.
 pub fn for_others(bin: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
+    const PREFIX: &str = "mobile-session-bins-";
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("mobile-session-bins-{}", std::process::id()));
+        let tmp = std::env::temp_dir();
+        for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(PREFIX)?.parse().ok());
+            // Gone is ESRCH; EPERM is a live process of another user.
+            let gone = |pid: i32| {
+                // SAFETY: signal 0 only asks whether the process exists.
+                (unsafe { libc::kill(pid, 0) }) != 0
+                    && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+            };
+            if pid.is_some_and(gone) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = tmp.join(format!("{PREFIX}{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         dir
@@ -150,8 +169,19 @@ pub fn for_others(bin: &Path) -> PathBuf {
         let _ = std::fs::remove_file(&path);
         if std::fs::hard_link(bin, &path).is_err() {
             std::fs::copy(bin, &path).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            // A child another test forked while the copy was open for
+            // writing holds it until its exec: running the copy fails with
+            // ETXTBSY until then. Our descriptor is closed, so once one run
+            // starts, no later one can fail so.
+            wait_until("the copied binary can run", || {
+                Command::new(&path)
+                    .arg("--version")
+                    .stdout(Stdio::null())
+                    .output()
+                    .map_or_else(|e| e.raw_os_error() != Some(libc::ETXTBSY), |_| true)
+            });
         }
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         copied.push(path.clone());
     }
     path
