@@ -173,7 +173,7 @@ pub fn for_others(bin: &Path) -> PathBuf {
             // A child another test forked while the copy was open for
             // writing holds it until its exec: running the copy fails with
             // ETXTBSY until then. Our descriptor is closed, so once one run
-            // starts, no later one can fail so.
+            // succeeds, no later one can fail so.
             wait_until("the copied binary can run", || {
                 Command::new(&path)
                     .arg("--version")
