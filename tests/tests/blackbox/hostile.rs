@@ -5,9 +5,7 @@
 use crate::common::*;
 use mobile_session::Client;
 use mobile_session_proto::connection::{decode, encode};
-use mobile_session_proto::{
-    ClientHello, ErrorCode, HelloOutcome, Request, Response, ServerHello, SessionFilter, Status,
-};
+use mobile_session_proto::{ErrorCode, HelloOutcome, Request, Response, Status};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Barrier};
@@ -132,28 +130,6 @@ fn an_external_writer_by_rename_loses_nothing_to_set_status() {
     race(Writer::Rename, 500);
 }
 
-/// Says hello on a raw socket; the stream and the daemon's answer.
-fn handshake(d: &Daemon) -> (std::os::unix::net::UnixStream, HelloOutcome) {
-    use std::io::Read;
-    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-    s.set_read_timeout(Some(DEADLINE)).unwrap();
-    let body = encode(&ClientHello::current()).unwrap();
-    s.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
-    s.write_all(&body).unwrap();
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).unwrap();
-    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-    s.read_exact(&mut body).unwrap();
-    let hello: ServerHello = decode(&body).unwrap();
-    (s, hello.outcome)
-}
-
-fn send_request(s: &mut std::os::unix::net::UnixStream, r: &Request) {
-    let body = encode(r).unwrap();
-    s.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
-    s.write_all(&body).unwrap();
-}
-
 /// Waits until the daemon has closed `s` (a read gives the end of stream);
 /// otherwise says what the read gave instead.
 fn closed_by_daemon(s: &mut std::os::unix::net::UnixStream) -> Result<(), String> {
@@ -180,7 +156,7 @@ fn past_max_connections_a_client_is_told_busy_then_served_again() {
     // The test runs as root, an admin: admins have a few places more.
     let mut held = Vec::new();
     loop {
-        let (s, outcome) = handshake(&d);
+        let (s, outcome) = raw_hello(&d);
         match outcome {
             HelloOutcome::Welcome { .. } => held.push(s),
             HelloOutcome::Busy { reason } => {
@@ -218,7 +194,7 @@ fn the_busy_warning_is_logged_once_per_burst() {
     let burst = |more: usize| {
         let mut held = Vec::new();
         loop {
-            let (s, outcome) = handshake(&d);
+            let (s, outcome) = raw_hello(&d);
             match outcome {
                 HelloOutcome::Welcome { .. } => held.push(s),
                 HelloOutcome::Busy { .. } => break,
@@ -227,7 +203,7 @@ fn the_busy_warning_is_logged_once_per_burst() {
             assert!(held.len() <= 64, "never busy");
         }
         for _ in 0..more {
-            let (_, outcome) = handshake(&d);
+            let (_, outcome) = raw_hello(&d);
             assert!(matches!(outcome, HelloOutcome::Busy { .. }), "{outcome:?}");
         }
         drop(held);
@@ -275,7 +251,7 @@ fn an_idle_client_is_closed_and_a_watch_is_not() {
     wait_until("the watch is subscribed", || {
         d.json(&["status"])["watchers"] == 1
     });
-    let (mut idle, outcome) = handshake(&d);
+    let (mut idle, outcome) = raw_hello(&d);
     assert!(matches!(outcome, HelloOutcome::Welcome { .. }));
     if let Err(e) = closed_by_daemon(&mut idle) {
         panic!("the idle client was not closed: {e}\n{}", d.log_text());
@@ -295,7 +271,6 @@ fn an_idle_client_is_closed_and_a_watch_is_not() {
 
 #[test]
 fn a_client_that_keeps_asking_is_not_closed_as_idle() {
-    use std::io::Read;
     let idle = Duration::from_millis(300);
     let d = Daemon::start_with(Opts {
         config: Some(format!("idle_timeout_ms = {}\n", idle.as_millis())),
@@ -307,13 +282,8 @@ fn a_client_that_keeps_asking_is_not_closed_as_idle() {
     .unwrap();
     // One request and its answer; an error if the connection is gone.
     let exchange = |s: &mut std::os::unix::net::UnixStream| -> std::io::Result<Response> {
-        s.write_all(&(verify.len() as u32).to_be_bytes())?;
-        s.write_all(&verify)?;
-        let mut len = [0u8; 4];
-        s.read_exact(&mut len)?;
-        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-        s.read_exact(&mut body)?;
-        Ok(decode(&body).unwrap())
+        write_frame(s, &verify)?;
+        Ok(decode(&read_frame(s)?).unwrap())
     };
     // Requests every 50 ms for four idle periods: the idle timer fires
     // early over and over and must be moved on, not close the connection.
@@ -325,7 +295,7 @@ fn a_client_that_keeps_asking_is_not_closed_as_idle() {
         // bounds from above how long the daemon has waited since its last
         // answer (or since the hello).
         let start = std::time::Instant::now();
-        let (mut s, _) = handshake(&d);
+        let (mut s, _) = raw_hello(&d);
         let mut last = start;
         let mut stalled = false;
         let mut answers = 0;
@@ -367,13 +337,7 @@ fn clients_that_do_not_read_a_long_listing_keep_memory_bounded() {
     let before = d.rss_kib();
     let mut stalled = Vec::new();
     for _ in 0..50 {
-        let (mut s, _) = handshake(&d);
-        send_request(&mut s, &Request::Sessions(SessionFilter::default()));
-        // Read the first bytes only: the daemon has started the listing.
-        use std::io::Read;
-        let mut first = [0u8; 4];
-        s.read_exact(&mut first).unwrap();
-        stalled.push(s);
+        stalled.push(started_listing(&d));
     }
     let during = d.rss_kib();
     let grown_mib = during.saturating_sub(before) / 1024;
@@ -393,7 +357,6 @@ fn clients_that_do_not_read_a_long_listing_keep_memory_bounded() {
 
 #[test]
 fn idle_clients_that_sent_one_large_request_keep_memory_bounded() {
-    use std::io::Read;
     let d = Daemon::start();
     let before = d.rss_kib();
     // Just under the request limit; encoded once, sent by each client.
@@ -403,19 +366,14 @@ fn idle_clients_that_sent_one_large_request_keep_memory_bounded() {
     .unwrap();
     let mut idle = Vec::new();
     for _ in 0..200 {
-        let (mut s, outcome) = handshake(&d);
+        let (mut s, outcome) = raw_hello(&d);
         assert!(
             matches!(outcome, HelloOutcome::Welcome { .. }),
             "{outcome:?}"
         );
-        s.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
-        s.write_all(&body).unwrap();
+        write_frame(&mut s, &body).unwrap();
         // The answer: the daemon has taken the whole frame.
-        let mut len = [0u8; 4];
-        s.read_exact(&mut len).unwrap();
-        let mut answer = vec![0u8; u32::from_be_bytes(len) as usize];
-        s.read_exact(&mut answer).unwrap();
-        let answer: Response = decode(&answer).unwrap();
+        let answer: Response = decode(&read_frame(&mut s).unwrap()).unwrap();
         assert!(matches!(answer, Response::Verified(_)), "{answer:?}");
         idle.push(s);
     }

@@ -372,28 +372,7 @@ fn stalled_listing(d: &Daemon) -> std::os::unix::net::UnixStream {
         std::fs::write(d.file(ANDROID, &id), doc.to_string()).unwrap();
     }
     d.ok(&["refresh"]);
-    use mobile_session_proto::connection::{decode, encode};
-    use std::io::{Read, Write};
-    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-    let send = |s: &mut std::os::unix::net::UnixStream, body: Vec<u8>| {
-        s.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
-        s.write_all(&body).unwrap();
-    };
-    send(
-        &mut s,
-        encode(&mobile_session_proto::ClientHello::current()).unwrap(),
-    );
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).unwrap();
-    let mut hello = vec![0u8; u32::from_be_bytes(len) as usize];
-    s.read_exact(&mut hello).unwrap();
-    let _: mobile_session_proto::ServerHello = decode(&hello).unwrap();
-    send(
-        &mut s,
-        encode(&mobile_session_proto::Request::Sessions(Default::default())).unwrap(),
-    );
-    s.read_exact(&mut len).unwrap(); // the listing has started
-    s
+    started_listing(d)
 }
 
 #[test]

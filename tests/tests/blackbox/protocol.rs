@@ -9,20 +9,6 @@ use mobile_session_proto::{
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 
-fn write_frame(s: &mut UnixStream, body: &[u8]) {
-    s.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
-    s.write_all(body).unwrap();
-}
-
-/// Reads one frame body; `None` at end of stream.
-fn read_frame(s: &mut UnixStream) -> Option<Vec<u8>> {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).ok()?;
-    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-    s.read_exact(&mut body).ok()?;
-    Some(body)
-}
-
 fn assert_closed(s: &mut UnixStream) {
     s.set_read_timeout(Some(DEADLINE)).unwrap();
     let mut buf = [0u8; 64];
@@ -34,11 +20,8 @@ fn assert_closed(s: &mut UnixStream) {
 }
 
 fn connect(d: &Daemon) -> UnixStream {
-    let mut s = UnixStream::connect(&d.socket).unwrap();
-    s.set_read_timeout(Some(DEADLINE)).unwrap();
-    write_frame(&mut s, &encode(&ClientHello::current()).unwrap());
-    let hello: ServerHello = decode(&read_frame(&mut s).unwrap()).unwrap();
-    assert!(matches!(hello.outcome, HelloOutcome::Welcome { .. }));
+    let (s, outcome) = raw_hello(d);
+    assert!(matches!(outcome, HelloOutcome::Welcome { .. }));
     s
 }
 
@@ -94,7 +77,8 @@ fn a_hello_larger_than_a_hello_is_refused_before_it_is_read() {
             token: "A".repeat(100_000),
         })
         .unwrap(),
-    );
+    )
+    .unwrap();
     let answer: Response = decode(&read_frame(&mut s).expect("an answer")).unwrap();
     assert!(matches!(answer, Response::Verified(_)), "{answer:?}");
 }
@@ -103,13 +87,13 @@ fn a_hello_larger_than_a_hello_is_refused_before_it_is_read() {
 fn garbage_frames_are_refused() {
     let d = Daemon::start();
     let mut s = connect(&d);
-    write_frame(&mut s, &[0xFF, 0x13, 0x37, 0x00, 0x42, 0x99, 0xAA]);
+    write_frame(&mut s, &[0xFF, 0x13, 0x37, 0x00, 0x42, 0x99, 0xAA]).unwrap();
     expect_error_then_close(&mut s, "request refused");
     // A valid request with trailing junk.
     let mut s = connect(&d);
     let mut body = encode(&Request::Status).unwrap();
     body.extend_from_slice(b"junk");
-    write_frame(&mut s, &body);
+    write_frame(&mut s, &body).unwrap();
     expect_error_then_close(&mut s, "trailing");
     // Garbage instead of a handshake.
     let mut s = UnixStream::connect(&d.socket).unwrap();
@@ -136,7 +120,7 @@ fn wrong_protocol_version_is_refused_with_a_clear_error() {
         protocol: PROTOCOL_VERSION + 41,
         client_version: "9.9.9".into(),
     };
-    write_frame(&mut s, &encode(&hello).unwrap());
+    write_frame(&mut s, &encode(&hello).unwrap()).unwrap();
     let answer: ServerHello = decode(&read_frame(&mut s).unwrap()).unwrap();
     match answer.outcome {
         HelloOutcome::Refused { reason } => {
@@ -158,7 +142,8 @@ fn wrong_protocol_version_is_refused_with_a_clear_error() {
             ..ClientHello::current()
         })
         .unwrap(),
-    );
+    )
+    .unwrap();
     let answer: ServerHello = decode(&read_frame(&mut s).unwrap()).unwrap();
     assert!(matches!(answer.outcome, HelloOutcome::Refused { .. }));
     d.ok(&["status"]);

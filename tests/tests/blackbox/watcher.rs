@@ -332,22 +332,13 @@ fn auto_push_applies_settled_changes() {
 #[test]
 fn a_stalled_watch_client_does_not_hold_anyone_up() {
     use mobile_session_proto::connection::encode;
-    use std::io::{Read, Write};
     let d = Daemon::start();
     // A raw client that asks to watch, then never reads again.
-    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-    let frame = |b: Vec<u8>| [(b.len() as u32).to_be_bytes().to_vec(), b].concat();
-    s.write_all(&frame(
-        encode(&mobile_session_proto::ClientHello::current()).unwrap(),
-    ))
-    .unwrap();
-    let mut hello = [0u8; 4];
-    s.read_exact(&mut hello).unwrap();
-    let mut body = vec![0u8; u32::from_be_bytes(hello) as usize];
-    s.read_exact(&mut body).unwrap();
-    s.write_all(&frame(
-        encode(&mobile_session_proto::Request::Watch { app: None }).unwrap(),
-    ))
+    let (mut s, _) = raw_hello(&d);
+    write_frame(
+        &mut s,
+        &encode(&mobile_session_proto::Request::Watch { app: None }).unwrap(),
+    )
     .unwrap();
     wait_until("the stalled client is subscribed", || {
         d.json(&["status"])["watchers"] == 1
@@ -391,11 +382,7 @@ fn a_stalled_watch_client_does_not_hold_anyone_up() {
     s.set_read_timeout(Some(DEADLINE)).unwrap();
     let mut lagged = None;
     while lagged.is_none() {
-        let mut len = [0u8; 4];
-        s.read_exact(&mut len)
-            .expect("the stalled stream is still open");
-        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-        s.read_exact(&mut body).unwrap();
+        let body = read_frame(&mut s).expect("the stalled stream is still open");
         if let mobile_session_proto::Response::Event(e) =
             mobile_session_proto::connection::decode(&body).unwrap()
         {

@@ -103,6 +103,59 @@ pub fn read_past_signals<T>(mut read: impl FnMut() -> std::io::Result<T>) -> std
     }
 }
 
+/// Writes one frame on a raw connection: a 4-byte big-endian length, then
+/// the body.
+pub fn write_frame(s: &mut impl std::io::Write, body: &[u8]) -> std::io::Result<()> {
+    s.write_all(&(body.len() as u32).to_be_bytes())?;
+    s.write_all(body)
+}
+
+/// Reads one frame's body from a raw connection.
+pub fn read_frame(s: &mut impl std::io::Read) -> std::io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len)?;
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body)?;
+    Ok(body)
+}
+
+/// Says hello on a raw socket (reads time out at the deadline); the stream
+/// and the daemon's answer.
+pub fn raw_hello(
+    d: &Daemon,
+) -> (
+    std::os::unix::net::UnixStream,
+    mobile_session_proto::HelloOutcome,
+) {
+    use mobile_session_proto::connection::{decode, encode};
+    let mut s = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    write_frame(
+        &mut s,
+        &encode(&mobile_session_proto::ClientHello::current()).unwrap(),
+    )
+    .unwrap();
+    let hello: mobile_session_proto::ServerHello = decode(&read_frame(&mut s).unwrap()).unwrap();
+    (s, hello.outcome)
+}
+
+/// A raw connection that asks for the whole listing, reads its first bytes
+/// (the daemon has started it) and no more: the daemon is left waiting to
+/// write the rest.
+pub fn started_listing(d: &Daemon) -> std::os::unix::net::UnixStream {
+    use std::io::Read;
+    let (mut s, _) = raw_hello(d);
+    let ask = mobile_session_proto::Request::Sessions(Default::default());
+    write_frame(
+        &mut s,
+        &mobile_session_proto::connection::encode(&ask).unwrap(),
+    )
+    .unwrap();
+    let mut first = [0u8; 4];
+    s.read_exact(&mut first).unwrap();
+    s
+}
+
 /// Polls `cond` until it holds or the deadline passes.
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
