@@ -48,9 +48,12 @@ pub enum Request {
         sessions: Vec<String>,
         push: bool,
     },
+    /// With `dry_run`, nothing is deleted (nor pushed): the answer says
+    /// what a deletion would do, session by session.
     Delete {
         sessions: Vec<String>,
         push: bool,
+        dry_run: bool,
     },
     Push {
         full: bool,
@@ -100,10 +103,15 @@ impl std::fmt::Debug for Request {
                 .field("sessions", sessions)
                 .field("push", push)
                 .finish(),
-            Request::Delete { sessions, push } => f
+            Request::Delete {
+                sessions,
+                push,
+                dry_run,
+            } => f
                 .debug_struct("Delete")
                 .field("sessions", sessions)
                 .field("push", push)
+                .field("dry_run", dry_run)
                 .finish(),
             Request::Push { full } => f.debug_struct("Push").field("full", full).finish(),
             Request::Refresh => f.write_str("Refresh"),
@@ -321,7 +329,7 @@ impl std::fmt::Debug for AuthReply {
             .field("success", &self.success)
             .field("id", &self.id)
             .field("status", &self.status)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token", &self.token.as_ref().map(|_| crate::REDACTED))
             .field("status_text", &self.status_text)
             .field("user_info", &self.user_info)
             .finish()

@@ -125,9 +125,11 @@ pub async fn execute<S: AsyncRead + AsyncWrite + Unpin>(
             sessions,
             push,
         } => blocking(ctx, move |c| set_status::handle(c, status, &sessions, push)).await,
-        Request::Delete { sessions, push } => {
-            blocking(ctx, move |c| delete::handle(c, &sessions, push)).await
-        }
+        Request::Delete {
+            sessions,
+            push,
+            dry_run,
+        } => blocking(ctx, move |c| delete::handle(c, &sessions, push, dry_run)).await,
         Request::Push { full } => blocking(ctx, move |c| push::handle(c, full)).await,
         Request::Refresh => blocking(ctx, refresh::handle).await,
         Request::Authenticate { body } => blocking(ctx, move |c| signin::handle(c, &body)).await,

@@ -120,6 +120,7 @@ fn every_request() -> Vec<Request> {
         Request::Delete {
             sessions: vec![IPAD_ID.into()],
             push: true,
+            dry_run: false,
         },
         Request::Push { full: true },
         Request::Refresh,

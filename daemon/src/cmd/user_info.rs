@@ -29,7 +29,7 @@ impl std::fmt::Debug for UserInfoBody {
             .field("user_info", &self.user_info)
             .field(
                 "device_token",
-                &self.device_token.as_ref().map(|_| "<redacted>"),
+                &self.device_token.as_ref().map(|_| super::redact::REDACTED),
             )
             .finish()
     }
