@@ -75,15 +75,19 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
+mod batch;
+mod builder;
 mod client;
 mod conn;
 mod error;
 mod events;
+mod pool;
 
-pub use client::{
-    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_REQUEST_TIMEOUT,
+pub use builder::{
+    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT,
 };
+pub use client::Client;
 pub use error::ClientError;
 pub use events::EventStream;
 
