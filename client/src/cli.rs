@@ -5,7 +5,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
+use clap_complete::engine::ArgValueCandidates;
+use mobile_session::proto::MIN_ID_PREFIX as MIN_PREFIX;
+
+use crate::completion::app_folders;
 
 /// Manage the sign-in sessions of 4D mobile apps through mobile-sessiond.
 #[derive(Debug, Parser)]
@@ -28,7 +32,7 @@ pub struct Cli {
     /// exists of $XDG_RUNTIME_DIR/mobile-sessiond/mobile-sessiond.sock (or
     /// /tmp/mobile-sessiond-UID/… without XDG_RUNTIME_DIR) and
     /// /run/mobile-sessiond/mobile-sessiond.sock]
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", value_hint = ValueHint::AnyPath)]
     pub socket: Option<PathBuf>,
     /// Machine-readable JSON on stdout (messages go to stderr)
     #[arg(long, global = true, conflicts_with = "quiet")]
@@ -64,7 +68,7 @@ pub enum Command {
         mobile-session -q sessions --email marie.dupont@example.com")]
     Sessions {
         /// Only this app: a folder name, or an app id when unambiguous
-        #[arg(value_parser = app_arg)]
+        #[arg(value_parser = app_arg, add = ArgValueCandidates::new(app_folders))]
         app: Option<String>,
         /// Only sessions with this status
         #[arg(long, value_enum)]
@@ -136,7 +140,8 @@ pub enum Command {
             value_name = "APP",
             num_args = 0..=1,
             default_missing_value = "",
-            value_parser = optional_app_arg
+            value_parser = optional_app_arg,
+            add = ArgValueCandidates::new(app_folders)
         )]
         all_pending: Option<String>,
         /// Push afterwards, so that the change is live at once
@@ -193,6 +198,7 @@ pub enum Command {
         mobile-session --json authenticate < request.json")]
     Authenticate {
         /// The request body (JSON); - or nothing reads standard input
+        #[arg(value_hint = ValueHint::FilePath)]
         file: Option<PathBuf>,
     },
     /// Store userInfo and the push token of a $userInfo body in the session of TOKEN
@@ -203,6 +209,7 @@ pub enum Command {
         /// The session's token, with or without "Bearer "; - reads it from standard input
         token: String,
         /// The body, {"userInfo":{...},"device":{"token":"..."}}; - or nothing reads standard input
+        #[arg(value_hint = ValueHint::FilePath)]
         file: Option<PathBuf>,
     },
     /// Sign out: delete the session of TOKEN and drop it from the live view
@@ -223,7 +230,12 @@ pub enum Command {
         mobile-session watch --app com.contactApp.Contact --json")]
     Watch {
         /// Only the events of this app: a folder name, or an app id when unambiguous
-        #[arg(long, value_name = "APP", value_parser = app_arg)]
+        #[arg(
+            long,
+            value_name = "APP",
+            value_parser = app_arg,
+            add = ArgValueCandidates::new(app_folders)
+        )]
         app: Option<String>,
     },
     /// Full-screen window: apps, sessions, status, push; follows changes live
@@ -236,10 +248,15 @@ pub enum Command {
         after_help = "Examples:\n  mobile-session ui\n  mobile-session --socket /run/mobile-sessiond/mobile-sessiond.sock ui"
     )]
     Ui,
-    /// Print shell completions
+    /// Print the script that makes a shell complete mobile-session's commands, options and values
+    ///
+    /// The script calls mobile-session back at each Tab (the daemon lists
+    /// the app folders when it answers), so it follows the program it comes
+    /// from: make it again after an upgrade, or source it anew in each shell.
     #[command(after_help = "Examples:\n  \
-        mobile-session completions bash > /etc/bash_completion.d/mobile-session\n  \
-        mobile-session completions zsh > \"${fpath[1]}/_mobile-session\"")]
+        echo 'source <(mobile-session completions bash)' >> ~/.bashrc\n  \
+        mobile-session completions zsh > \"${fpath[1]}/_mobile-session\"\n  \
+        mobile-session completions fish > ~/.config/fish/completions/mobile-session.fish")]
     Completions {
         /// The shell to complete for
         #[arg(value_enum)]
@@ -257,12 +274,9 @@ pub struct ManArgs {
     /// Write mobile-session.1, mobile-session-COMMAND.1 for each command and
     /// mobile-sessiond.8 into DIR (created if missing) instead of printing
     /// mobile-session.1
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub out_dir: Option<PathBuf>,
 }
-
-/// The shortest session id prefix the daemon accepts.
-const MIN_PREFIX: usize = 4;
 
 /// SESSION: hex of 4+ characters, or APP/ID with a plain APP.
 pub fn session_arg(s: &str) -> Result<String, String> {
