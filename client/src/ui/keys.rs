@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use mobile_session_proto::Status;
 
 use super::io::Command;
-use super::model::SessionKey;
+use super::model::{Row, SessionKey};
 use super::state::{Effect, Focus, Link, Mode, State};
 
 const NOT_ADMIN: &str =
@@ -240,30 +240,44 @@ impl State {
         }
     }
 
+    /// `s`, on the marked sessions or else the selected one: one session
+    /// flips between accepted and pending; marked ones all become pending
+    /// when every one is accepted, else all accepted (as a mail client marks
+    /// a mixed selection read).
     fn toggle_status(&mut self) -> Vec<Effect> {
         if !self.may_write() {
             return Vec::new();
         }
-        let Some(row) = self.current() else {
-            return Vec::new();
+        let rows: Vec<&Row> = if self.marks.is_empty() {
+            self.current().into_iter().collect()
+        } else {
+            self.rows
+                .iter()
+                .filter(|r| self.marks.contains(&r.key))
+                .collect()
         };
-        let next = match row.status {
-            _ if row.is_deleted() => {
-                let text = format!("{} was deleted: nothing to change", row.key.short());
-                self.set_message(text, true);
-                return Vec::new();
+        let unchangeable = rows.iter().find_map(|r| match r.status {
+            _ if r.is_deleted() => {
+                Some(format!("{} was deleted: nothing to change", r.key.short()))
             }
-            Some(_) if row.invalid.is_some() => None,
-            Some(Status::Accepted) => Some(Status::Pending),
-            Some(Status::Pending) => Some(Status::Accepted),
-            None => None,
-        };
-        let Some(status) = next else {
-            let text = format!("{} is invalid: fix or delete the file", row.key.short());
+            Some(_) if r.invalid.is_none() => None,
+            _ => Some(format!(
+                "{} is invalid: fix or delete the file",
+                r.key.short()
+            )),
+        });
+        if let Some(text) = unchangeable {
             self.set_message(text, true);
             return Vec::new();
+        }
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        let status = match rows.iter().all(|r| r.status == Some(Status::Accepted)) {
+            true => Status::Pending,
+            false => Status::Accepted,
         };
-        let keys = vec![row.key.clone()];
+        let keys = self.targets();
         self.busy = Some("writing…");
         vec![Effect::Send(Command::SetStatus { status, keys })]
     }
@@ -463,6 +477,34 @@ mod tests {
                 ..
             })]
         ));
+    }
+
+    #[test]
+    fn s_acts_on_the_marked_rows_not_the_one_space_moved_to() {
+        let mut s = state(Role::Admin);
+        // Mark 0002 (pending) and 0001 (accepted); the cursor ends on 0003.
+        press(&mut s, KeyCode::Char(' '));
+        press(&mut s, KeyCode::Char(' '));
+        assert_eq!(current_id(&s), "0003");
+        // A mixed set is accepted, every one of it, and 0003 is left alone.
+        let fx = press(&mut s, KeyCode::Char('s'));
+        let [Effect::Send(Command::SetStatus { status, keys })] = fx.as_slice() else {
+            panic!("{fx:?}");
+        };
+        assert_eq!(*status, Status::Accepted);
+        let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
+        assert_eq!(ids, ["0001", "0002"]);
+        // Marked sessions that are all accepted become pending.
+        s.marks.clear();
+        press(&mut s, KeyCode::Home);
+        press(&mut s, KeyCode::Down);
+        press(&mut s, KeyCode::Char(' '));
+        press(&mut s, KeyCode::Char(' '));
+        let fx = press(&mut s, KeyCode::Char('s'));
+        assert!(
+            matches!(fx.as_slice(), [Effect::Send(Command::SetStatus { status: Status::Pending, keys })] if keys.len() == 2),
+            "{fx:?}"
+        );
     }
 
     #[test]

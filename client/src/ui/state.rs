@@ -57,6 +57,9 @@ pub enum Link {
 pub struct Message {
     pub text: String,
     pub error: bool,
+    /// A change was written: the status line adds "not live yet" while
+    /// anything is unpushed (the count the footer shows).
+    pub unpushed_note: bool,
 }
 
 /// The selected session's JSON, as the detail pane shows it.
@@ -89,6 +92,8 @@ pub struct State {
     /// is fetched again after its file changed.
     pub rows_generation: u64,
     pub unpushed: usize,
+    /// The widest value of each column that takes a share of the width.
+    pub widest: Widest,
     /// What the user asked to see.
     pub query: Query,
     pub shown: Shown,
@@ -129,6 +134,7 @@ impl State {
             rows: rows.clone(),
             rows_generation: 0,
             unpushed: 0,
+            widest: Widest::default(),
             query: Query::default(),
             shown: Shown {
                 rows,
@@ -229,6 +235,7 @@ impl State {
         self.message = Some(Message {
             text: text.into(),
             error,
+            unpushed_note: false,
         });
     }
 
@@ -293,10 +300,13 @@ impl State {
                 }
                 let text = match done.as_slice() {
                     [] => format!("already {verb}: nothing written"),
-                    [one] => format!("{verb}: {one} — not live yet, p pushes"),
-                    many => format!("{verb}: {} sessions — not live yet, p pushes", many.len()),
+                    [one] => format!("{verb}: {one}"),
+                    many => format!("{verb}: {} sessions", many.len()),
                 };
                 self.set_message(text, false);
+                if let Some(m) = &mut self.message {
+                    m.unpushed_note = !done.is_empty();
+                }
             }
             Update::Pushed(report) => {
                 self.busy = None;
@@ -325,6 +335,7 @@ impl State {
             .map_or(0, |i| i + 1);
         self.query.app = self.selected_app().map(|a| a.folder.clone());
         self.unpushed = rows.iter().filter(|r| r.unpushed.is_some()).count();
+        self.widest = Widest::of(&rows);
         if !self.marks.is_empty() {
             // One pass over the rows, whatever the number of marks.
             self.marks = rows
@@ -338,6 +349,32 @@ impl State {
         if self.busy == Some("reloading…") {
             self.busy = None;
         }
+    }
+}
+
+/// The display width of the widest device, OS, e-mail and unpushed mark
+/// of a load: what those columns would take to show every value whole.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Widest {
+    pub device: usize,
+    pub os: usize,
+    pub email: usize,
+    pub mark: usize,
+}
+
+impl Widest {
+    fn of(rows: &[Row]) -> Self {
+        use unicode_width::UnicodeWidthStr;
+        rows.iter().fold(Self::default(), |w, r| Self {
+            device: w.device.max(r.device.width()),
+            os: w.os.max(r.os.width()),
+            email: w.email.max(r.email.width()),
+            mark: w.mark.max(if r.invalid.is_some() || r.unpushed.is_some() {
+                r.mark().width()
+            } else {
+                0
+            }),
+        })
     }
 }
 

@@ -2,15 +2,16 @@
 //! into widgets, so 100 000 sessions cost what a screenful costs.
 //!
 //! - here: the theme, the frame's layout, the title bar;
-//! - `table` — the apps and the sessions tables;
+//! - `apps`, `sessions` — the two tables;
 //! - `detail` — the selected session's JSON;
 //! - `bars` — the status line and the footer;
 //! - `popups` — help, the push report, the delete confirmation.
 
+mod apps;
 mod bars;
 mod detail;
 mod popups;
-mod table;
+mod sessions;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -19,10 +20,11 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
-use self::bars::{draw_footer, draw_status};
+use self::apps::draw_apps;
+use self::bars::{draw_footer, draw_status, footer_height};
 use self::detail::draw_detail;
 use self::popups::{draw_confirm, draw_help, draw_push_report};
-use self::table::{draw_apps, draw_sessions};
+use self::sessions::draw_sessions;
 use super::state::{Mode, State};
 
 /// Colours, or none at all when `NO_COLOR` is set (then emphasis is bold,
@@ -80,11 +82,12 @@ impl Theme {
 }
 
 pub fn draw(frame: &mut Frame, state: &mut State, theme: Theme) {
+    let footer_height = footer_height(state, frame.area().width);
     let [title, body, status, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
         Constraint::Length(1),
-        Constraint::Length(1),
+        Constraint::Length(footer_height),
     ])
     .areas(frame.area());
     draw_title(frame, title, state, theme);
@@ -179,6 +182,59 @@ fn highlight(focused: bool) -> Style {
     }
 }
 
+/// `text` cut to `width` display columns, ending with `…` where it was cut.
+fn fit(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// `spans` cut to `width` display columns, the cut one ending with `…`.
+fn fit_line(spans: Vec<Span<'static>>, width: usize) -> Vec<Span<'static>> {
+    if spans.iter().map(Span::width).sum::<usize>() <= width {
+        return spans;
+    }
+    let mut out = Vec::new();
+    let mut used = 0;
+    for span in spans {
+        let w = span.width();
+        if used + w < width {
+            used += w;
+            out.push(span);
+        } else {
+            out.push(Span::styled(fit(&span.content, width - used), span.style));
+            break;
+        }
+    }
+    out
+}
+
+/// The widths `constraints` get across `total` cells, one cell apart, as
+/// a table lays out its columns: known before drawing, so that each value
+/// can be cut to its column with a `…`.
+fn lay_out(total: u16, constraints: &[Constraint]) -> Vec<u16> {
+    Layout::horizontal(constraints.iter().copied())
+        .spacing(1)
+        .split(Rect::new(0, 0, total, 1))
+        .iter()
+        .map(|r| r.width)
+        .collect()
+}
+
 /// A box of `width` × `height` centred in `area` (never larger than it).
 fn popup(frame: &mut Frame, area: Rect, width: u16, height: u16) -> Rect {
     let rect = area.centered(
@@ -198,7 +254,7 @@ mod tests {
     use crate::ui::state::tests::state;
     use crate::ui::view::Column;
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    use mobile_session_proto::{InvalidFile, PushReport, Role};
+    use mobile_session_proto::{InvalidFile, PushReport, Role, Status};
     use ratatui::backend::TestBackend;
     use ratatui::buffer::Buffer;
     use ratatui::Terminal;
@@ -272,14 +328,125 @@ mod tests {
             "marie@example.com",
             "Pixel 7",
             "Android 17.4",
+            "Id",
+            "0002",
             "0 unpushed",
             "? help",
             "q quit",
             "p push",
+            "/ filter",
+            "Tab apps",
+            "o reveal",
+            "r refresh",
         ] {
             assert!(text.contains(needle), "{needle:?} missing:\n{text}");
         }
         assert_eq!(lines(&buf).len(), 24);
+    }
+
+    #[test]
+    fn at_80_columns_the_id_stays_and_every_cut_value_ends_with_an_ellipsis() {
+        let mut s = state(Role::Admin);
+        let mut rows: Vec<Row> = s.rows.iter().cloned().collect();
+        rows.push(Row::new(session_row(
+            "b.app",
+            "7023d9205074199d1c16fc00d24354e778137675",
+            "Samsung Galaxy Tab S9 Ultra 5G",
+            "Android",
+            "a.very.long.address@example.com",
+        )));
+        s.apply(Update::Loaded {
+            apps: s.apps.clone(),
+            rows: Arc::new(rows),
+        });
+        s.refresh_view_now();
+        for width in [80, 120] {
+            let text = screen(&render(&mut s, width, 24));
+            let row = text
+                .lines()
+                .find(|l| l.contains("Samsung"))
+                .unwrap_or_else(|| panic!("row missing:\n{text}"));
+            // Each long value is either whole or a prefix ending with "…".
+            for value in [
+                "Samsung Galaxy Tab S9 Ultra 5G",
+                "a.very.long.address@example.com",
+                "7023d9205074199d1c16fc00d24354e778137675",
+            ] {
+                let whole = row.contains(value);
+                let cut = (4..value.len()).any(|n| row.contains(&format!("{}…", &value[..n])));
+                assert!(whole || cut, "{value:?} cut without …:\n{row}");
+            }
+            assert!(row.contains("7023d920"), "the Id column stays:\n{text}");
+            assert!(text.contains("? help"), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_status_line_never_runs_into_the_event() {
+        let mut s = state(Role::Admin);
+        let mut e = mobile_session_proto::Event::new(mobile_session_proto::EventKind::Changed);
+        e.time_ms = 1_700_000_000_123;
+        e.id = Some("a6a3a4506513270e269e0d37f2a74de452e6b438".into());
+        s.apply(Update::Events { last: e, count: 1 });
+        let path = "/var/lib/mobile-sessiond/MobileApps/UTT7VDX8W5.com.contactApp.Contact/a6a3a4506513270e269e0d37f2a74de452e6b438";
+        s.set_message(
+            format!("{path} (no desktop to open a file manager on)"),
+            false,
+        );
+        let buf = render(&mut s, 80, 24);
+        let line = &lines(&buf)[21];
+        assert!(
+            line.contains("/var/lib") && line.trim_end().ends_with('…'),
+            "{line}"
+        );
+        assert!(
+            !line.contains("changed a6a3"),
+            "the event makes way:\n{line}"
+        );
+        // A short message and the event both fit, apart.
+        s.set_message("marks cleared", false);
+        let line = lines(&render(&mut s, 80, 24))[21].clone();
+        assert!(
+            line.contains(" marks cleared ") && line.contains("changed a6a3a450"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn the_status_line_and_the_footer_agree_on_what_is_unpushed() {
+        let mut s = state(Role::Admin);
+        let report = |status| mobile_session_proto::ChangeReport {
+            sessions: vec![mobile_session_proto::ChangedSession {
+                app: "a.app".into(),
+                id: "0002".into(),
+                path: String::new(),
+                status: Some(status),
+                changed: true,
+            }],
+            push: None,
+        };
+        s.apply(Update::Changed {
+            status: Some(Status::Accepted),
+            report: report(Status::Accepted),
+        });
+        // Nothing is unpushed yet (the reload has not come, or the change
+        // put back what is live): neither says otherwise.
+        let text = screen(&render(&mut s, 80, 24));
+        assert!(
+            text.contains("0 unpushed") && !text.contains("not live yet"),
+            "{text}"
+        );
+        let mut rows: Vec<Row> = s.rows.iter().cloned().collect();
+        rows[1].unpushed = Some(mobile_session_proto::Unpushed::Changed);
+        s.apply(Update::Loaded {
+            apps: s.apps.clone(),
+            rows: Arc::new(rows),
+        });
+        let text = screen(&render(&mut s, 80, 24));
+        assert!(
+            text.contains("1 unpushed") && text.contains("not live yet"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -292,15 +459,16 @@ mod tests {
             text.contains("Status ▼") && !text.contains("Device ▲"),
             "{text}"
         );
-        // A column that is not drawn says so in the title.
-        press(&mut s, KeyCode::Char('>'));
-        press(&mut s, KeyCode::Char('>'));
-        press(&mut s, KeyCode::Char('>'));
-        press(&mut s, KeyCode::Char('>'));
-        press(&mut s, KeyCode::Char('>'));
-        assert_eq!(s.query.sort, Column::Id);
+        // A column that is not drawn (the App of one app's sessions) says
+        // so in the title.
+        for _ in 0..4 {
+            press(&mut s, KeyCode::Char('>'));
+        }
+        assert_eq!(s.query.sort, Column::App);
+        press(&mut s, KeyCode::Tab);
+        press(&mut s, KeyCode::Down);
         let text = screen(&render(&mut s, 100, 24));
-        assert!(text.contains("sorted by Id ▼"), "{text}");
+        assert!(text.contains("sorted by App ▼"), "{text}");
     }
 
     #[test]
@@ -420,7 +588,7 @@ mod tests {
         }));
         let text = screen(&render(&mut s, 100, 30));
         assert!(
-            text.contains("1 added · 0 updated · 2 removed · 3 unchanged"),
+            text.contains("1 added, 0 updated, 2 removed, 3 unchanged, 1 invalid"),
             "{text}"
         );
         assert!(text.contains("code 4 /d/MobileApps/a.app/dead"), "{text}");

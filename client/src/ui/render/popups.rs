@@ -18,10 +18,9 @@ const HELP: &[(&str, &str)] = &[
         "/",
         "filter by e-mail, device or id (Enter keeps, Esc clears)",
     ),
-    ("< >", "sort by the previous / next column"),
-    ("I", "invert the sort"),
-    ("s", "toggle the status: accepted ↔ pending"),
+    ("< >  I", "sort by the previous / next column; invert"),
     ("Space", "mark / unmark a session (Esc clears marks)"),
+    ("s", "toggle the status of the marked, or the selected one"),
     ("a", "accept the marked sessions (or the selected one)"),
     ("d", "delete the marked or selected sessions (y confirms)"),
     (
@@ -71,10 +70,7 @@ pub fn draw_push_report(frame: &mut Frame, area: Rect, state: &State, theme: The
     let Mode::PushReport(report) = &state.mode else {
         return;
     };
-    let mut lines = vec![Line::raw(format!(
-        " {} added · {} updated · {} removed · {} unchanged",
-        report.added, report.updated, report.removed, report.unchanged
-    ))];
+    let mut lines = vec![Line::raw(format!(" {report}"))];
     if report.invalid.is_empty() {
         lines.push(Line::styled(" no invalid file", theme.good()));
     } else {
