@@ -35,6 +35,12 @@ pub fn answer_if_asked() {
         .complete();
 }
 
+const ZSH_AUTOLOADED: &str = r#"
+if [[ "${funcstack[1]}" == "_mobile-session" ]]; then
+    _clap_dynamic_completer_mobile_session "$@"
+fi
+"#;
+
 /// The script that registers completion for `shell`: it calls this
 /// program, by the path it was run as, at each Tab.
 pub fn script(shell: Shell) -> std::io::Result<Vec<u8>> {
@@ -48,6 +54,12 @@ pub fn script(shell: Shell) -> std::io::Result<Vec<u8>> {
     };
     let mut out = Vec::new();
     completer.write_registration(VAR, BIN, BIN, &completer_path(), &mut out)?;
+    if shell == Shell::Zsh {
+        // Installed in $fpath as _mobile-session, the file is the body of
+        // the function compinit autoloads at the first Tab: it must
+        // complete then too, not only register for the next one.
+        out.extend_from_slice(ZSH_AUTOLOADED.as_bytes());
+    }
     Ok(out)
 }
 

@@ -11,6 +11,7 @@ mod access;
 mod authenticate;
 mod cli;
 mod cli_habits;
+mod completion;
 mod client_lib;
 mod concurrency;
 mod discovery;
