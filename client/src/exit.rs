@@ -137,6 +137,9 @@ fn permission_hint(path: &Path, groups: &[String], owner: Option<&str>) -> Strin
                 .collect::<Vec<_>>()
                 .join(" or ")
         ),
+        ([], Some("root")) => "hint: this mobile-sessiond lets in only root: run the command \
+             as root, or ask an administrator to set admin_group or reader_group in its config"
+            .to_string(),
         ([], Some(owner)) => format!(
             "hint: this mobile-sessiond lets in only its own user ({owner}) and root: run the \
              command as one of them, or ask an administrator to set admin_group or reader_group \
