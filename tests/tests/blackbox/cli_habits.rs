@@ -446,6 +446,43 @@ fn delete_dry_run_and_no_prompt_off_a_terminal() {
     assert!(!d.file(IOS, SEED_ID).exists() && !d.file(ANDROID, ANDROID_ID).exists());
 }
 
+#[test]
+fn delete_dry_run_and_delete_agree_on_every_session() {
+    let d = Daemon::start();
+    // The iPad's file goes behind the daemon's back: live until a push.
+    std::fs::remove_file(d.file(IOS, IPAD_ID)).unwrap();
+    wait_until("the iPad shows deleted", || {
+        d.unpushed(IPAD_ID) == Some(serde_json::json!("deleted"))
+    });
+    let before = snapshot(&d.apps_dir());
+    let args = ["delete", "a6a3", "7023", "1818", "7023d920"];
+    let out = d.ok(&[&args[..], &["--dry-run"]].concat());
+    assert!(
+        out.contains(&format!("already deleted: {IOS}/{IPAD_ID}\n"))
+            && out.contains(&format!("would delete: {IOS}/{SEED_ID} ("))
+            && out.contains(&format!("would delete: {ANDROID}/{ANDROID_ID} (")),
+        "{out}"
+    );
+    // A session named twice is one session.
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let dry = d.json(&[&args[..], &["--dry-run"]].concat());
+    assert_eq!(snapshot(&d.apps_dir()), before, "a dry run deletes nothing");
+    let done = d.json(&args);
+    let said = |v: &serde_json::Value| -> Vec<(String, String, bool)> {
+        v["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let text = |k: &str| s[k].as_str().unwrap().to_string();
+                (text("app"), text("id"), s["changed"].as_bool().unwrap())
+            })
+            .collect()
+    };
+    assert_eq!(said(&dry), said(&done), "{dry}\n{done}");
+    assert_eq!(said(&done).iter().filter(|s| s.2).count(), 2);
+}
+
 /// `path --open` with a stand-in file manager (`xdg-open`, `open` on macOS)
 /// first on PATH that chatters on stdout and stderr and writes its
 /// arguments to `marker`.
