@@ -170,3 +170,32 @@ fn app_values_come_from_the_daemon_when_it_answers() {
         );
     }
 }
+
+#[test]
+fn a_script_made_by_name_calls_the_client_by_name() {
+    // As packaging/deb/build makes them: the installed scripts must call
+    // /usr/bin/mobile-session, not the build tree's binary.
+    let bin_dir = client_bin().parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for shell in SHELLS {
+        let out = Command::new("sh")
+            .args([
+                "-c",
+                &format!("mobile-session completions {}", shell.name()),
+            ])
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(!text.contains(&bin_dir.display().to_string()), "{text}");
+        assert!(
+            text.contains("COMPLETE=") && text.contains("mobile-session"),
+            "{text}"
+        );
+    }
+}

@@ -270,11 +270,21 @@ fn at_80_by_24_the_window_keeps_its_columns_keys_and_marks() {
         "ipadOS 17.4",
     ] {
         let cut = (3..value.len()).any(|n| ipad.contains(&format!("{}…", &value[..n])));
-        assert!(ipad.contains(value) || cut, "{value:?} cut without …:\n{screen}");
+        assert!(
+            ipad.contains(value) || cut,
+            "{value:?} cut without …:\n{screen}"
+        );
     }
     // The footer: the count and every key, ? help among them.
     let footer = format!("{}\n{}", line(&screen, 22), line(&screen, 23));
-    for key in ["0 unpushed", "? help", "/ filter", "Tab apps", "o reveal", "r refresh"] {
+    for key in [
+        "0 unpushed",
+        "? help",
+        "/ filter",
+        "Tab apps",
+        "o reveal",
+        "r refresh",
+    ] {
         assert!(footer.contains(key), "{key:?} not in the footer:\n{screen}");
     }
 
@@ -286,7 +296,11 @@ fn at_80_by_24_the_window_keeps_its_columns_keys_and_marks() {
     wait_until("the iPad's file says accepted", || {
         file_status(&d, IOS, IPAD_ID) == "accepted"
     });
-    assert_eq!(file_status(&d, IOS, SEED_ID), "accepted", "the iPhone untouched");
+    assert_eq!(
+        file_status(&d, IOS, SEED_ID),
+        "accepted",
+        "the iPhone untouched"
+    );
     // The status line and the footer agree that it is not live yet.
     let screen = tmux.wait_screen("the change shows unpushed in both", |s| {
         line(s, 21).contains("not live yet") && s.contains("1 unpushed")
@@ -300,7 +314,10 @@ fn at_80_by_24_the_window_keeps_its_columns_keys_and_marks() {
     });
     let status = line(&screen, 21).trim_end();
     assert!(status.ends_with('…'), "{screen}");
-    assert!(!status.contains("Z status"), "the event runs into the path:\n{screen}");
+    assert!(
+        !status.contains("Z status"),
+        "the event runs into the path:\n{screen}"
+    );
 
     tmux.type_text("q");
     tmux.wait_for("ui exited 0");
@@ -312,5 +329,9 @@ fn the_tmux_server_and_its_socket_go_with_the_test() {
     let (socket, dir) = (tmux.socket(), tmux.dir.path().to_path_buf());
     assert!(socket.exists(), "tmux listens at {}", socket.display());
     drop(tmux);
-    assert!(!socket.exists() && !dir.exists(), "{} left behind", dir.display());
+    assert!(
+        !socket.exists() && !dir.exists(),
+        "{} left behind",
+        dir.display()
+    );
 }
