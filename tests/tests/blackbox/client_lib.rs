@@ -264,6 +264,37 @@ fn the_library_builds_without_the_command_line_dependencies() {
     );
     // The check means something: the default (cli) build has them.
     assert!(tree(&[]).contains("clap "));
+    // Of Tokio, only what the library uses: sockets, a semaphore, timers
+    // (and the protocol's I/O helpers), never the runtime, signals,
+    // processes or files that an embedder did not ask for.
+    let features = |extra: &[&str]| -> Vec<String> {
+        let out = std::process::Command::new(&cargo)
+            .current_dir(&root)
+            .args(["tree", "--offline", "-p", "mobile-session", "-e", "normal,features"])
+            .args(["-i", "tokio", "--prefix", "none"])
+            .args(extra)
+            .output()
+            .expect("cargo tree");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let mut f: Vec<String> = stdout(&out)
+            .lines()
+            .filter_map(|l| l.strip_prefix("tokio feature \""))
+            .filter_map(|l| l.split('"').next())
+            .map(str::to_string)
+            .collect();
+        f.sort();
+        f.dedup();
+        f
+    };
+    let lean = features(&["--no-default-features"]);
+    for used in ["net", "sync", "time"] {
+        assert!(lean.iter().any(|f| f == used), "{lean:?}");
+    }
+    for unused in ["full", "rt", "rt-multi-thread", "signal", "process", "fs"] {
+        assert!(!lean.iter().any(|f| f == unused), "tokio/{unused} in {lean:?}");
+    }
+    // The command line asks for its runtime itself.
+    assert!(features(&[]).iter().any(|f| f == "rt"));
     // And the library compiles so (its code never names those crates).
     let out = std::process::Command::new(&cargo)
         .current_dir(&root)
