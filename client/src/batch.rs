@@ -12,11 +12,11 @@ use crate::ClientError;
 /// at most `max` bytes: one run, the whole list (possibly empty), unless it
 /// does not fit. A name too long for a request of its own is a run alone
 /// (sending it then says the request is too large).
-pub(crate) fn runs<'a>(
-    names: &'a [String],
+pub(crate) fn runs(
+    names: &[String],
     max: usize,
     request: impl Fn(Vec<String>) -> Request,
-) -> Result<Vec<&'a [String]>, ClientError> {
+) -> Result<Vec<&[String]>, ClientError> {
     let len = |n: usize| encoded_len(&(n as u64)).map_err(ClientError::frame);
     // The request without its list, then the list: its length, then each
     // name as the encoder writes it alone.

@@ -270,7 +270,14 @@ fn the_library_builds_without_the_command_line_dependencies() {
     let features = |extra: &[&str]| -> Vec<String> {
         let out = std::process::Command::new(&cargo)
             .current_dir(&root)
-            .args(["tree", "--offline", "-p", "mobile-session", "-e", "normal,features"])
+            .args([
+                "tree",
+                "--offline",
+                "-p",
+                "mobile-session",
+                "-e",
+                "normal,features",
+            ])
             .args(["-i", "tokio", "--prefix", "none"])
             .args(extra)
             .output()
@@ -291,7 +298,10 @@ fn the_library_builds_without_the_command_line_dependencies() {
         assert!(lean.iter().any(|f| f == used), "{lean:?}");
     }
     for unused in ["full", "rt", "rt-multi-thread", "signal", "process", "fs"] {
-        assert!(!lean.iter().any(|f| f == unused), "tokio/{unused} in {lean:?}");
+        assert!(
+            !lean.iter().any(|f| f == unused),
+            "tokio/{unused} in {lean:?}"
+        );
     }
     // The command line asks for its runtime itself.
     assert!(features(&[]).iter().any(|f| f == "rt"));
