@@ -18,9 +18,16 @@
 //! After a daemon restart, the next call notices that its pooled connection
 //! was closed, opens a new one and carries on; a request already written on
 //! a connection that then broke is sent again only when that is safe (it
-//! only reads, or repeating it changes nothing). Connecting and requests
-//! have timeouts ([`ClientBuilder::connect_timeout`],
-//! [`ClientBuilder::request_timeout`]); [`Client::watch`] streams have none.
+//! only reads, or repeating it changes nothing: [`Request::idempotent`]).
+//! Connecting and requests have timeouts
+//! ([`ClientBuilder::connect_timeout`], [`ClientBuilder::request_timeout`]);
+//! requests whose cost grows with the data ([`Request::scales_with_data`]:
+//! listings, pushes, rescans) have none unless
+//! [`ClientBuilder::long_request_timeout`] sets one, and [`Client::watch`]
+//! streams have none.
+//!
+//! [`Request::idempotent`]: proto::Request::idempotent
+//! [`Request::scales_with_data`]: proto::Request::scales_with_data
 //! Everything runs on the caller's Tokio runtime, which needs its I/O and
 //! time drivers (`enable_all`).
 //!
