@@ -136,6 +136,19 @@ fn strangers_are_refused_with_a_clear_error() {
     assert!(d.log_text().contains("connection refused"));
 }
 
+/// `status` as nobody with the socket's folder at `folder_mode`: refused
+/// with exit 77; its stderr.
+fn shut_out(d: &Daemon, folder_mode: u32) -> String {
+    std::fs::set_permissions(
+        d.socket.parent().unwrap(),
+        std::fs::Permissions::from_mode(folder_mode),
+    )
+    .unwrap();
+    let out = as_nobody(d, &["status"]);
+    assert_eq!(out.status.code(), Some(77), "folder {folder_mode:o}");
+    stderr(&out)
+}
+
 #[test]
 fn permission_denied_on_the_socket_exits_77_naming_its_group() {
     // The socket and its folder belong to group "daemon"; nobody is not in it.
@@ -144,14 +157,7 @@ fn permission_denied_on_the_socket_exits_77_naming_its_group() {
     };
     // First the folder shuts nobody out (0750), then only the socket (0660).
     for folder_mode in [0o750, 0o755] {
-        std::fs::set_permissions(
-            d.socket.parent().unwrap(),
-            std::fs::Permissions::from_mode(folder_mode),
-        )
-        .unwrap();
-        let out = as_nobody(&d, &["status"]);
-        assert_eq!(out.status.code(), Some(77), "folder {folder_mode:o}");
-        let err = stderr(&out);
+        let err = shut_out(&d, folder_mode);
         assert!(
             err.starts_with("error: permission denied")
                 && err.contains(d.socket.to_str().unwrap())
@@ -177,14 +183,7 @@ fn the_permission_hint_names_the_access_groups_not_the_sockets_own_group() {
     }
     // Shut out by the folder (0750), then by the socket alone.
     for folder_mode in [0o750, 0o755] {
-        std::fs::set_permissions(
-            d.socket.parent().unwrap(),
-            std::fs::Permissions::from_mode(folder_mode),
-        )
-        .unwrap();
-        let out = as_nobody(&d, &["status"]);
-        assert_eq!(out.status.code(), Some(77), "folder {folder_mode:o}");
-        let err = stderr(&out);
+        let err = shut_out(&d, folder_mode);
         assert!(
             err.contains("group adm") && err.contains("usermod -aG adm "),
             "folder {folder_mode:o}: {err}"
@@ -200,14 +199,7 @@ fn without_access_groups_the_permission_hint_names_no_group_to_join() {
     let Some(d) = daemon("") else {
         return;
     };
-    std::fs::set_permissions(
-        d.socket.parent().unwrap(),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
-    let out = as_nobody(&d, &["status"]);
-    assert_eq!(out.status.code(), Some(77));
-    let err = stderr(&out);
+    let err = shut_out(&d, 0o755);
     assert!(
         err.contains("only root") && err.contains("admin_group or reader_group"),
         "{err}"
