@@ -22,8 +22,7 @@ use mobile_session::proto::paths::{
     client_socket, effective_uid, resolve_client_socket, ClientSocket, SOCKET_ENV,
 };
 use mobile_session::{
-    AuthReply, Client, ClientBuilder, ClientError, ErrorCode, SessionFilter, Status, Unpushed,
-    VerifyStatus,
+    Client, ClientBuilder, ClientError, ErrorCode, SessionFilter, Status, Unpushed, VerifyStatus,
 };
 use render::View;
 
@@ -424,13 +423,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 VerifyStatus::Unknown => EXIT_UNKNOWN,
             });
         }
-        Command::Authenticate { .. } => return authenticate(&client, input.body(), &view).await,
+        Command::Authenticate { ip, .. } => {
+            return authenticate(&client, input.body(), ip.as_deref(), &view).await
+        }
         Command::UserInfo { .. } => {
-            let stored = client.user_info(input.token(), input.body()).await?;
+            let stored = client.user_info(input.token(), input.body()).await;
+            let stored = answered(stored, &view)?;
             emit(&render::session_done("stored", &stored, &view))?;
         }
         Command::Logout { .. } => {
-            let gone = client.logout(input.token()).await?;
+            let gone = answered(client.logout(input.token()).await, &view)?;
             emit(&render::session_done("logged out", &gone, &view))?;
         }
         Command::Status => {
@@ -570,25 +572,47 @@ fn confirm_delete(targets: &[(String, String, String)]) -> anyhow::Result<bool> 
     ))
 }
 
-async fn authenticate(client: &Client, body: &str, view: &View) -> anyhow::Result<u8> {
-    let reply = match client.authenticate(body).await {
+/// The daemon's answer to `user-info` or `logout`; a failure it answered
+/// (an unknown token, a bad body) is also printed as `{"ok": false, …}` for
+/// JSON readers, before the usual error.
+fn answered<T>(result: Result<T, ClientError>, view: &View) -> anyhow::Result<T> {
+    match result {
+        Err(ClientError::Daemon(e)) if view.json => {
+            emit(&render::not_ok(&e.message))?;
+            Err(ClientError::Daemon(e).into())
+        }
+        r => Ok(r?),
+    }
+}
+
+async fn authenticate(
+    client: &Client,
+    body: &str,
+    ip: Option<&str>,
+    view: &View,
+) -> anyhow::Result<u8> {
+    let reply = match client.authenticate_from(body, ip).await {
         Ok(r) => r,
         Err(ClientError::Daemon(e)) if e.code == ErrorCode::Refused => {
             // A refusal is an answer: JSON readers get the same shape as
             // for any sign-in, `success` false (README.md, "JSON output").
             if view.json {
-                let refused = AuthReply {
-                    success: false,
-                    id: None,
-                    status: None,
-                    token: None,
-                    status_text: e.message.clone(),
-                    user_info: None,
-                };
-                emit(&render::authenticated(&refused, view))?;
+                emit(&render::authenticated(
+                    &render::not_signed_in(&e.message),
+                    view,
+                ))?;
             }
             eprintln!("refused: {}", e.message);
             return Ok(EXIT_UNKNOWN);
+        }
+        // A body the daemon cannot use (not JSON, a field missing or of the
+        // wrong type, too large) still gets 4D's answer, for the front to
+        // pass on; the exit code says what went wrong.
+        Err(e @ (ClientError::Daemon(_) | ClientError::TooLarge { .. })) => {
+            if view.json {
+                emit(&render::authenticated(&render::not_signed_in(&e), view))?;
+            }
+            return Err(e.into());
         }
         Err(e) => return Err(e.into()),
     };
@@ -626,7 +650,7 @@ impl Input {
                 input.token = Some(read_token(token)?);
                 input.body = Some(read_body(file.as_deref())?);
             }
-            Command::Authenticate { file } => input.body = Some(read_body(file.as_deref())?),
+            Command::Authenticate { file, .. } => input.body = Some(read_body(file.as_deref())?),
             _ => {}
         }
         Ok(input)
