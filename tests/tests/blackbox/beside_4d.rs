@@ -398,7 +398,17 @@ fn new_files_and_folders_are_the_4d_servers_group_to_read_and_write() {
         eprintln!("skipped: needs root (to give MobileApps to another group)");
         return;
     }
-    let group = gid_of("users");
+    // A group other than the daemon's (root's) own, as the 4D server's.
+    let group = ["users", "nogroup", "staff"]
+        .into_iter()
+        .find_map(|g| {
+            std::fs::read_to_string("/etc/group")
+                .ok()?
+                .lines()
+                .any(|l| l.starts_with(&format!("{g}:")))
+                .then(|| gid_of(g))
+        })
+        .expect("no users, nogroup or staff group on this machine");
     for (file_mode, want_file, want_folder) in
         [(None, 0o660, 0o2770), (Some("0640"), 0o640, 0o2750)]
     {
