@@ -195,11 +195,16 @@ pub enum Command {
     /// Sign a device in from a $authenticate request body: accepted (exit 0), pending (3), refused (4)
     #[command(after_help = "Examples:\n  \
         mobile-session authenticate request.json\n  \
-        mobile-session --json authenticate < request.json")]
+        mobile-session --json authenticate --ip \"$REMOTE_ADDR\" < request.json")]
     Authenticate {
         /// The request body (JSON); - or nothing reads standard input
         #[arg(value_hint = ValueHint::FilePath)]
         file: Option<PathBuf>,
+        /// The IP address the app's request came from, as the web server saw
+        /// it: stored as the session's session.ip and told to the sign-in
+        /// hook (a session object in the body is never trusted)
+        #[arg(long, value_name = "ADDR")]
+        ip: Option<String>,
     },
     /// Store userInfo and the push token of a $userInfo body in the session of TOKEN
     #[command(after_help = "Examples:\n  \

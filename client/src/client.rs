@@ -260,8 +260,30 @@ impl Client {
     /// Signs a device in from the JSON body a mobile app posts to
     /// `$authenticate`. A refusal by the policy is `success: false` or an
     /// error answer with [`ErrorCode::Refused`](crate::ErrorCode::Refused).
+    /// The session gets no `session.ip`: a front that knows the app's
+    /// address calls [`Client::authenticate_from`].
     pub async fn authenticate(&self, body: &str) -> Result<AuthReply, ClientError> {
-        let req = Request::Authenticate { body: body.into() };
+        self.authenticate_from(body, None).await
+    }
+
+    /// [`Client::authenticate`] with `ip`, the address the front saw the
+    /// app's request come from (`"::ffff:192.168.5.4"`): the daemon stores it
+    /// as the session's `session.ip` and tells it to the sign-in hook. A
+    /// `session` object in the body is never trusted. An `ip` that is not an
+    /// IP address is an error answer with
+    /// [`ErrorCode::BadRequest`](crate::ErrorCode::BadRequest).
+    pub async fn authenticate_from(
+        &self,
+        body: &str,
+        ip: Option<&str>,
+    ) -> Result<AuthReply, ClientError> {
+        let req = match ip {
+            None => Request::Authenticate { body: body.into() },
+            Some(ip) => Request::AuthenticateFrom {
+                body: body.into(),
+                ip: ip.into(),
+            },
+        };
         match self.inner.one(&req).await? {
             Response::Authenticated(a) => Ok(a),
             r => Err(unexpected(r)),

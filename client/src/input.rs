@@ -35,7 +35,7 @@ impl Input {
                 input.token = Some(read_token(token)?);
                 input.body = Some(read_body(file.as_deref())?);
             }
-            Command::Authenticate { file } => input.body = Some(read_body(file.as_deref())?),
+            Command::Authenticate { file, .. } => input.body = Some(read_body(file.as_deref())?),
             _ => {}
         }
         Ok(input)

@@ -35,6 +35,7 @@ impl Request {
             // for what the first one did; a stream is not an answer.
             Request::SetStatus { .. }
             | Request::Authenticate { .. }
+            | Request::AuthenticateFrom { .. }
             | Request::Watch { .. }
             | Request::UserInfo { .. }
             | Request::Logout { .. } => false,
@@ -59,6 +60,7 @@ impl Request {
             | Request::Path { .. }
             | Request::Verify { .. }
             | Request::Authenticate { .. }
+            | Request::AuthenticateFrom { .. }
             | Request::Status
             | Request::Watch { .. }
             | Request::UserInfo { .. }

@@ -82,6 +82,12 @@ pub enum Request {
     Logout {
         token: String,
     },
+    /// `Authenticate` with the IP address the front saw the app at, stored
+    /// as the session's `session.ip` and told to the sign-in hook.
+    AuthenticateFrom {
+        body: String,
+        ip: String,
+    },
 }
 
 // Tokens are bearer credentials and sign-in bodies carry a password: a
@@ -133,6 +139,11 @@ impl std::fmt::Debug for Request {
             Request::Logout { token } => f
                 .debug_struct("Logout")
                 .field("token", &format_args!("<{} bytes>", token.len()))
+                .finish(),
+            Request::AuthenticateFrom { body, ip } => f
+                .debug_struct("AuthenticateFrom")
+                .field("body", &format_args!("<{} bytes>", body.len()))
+                .field("ip", ip)
                 .finish(),
         }
     }
@@ -492,6 +503,14 @@ mod tests {
             }
         );
         assert!(!a.contains("hunter2"), "{a}");
+        let a = format!(
+            "{:?}",
+            Request::AuthenticateFrom {
+                body: r#"{"password":"hunter2"}"#.into(),
+                ip: "10.0.0.7".into(),
+            }
+        );
+        assert!(!a.contains("hunter2") && a.contains("10.0.0.7"), "{a}");
         let u = format!(
             "{:?}",
             Request::UserInfo {

@@ -91,15 +91,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         } => return change::delete(&client, &sessions, push, yes, dry_run, &view, hints).await,
         Command::Push { full, strict } => return change::push(&client, full, strict, &view).await,
         Command::Verify { .. } => return sign_in::verify(&client, input.token(), &view).await,
-        Command::Authenticate { .. } => {
-            return sign_in::authenticate(&client, input.body(), &view).await
+        Command::Authenticate { ip, .. } => {
+            return sign_in::authenticate(&client, input.body(), ip.as_deref(), &view).await
         }
         Command::UserInfo { .. } => {
-            let stored = client.user_info(input.token(), input.body()).await?;
+            let stored = client.user_info(input.token(), input.body()).await;
+            let stored = sign_in::answered(stored, &view)?;
             emit(&render::session_done("stored", &stored, &view))?;
         }
         Command::Logout { .. } => {
-            let gone = client.logout(input.token()).await?;
+            let gone = sign_in::answered(client.logout(input.token()).await, &view)?;
             emit(&render::session_done("logged out", &gone, &view))?;
         }
         Command::Status => {

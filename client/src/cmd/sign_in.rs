@@ -1,6 +1,6 @@
 //! `verify`, `authenticate`: answers whose exit code says what they found.
 
-use mobile_session::{AuthReply, Client, ClientError, ErrorCode, Status, VerifyStatus};
+use mobile_session::{Client, ClientError, ErrorCode, Status, VerifyStatus};
 
 use crate::exit::{emit, EXIT_PENDING, EXIT_UNKNOWN};
 use crate::render::{self, View};
@@ -15,25 +15,47 @@ pub async fn verify(client: &Client, token: &str, view: &View) -> anyhow::Result
     })
 }
 
-pub async fn authenticate(client: &Client, body: &str, view: &View) -> anyhow::Result<u8> {
-    let reply = match client.authenticate(body).await {
+/// The daemon's answer to `user-info` or `logout`; a failure it answered
+/// (an unknown token, a bad body) is also printed as `{"ok": false, …}` for
+/// JSON readers, before the usual error.
+pub fn answered<T>(result: Result<T, ClientError>, view: &View) -> anyhow::Result<T> {
+    match result {
+        Err(ClientError::Daemon(e)) if view.json => {
+            emit(&render::not_ok(&e.message))?;
+            Err(ClientError::Daemon(e).into())
+        }
+        r => Ok(r?),
+    }
+}
+
+pub async fn authenticate(
+    client: &Client,
+    body: &str,
+    ip: Option<&str>,
+    view: &View,
+) -> anyhow::Result<u8> {
+    let reply = match client.authenticate_from(body, ip).await {
         Ok(r) => r,
         Err(ClientError::Daemon(e)) if e.code == ErrorCode::Refused => {
             // A refusal is an answer: JSON readers get the same shape as
             // for any sign-in, `success` false (README.md, "JSON output").
             if view.json {
-                let refused = AuthReply {
-                    success: false,
-                    id: None,
-                    status: None,
-                    token: None,
-                    status_text: e.message.clone(),
-                    user_info: None,
-                };
-                emit(&render::authenticated(&refused, view))?;
+                emit(&render::authenticated(
+                    &render::not_signed_in(&e.message),
+                    view,
+                ))?;
             }
             eprintln!("refused: {}", e.message);
             return Ok(EXIT_UNKNOWN);
+        }
+        // A body the daemon cannot use (not JSON, a field missing or of the
+        // wrong type, too large) still gets 4D's answer, for the front to
+        // pass on; the exit code says what went wrong.
+        Err(e @ (ClientError::Daemon(_) | ClientError::TooLarge { .. })) => {
+            if view.json {
+                emit(&render::authenticated(&render::not_signed_in(&e), view))?;
+            }
+            return Err(e.into());
         }
         Err(e) => return Err(e.into()),
     };

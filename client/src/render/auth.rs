@@ -62,10 +62,34 @@ pub fn authenticated(reply: &AuthReply, view: &View) -> String {
     out
 }
 
-/// The answer of `user-info` and `logout`.
+/// A sign-in that went nowhere, as 4D answers it: `success` false and why.
+pub fn not_signed_in(e: &impl std::fmt::Display) -> AuthReply {
+    AuthReply {
+        success: false,
+        id: None,
+        status: None,
+        token: None,
+        status_text: e.to_string(),
+        user_info: None,
+    }
+}
+
+/// A failed `user-info` or `logout`, for JSON readers: `ok` false, as the
+/// SDKs check it, and why.
+pub fn not_ok(message: &str) -> String {
+    format!("{}\n", json!({"ok": false, "statusText": message}))
+}
+
+/// The answer of `user-info` and `logout`; in JSON with `"ok": true` first,
+/// which 4D's Android SDK checks.
 pub fn session_done(what: &str, s: &ChangedSession, view: &View) -> String {
     if view.json {
-        format!("{}\n", changed_json(s))
+        let mut out = serde_json::Map::new();
+        out.insert("ok".into(), Value::Bool(true));
+        if let Value::Object(fields) = changed_json(s) {
+            out.extend(fields);
+        }
+        format!("{}\n", Value::Object(out))
     } else if view.quiet {
         format!("{}\n", s.id)
     } else {

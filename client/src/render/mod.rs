@@ -13,7 +13,7 @@ mod sessions;
 mod status;
 
 pub use apps::apps;
-pub use auth::{authenticated, session_done, verify};
+pub use auth::{authenticated, not_ok, not_signed_in, session_done, verify};
 pub use change::{changed, dry_run, push};
 pub use event::event;
 pub use sessions::sessions;

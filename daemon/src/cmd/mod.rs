@@ -9,6 +9,7 @@
 //! runs on the blocking pool, so the I/O thread never waits on a disk.
 
 pub mod apps;
+pub mod body;
 pub mod delete;
 pub mod edit;
 pub mod error;
@@ -86,7 +87,8 @@ pub fn required_role(request: &Request) -> Role {
         | Request::Refresh
         | Request::Authenticate { .. }
         | Request::UserInfo { .. }
-        | Request::Logout { .. } => Role::Admin,
+        | Request::Logout { .. }
+        | Request::AuthenticateFrom { .. } => Role::Admin,
     }
 }
 
@@ -132,7 +134,12 @@ pub async fn execute<S: AsyncRead + AsyncWrite + Unpin>(
         } => blocking(ctx, move |c| delete::handle(c, &sessions, push, dry_run)).await,
         Request::Push { full } => blocking(ctx, move |c| push::handle(c, full)).await,
         Request::Refresh => blocking(ctx, refresh::handle).await,
-        Request::Authenticate { body } => blocking(ctx, move |c| signin::handle(c, &body)).await,
+        Request::Authenticate { body } => {
+            blocking(ctx, move |c| signin::handle(c, &body, None)).await
+        }
+        Request::AuthenticateFrom { body, ip } => {
+            blocking(ctx, move |c| signin::handle(c, &body, Some(&ip))).await
+        }
         Request::UserInfo { token, body } => {
             blocking(ctx, move |c| user_info::handle(c, &token, &body)).await
         }

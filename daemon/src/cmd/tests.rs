@@ -53,11 +53,15 @@ fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 fn context(role: Role) -> (tempfile::TempDir, Context) {
+    context_with(role, Config::default())
+}
+
+fn context_with(role: Role, config: Config) -> (tempfile::TempDir, Context) {
     let dir = tempfile::tempdir().unwrap();
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/Data");
     copy_tree(&examples, dir.path());
     let store = SessionStore::open(dir.path()).unwrap();
-    let core = Arc::new(Core::open(store, Config::default()).unwrap());
+    let core = Arc::new(Core::open(store, config).unwrap());
     let info = Arc::new(DaemonInfo {
         data_dir: dir.path().to_path_buf(),
         socket: dir.path().join("test.sock"),
@@ -139,6 +143,10 @@ fn every_request() -> Vec<Request> {
         Request::Logout {
             token: SEED_TOKEN.into(),
         },
+        Request::AuthenticateFrom {
+            body: r#"{"application":{"id":"com.y"},"device":{"id":"D2"}}"#.into(),
+            ip: "::1".into(),
+        },
     ];
     for r in &all {
         match r {
@@ -155,7 +163,8 @@ fn every_request() -> Vec<Request> {
             | Request::Status
             | Request::Watch { .. }
             | Request::UserInfo { .. }
-            | Request::Logout { .. } => {}
+            | Request::Logout { .. }
+            | Request::AuthenticateFrom { .. } => {}
         }
     }
     all
@@ -190,6 +199,7 @@ fn every_request_that_writes_needs_an_admin() {
                 | Request::Authenticate { .. }
                 | Request::UserInfo { .. }
                 | Request::Logout { .. }
+                | Request::AuthenticateFrom { .. }
         );
         assert_eq!(
             permits(Role::Reader, required_role(&request)),
@@ -281,7 +291,8 @@ async fn a_sign_in_of_the_app_sharing_a_folder_does_not_take_another_apps_sessio
     // The team-less app `UTT7VDX8W5.com.contactApp.Contact` signs in with
     // the device id of team UTT7VDX8W5's app's session: same folder, same
     // device, another app. It gets a session of its own.
-    let (dir, ctx) = context(Role::Admin);
+    let open = Config::parse("[policy]\nsign_in = \"open\"").unwrap();
+    let (dir, ctx) = context_with(Role::Admin, open);
     let path = dir.path().join("MobileApps").join(IOS).join(SEED_ID);
     let before = std::fs::read(&path).unwrap();
     let body = serde_json::json!({

@@ -111,19 +111,8 @@ fn a_refusal_at_the_handshake_exits_77() {
 
 #[test]
 fn authenticate_exits_0_accepted_3_pending_4_refused() {
-    let body = |device: &str| {
-        json!({
-            "email": "a@example.com",
-            "application": {"id": "com.sample.tasks", "name": "Tasks", "version": "1"},
-            "device": {"id": device, "description": "Pixel", "version": "34", "os": "Android"},
-            "session": {"ip": "::1"}
-        })
-        .to_string()
-    };
-    let d = Daemon::start_with(Opts {
-        config: Some("[apps.\"com.sample.tasks\"]\nverify = true\n[apps.\"UTT7VDX8W5.com.contactApp.Contact\"]\nverify = false\n".into()),
-        ..Default::default()
-    });
+    let body = |device: &str| android_body(device, "a@example.com").to_string();
+    let d = Daemon::start_open("[apps.\"com.sample.tasks\"]\nverify = true\n[apps.\"UTT7VDX8W5.com.contactApp.Contact\"]\nverify = false");
     let pending = d.cli_stdin(&["--json", "authenticate"], &body("DEV-1"));
     assert_eq!(pending.status.code(), Some(3), "{}", stderr(&pending));
     let v: Value = serde_json::from_slice(&pending.stdout).unwrap();
@@ -132,9 +121,7 @@ fn authenticate_exits_0_accepted_3_pending_4_refused() {
         keys,
         ["success", "id", "status", "token", "statusText", "userInfo"]
     );
-    let mut ios: Value = serde_json::from_str(&body("DEV-2")).unwrap();
-    ios["application"]["id"] = "com.contactApp.Contact".into();
-    ios["team"] = json!({"id": "UTT7VDX8W5"});
+    let ios = ios_body("DEV-2", "a@example.com");
     let accepted = d.cli_stdin(&["authenticate", "-"], &ios.to_string());
     assert_eq!(accepted.status.code(), Some(0), "{}", stderr(&accepted));
 

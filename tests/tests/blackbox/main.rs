@@ -9,6 +9,7 @@ mod common;
 
 mod access;
 mod authenticate;
+mod beside_4d;
 mod cli;
 mod cli_habits;
 mod client_lib;

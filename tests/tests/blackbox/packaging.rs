@@ -207,6 +207,7 @@ fn the_default_config_is_one_the_daemon_accepts() {
         "max_connections",
         "idle_timeout_ms",
         "session_id",
+        "file_mode",
         "hook",
         "hook_timeout_ms",
         "sign_in",
