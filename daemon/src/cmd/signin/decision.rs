@@ -17,7 +17,7 @@
 use mobile_session_proto::Status;
 use serde_json::{Map, Value};
 
-use super::hook::Answer;
+use crate::hook::Answer;
 use crate::config::{Policy, SignInMode};
 
 pub const ACCEPTED_TEXT: &str = "Accepted: this device is signed in.";
