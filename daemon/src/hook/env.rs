@@ -87,9 +87,8 @@ fn user_home(uid: u32) -> Option<OsString> {
         // `pwd` and `buf`, which outlive its one use below.
         let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
         let mut result: *mut libc::passwd = std::ptr::null_mut();
-        let rc = unsafe {
-            libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result)
-        };
+        let rc =
+            unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
         if rc == libc::ERANGE && buf.len() < 1 << 20 {
             buf.resize(buf.len() * 2, 0);
             continue;
@@ -133,7 +132,10 @@ mod tests {
         let env = for_call(&base, &pass, &vars);
         let get = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
         assert_eq!(get("HOME").unwrap(), "/home/d");
-        assert_eq!(get("PATH"), std::env::var_os("PATH").or(Some("/bin".into())));
+        assert_eq!(
+            get("PATH"),
+            std::env::var_os("PATH").or(Some("/bin".into()))
+        );
         assert_eq!(get("MOBILE_SESSIOND_APP").unwrap(), "com.a");
         assert_eq!(env.iter().filter(|(k, _)| k == "PATH").count(), 1);
     }

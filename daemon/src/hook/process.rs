@@ -59,7 +59,8 @@ impl Captured {
     fn take(&mut self, chunk: &[u8], limit: usize) {
         let room = limit.saturating_sub(self.bytes.len());
         self.overflow |= chunk.len() > room;
-        self.bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        self.bytes
+            .extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
 }
 
@@ -125,7 +126,9 @@ impl<'a> Tracked<'a> {
     /// Leaves the registry (then the drop kills nothing): the hook is
     /// reaped next.
     fn release(self) {
-        self.registry.groups().remove(&self.pid.as_raw_nonzero().get());
+        self.registry
+            .groups()
+            .remove(&self.pid.as_raw_nonzero().get());
     }
 }
 

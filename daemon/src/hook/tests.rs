@@ -245,10 +245,7 @@ async fn a_call_beyond_max_hooks_waits_for_a_place_then_is_told_busy() {
 async fn kill_all_kills_the_running_hooks_with_their_groups() {
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("pid");
-    let script = sh(&format!(
-        "sleep 60 & echo $! > {}; wait",
-        pidfile.display()
-    ));
+    let script = sh(&format!("sleep 60 & echo $! > {}; wait", pidfile.display()));
     let hooks = Hooks::new(4, CancellationToken::new());
     let running = hooks.run(call(&script, LONG));
     let stop = async {
@@ -310,7 +307,10 @@ async fn a_hook_sees_only_its_clean_environment() {
         .await;
     assert!(answer.unwrap().success);
     let env = std::fs::read_to_string(&dump).unwrap();
-    assert!(env.lines().any(|l| l == "MOBILE_SESSIOND_APP=com.a"), "{env}");
+    assert!(
+        env.lines().any(|l| l == "MOBILE_SESSIOND_APP=com.a"),
+        "{env}"
+    );
     assert!(env.lines().any(|l| l.starts_with("HOME=")), "{env}");
     // The test runner's own variables (cargo sets many) stay out.
     assert!(!env.contains("CARGO"), "{env}");

@@ -172,7 +172,13 @@ mod tests {
             10
         );
         assert!(Limits::new(None, None, Some(1024), None).max_connections < 1024);
-        assert_eq!(Budget::within(0, 32), Budget { connections: 1, hooks: 1 });
+        assert_eq!(
+            Budget::within(0, 32),
+            Budget {
+                connections: 1,
+                hooks: 1
+            }
+        );
         assert_eq!(
             Limits::new(None, Some(0), None, None).idle_timeout,
             Duration::from_millis(1)
@@ -192,7 +198,10 @@ mod tests {
         }
         // A service's limit has room for every hook wanted.
         assert_eq!(Budget::within(65536, 32).hooks, 32);
-        assert_eq!(Limits::new(None, None, Some(65536), Some(256)).max_hooks, 256);
+        assert_eq!(
+            Limits::new(None, None, Some(65536), Some(256)).max_hooks,
+            256
+        );
         // A small one keeps one, and connections besides.
         let tiny = Limits::new(None, None, Some(64), Some(32));
         assert_eq!(tiny.max_hooks, 1);

@@ -52,7 +52,7 @@ use crate::store::{StoreError, WriteMode};
 const DECISIONS: usize = 3;
 
 /// What a sign-in answers when every hook's place stays taken.
-pub const BUSY_TEXT: &str = "The server is busy, try again in a moment.";
+const BUSY_TEXT: &str = "The server is busy, try again in a moment.";
 
 /// Sign-ins' file work on the blocking pool at once. It is serialised by the
 /// write lock anyway; bounded, a flood of sign-ins leaves the pool's threads
@@ -149,7 +149,9 @@ async fn sign_in(ctx: &Context, raw: String, ip: Option<String>) -> Result<AuthR
             } => return Ok(refused(status_text, user_info)),
         };
         let (r, facts) = (req.clone(), question.facts.clone());
-        if let Some(reply) = pooled(ctx, move |ctx| apply(ctx, &r, Some(&facts), &admission)).await? {
+        if let Some(reply) =
+            pooled(ctx, move |ctx| apply(ctx, &r, Some(&facts), &admission)).await?
+        {
             return Ok(reply);
         }
         tracing::debug!(app = %req.body.folder, round, "the session changed while the hook decided");
