@@ -81,25 +81,9 @@ pub fn is_pattern(entry: &str) -> bool {
 
 /// The home folder of `uid` in the user database.
 fn user_home(uid: u32) -> Option<OsString> {
-    let mut buf: Vec<libc::c_char> = vec![0; 1024];
-    loop {
-        // SAFETY: every pointer is valid for the call; `result` points into
-        // `pwd` and `buf`, which outlive its one use below.
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        let rc =
-            unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
-        if rc == libc::ERANGE && buf.len() < 1 << 20 {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        if rc != 0 || result.is_null() || pwd.pw_dir.is_null() {
-            return None;
-        }
-        // SAFETY: pw_dir is a NUL-terminated string inside `buf`.
-        let dir = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) };
-        return (!dir.is_empty()).then(|| OsStr::from_bytes(dir.to_bytes()).to_os_string());
-    }
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok()??;
+    let dir = user.dir.into_os_string();
+    (!dir.is_empty()).then_some(dir)
 }
 
 #[cfg(test)]
