@@ -23,7 +23,8 @@ pub const REFUSALS_AT_ONCE: usize = 64;
 /// runtime watches it with.
 pub const FDS_PER_HOOK: u64 = 4;
 /// More for the one being started (hooks start one at a time, on the I/O
-/// thread): both ends of each pipe until the fork, and std's exec-error pipe.
+/// thread): both ends of each pipe until it is spawned, and std's
+/// exec-error pipe where it forks instead of `posix_spawn`.
 pub const FDS_STARTING_HOOK: u64 = 4;
 
 /// `max_hooks` when not configured: 16 per core, from 16 to 256.
