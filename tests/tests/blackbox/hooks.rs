@@ -438,6 +438,7 @@ fn hook_sign_ins_fit_in_64_descriptors() {
             ),
         }
     }
+    eprintln!("at 64 descriptors: {accepted} of 19 hook sign-ins admitted, the others told busy");
     assert!(accepted > 0);
     let log = d.log_text();
     for bad in [
