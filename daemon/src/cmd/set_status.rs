@@ -10,13 +10,13 @@ use super::edit::valid_record;
 use super::resolve::{resolve_all, Target};
 use super::{after_some, changed_session, read_error, CmdError, Context};
 use crate::model::session::with_status;
-use crate::store::FileBytes;
+use crate::store::FileVersion;
 
 /// The new bytes of `file` with `status`, or `None` when it already says so.
 fn edit(
     ctx: &Context,
     t: &Target,
-    file: &FileBytes,
+    file: &FileVersion,
     status: Status,
 ) -> Result<Option<Vec<u8>>, CmdError> {
     let path = || ctx.core.store().session_path(&t.folder, &t.name);

@@ -44,7 +44,7 @@ use crate::model::names::SessionKey;
 use crate::model::session::SessionRecord;
 use crate::model::view::{self, DiskView, LiveView};
 use crate::store::scan::{self, EntryRead};
-use crate::store::{FileBytes, SessionStore, StoreError, WriteMode};
+use crate::store::{FileVersion, SessionStore, StoreError, WriteMode};
 
 /// Events buffered per `watch` client before it is told it lagged.
 pub const EVENT_BUFFER: usize = 1024;
@@ -255,7 +255,7 @@ impl Txn<'_> {
     }
 
     /// Reads one session file as it is now.
-    pub fn read(&self, folder: &str, name: &str) -> Result<FileBytes, StoreError> {
+    pub fn read(&self, folder: &str, name: &str) -> Result<FileVersion, StoreError> {
         self.core.store.read(folder, name)
     }
 
@@ -284,7 +284,7 @@ impl Txn<'_> {
         &mut self,
         folder: &str,
         name: &str,
-        mut edit: impl FnMut(&FileBytes) -> Result<Option<Vec<u8>>, E>,
+        mut edit: impl FnMut(&FileVersion) -> Result<Option<Vec<u8>>, E>,
     ) -> Result<bool, E> {
         let mut attempt = 0;
         loop {
