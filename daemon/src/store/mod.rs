@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 
 use crate::model::names::{is_app_folder_name, is_plain_name, is_session_name, MANIFEST};
+use crate::model::reconcile::Failure;
 use read::read_regular;
 
 /// Session files larger than this are reported invalid instead of being read.
@@ -60,6 +61,19 @@ pub enum StoreError {
 impl StoreError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+
+    /// Said of an app folder: it is gone, or is no folder now (a symlink).
+    pub fn is_gone(&self) -> bool {
+        self.is_not_found() || matches!(self, StoreError::NotRegular { .. })
+    }
+
+    /// The error as the view's reconciliation sees it.
+    pub fn failure(&self) -> Failure {
+        Failure {
+            transient: self.is_transient(),
+            message: self.to_string(),
+        }
     }
 
     /// An error that says nothing about the file itself and may pass on

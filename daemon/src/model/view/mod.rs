@@ -14,7 +14,8 @@
 //! and deleted again without a push, say), it gives way to "everything may
 //! have changed", and the next push compares every session once.
 //!
-//! The `sessions` listing is [`rows`].
+//! How what is read of the files becomes entries of the disk view is
+//! [`super::reconcile`]'s; the `sessions` listing is [`rows`].
 
 mod push;
 mod rows;
@@ -53,19 +54,6 @@ pub struct AppMeta {
     /// Session files ignored because a name differing only in case stands
     /// for their session: one of them takes over when that file goes.
     pub shadowed: BTreeSet<String>,
-}
-
-impl AppMeta {
-    /// Takes the label of valid session `id` if it is the smallest seen.
-    pub fn offer_session_label(&mut self, id: &str, label: AppLabel) {
-        if self
-            .session_label
-            .as_ref()
-            .is_none_or(|(from, _)| id <= from.as_str())
-        {
-            self.session_label = Some((id.to_string(), label));
-        }
-    }
 }
 
 /// One app folder of the disk view.
