@@ -56,7 +56,7 @@ pub fn file_read(
         FileRead::FolderUnreadable(failure) => return folder_unreadable(view, folder, failure, fx),
         FileRead::Transient(failure) => return fx.keep_last_reading(folder, name, failure),
         FileRead::Gone => gone(view, folder, name, &key),
-        FileRead::Found(entry, label) => found(view, folder, name, entry, label, fx),
+        FileRead::Found(entry, label) => found(view, folder, name, &key, entry, label, fx),
     };
     fx.file_done(folder, name);
     next_contender(view, folder, &key, fx);
@@ -91,11 +91,11 @@ fn found(
     view: &mut DiskView,
     folder: &str,
     name: &str,
+    key: &SessionKey,
     entry: DiskEntry,
     label: Option<AppLabel>,
     fx: &mut Effects<'_>,
 ) -> Option<DiskEntry> {
-    let key = SessionKey::new(folder, name);
     let before = view.insert(folder, entry);
     let app = view.app_mut(folder);
     app.meta.shadowed.remove(name);
