@@ -24,6 +24,7 @@ pub mod core;
 pub mod locks;
 pub mod log;
 pub mod model;
+pub mod notify;
 pub mod server;
 pub mod service;
 pub mod store;
@@ -350,6 +351,7 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<Stopp
         access: Arc::new(std::sync::RwLock::new(Arc::new(access))),
         limits,
         shutdown: shutdown.clone(),
+        notifier: Arc::new(notify::Notifier::new(shutdown.clone())),
     };
     let created_dir = socket_guard.created_dir().map(Path::to_path_buf);
     let server = tokio::spawn(server::serve(listener, socket_guard, shared.clone()));

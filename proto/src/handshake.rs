@@ -8,7 +8,7 @@ pub const MAGIC: u32 = 0x4D53_4553;
 
 /// Bumped whenever [`crate::Request`] / [`crate::Response`] change in a way an
 /// older peer cannot read.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientHello {

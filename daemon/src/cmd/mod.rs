@@ -13,6 +13,7 @@ pub mod delete;
 pub mod edit;
 pub mod error;
 pub mod logout;
+pub mod notify;
 pub mod path;
 pub mod push;
 pub mod redact;
@@ -58,6 +59,8 @@ pub struct Context {
     pub info: Arc<DaemonInfo>,
     pub role: Role,
     pub shutdown: CancellationToken,
+    /// Sends push notifications; its connections outlive each command.
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 /// Whether the connection goes on after a request.
@@ -86,7 +89,8 @@ pub fn required_role(request: &Request) -> Role {
         | Request::Refresh
         | Request::Authenticate { .. }
         | Request::UserInfo { .. }
-        | Request::Logout { .. } => Role::Admin,
+        | Request::Logout { .. }
+        | Request::Notify(_) => Role::Admin,
     }
 }
 
@@ -135,6 +139,7 @@ pub async fn execute<S: AsyncRead + AsyncWrite + Unpin>(
             blocking(ctx, move |c| user_info::handle(c, &token, &body)).await
         }
         Request::Logout { token } => blocking(ctx, move |c| logout::handle(c, &token)).await,
+        Request::Notify(n) => notify::run(ctx, n).await,
     };
     queue(conn, reply).await
 }

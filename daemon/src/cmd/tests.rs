@@ -69,6 +69,7 @@ fn context(role: Role) -> (tempfile::TempDir, Context) {
         info,
         role,
         shutdown: CancellationToken::new(),
+        notifier: Arc::new(crate::notify::Notifier::new(CancellationToken::new())),
     };
     (dir, ctx)
 }
@@ -138,6 +139,18 @@ fn every_request() -> Vec<Request> {
         Request::Logout {
             token: SEED_TOKEN.into(),
         },
+        Request::Notify(mobile_session_proto::NotifyRequest {
+            app: "com.sample.tasks".into(),
+            recipients: mobile_session_proto::NotifyRecipients {
+                all: true,
+                ..Default::default()
+            },
+            message: mobile_session_proto::NotifyMessage {
+                title: "Hi".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
     ];
     for r in &all {
         match r {
@@ -154,7 +167,8 @@ fn every_request() -> Vec<Request> {
             | Request::Status
             | Request::Watch { .. }
             | Request::UserInfo { .. }
-            | Request::Logout { .. } => {}
+            | Request::Logout { .. }
+            | Request::Notify(_) => {}
         }
     }
     all
@@ -189,6 +203,8 @@ fn every_request_that_writes_needs_an_admin() {
                 | Request::Authenticate { .. }
                 | Request::UserInfo { .. }
                 | Request::Logout { .. }
+                // Sends, and removes the tokens the services call gone.
+                | Request::Notify(_)
         );
         assert_eq!(
             permits(Role::Reader, required_role(&request)),

@@ -45,6 +45,7 @@ pub struct Shared {
     pub access: Arc<RwLock<Arc<Access>>>,
     pub limits: limits::Limits,
     pub shutdown: CancellationToken,
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 impl Shared {
