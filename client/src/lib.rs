@@ -79,6 +79,7 @@ mod client;
 mod conn;
 mod error;
 mod events;
+mod notify;
 
 pub use client::{
     Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
@@ -93,4 +94,8 @@ pub use mobile_session_proto::{
     AppRow, AuthReply, ChangeReport, ChangedSession, DaemonStatus, ErrorCode, ErrorReply, Event,
     EventKind, Invalidity, PushReport, Role, SessionFilter, SessionRow, Status, Unpushed,
     VerifyReply, VerifyStatus,
+};
+pub use mobile_session_proto::{
+    NotifyCounts, NotifyMessage, NotifyRecipients, NotifyReply, NotifyRequest, NotifyResult,
+    NotifyStatus, Platform,
 };

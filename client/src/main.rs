@@ -7,6 +7,7 @@
 
 mod cli;
 mod man;
+mod notify_cmd;
 mod render;
 mod reveal;
 mod ui;
@@ -99,6 +100,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             ErrorCode::BadRequest => EXIT_USAGE,
             ErrorCode::UnknownToken | ErrorCode::Refused => EXIT_UNKNOWN,
             ErrorCode::Busy | ErrorCode::ShuttingDown => EXIT_UNAVAILABLE,
+            ErrorCode::NotifyConfig => notify_cmd::EXIT_CONFIG,
             _ => EXIT_ERROR,
         },
         _ => EXIT_ERROR,
@@ -254,7 +256,7 @@ fn use_color() -> bool {
 /// same for its push and rescan (`ui/daemon.rs`).
 fn scales_with_data(cmd: &Command) -> bool {
     match cmd {
-        Command::Push { .. } | Command::Refresh => true,
+        Command::Push { .. } | Command::Refresh | Command::Notify(_) => true,
         Command::SetStatus { push, .. } | Command::Delete { push, .. } => *push,
         Command::Accept { push, .. } => *push,
         _ => false,
@@ -457,6 +459,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let socket = client.socket_path();
             ui::run(client, &socket).await?
         }
+        Command::Notify(args) => return notify_cmd::run(&client, args, &view).await,
         Command::Completions { .. } | Command::Man(_) => {}
     }
     Ok(0)

@@ -53,7 +53,7 @@ impl View {
 }
 
 /// A cell: its plain text (for width) and what is printed (maybe coloured).
-struct Cell {
+pub struct Cell {
     text: String,
     shown: Option<String>,
 }
@@ -101,7 +101,7 @@ pub fn stored_text(text: &str) -> String {
 
 /// Left-aligned columns, two spaces apart, padded by display width (so
 /// that "小米 13 Ultra" takes the 13 columns it occupies on screen).
-fn table(view: &View, header: &[&str], rows: Vec<Vec<Cell>>) -> String {
+pub fn table(view: &View, header: &[&str], rows: Vec<Vec<Cell>>) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -551,6 +551,7 @@ pub fn event(e: &Event, view: &View) -> String {
         put("push", e.push.as_ref().map(push_json));
         put("count", e.count.map(|c| json!(c)));
         put("message", e.message.as_ref().map(|m| json!(m)));
+        put("notify", e.notify.as_ref().map(crate::notify_cmd::counts_json));
         return format!("{}\n", Value::Object(m));
     }
     if view.quiet {
@@ -589,6 +590,13 @@ pub fn event(e: &Event, view: &View) -> String {
     }
     if let Some(n) = e.count {
         let _ = write!(line, " ({n})");
+    }
+    if let Some(n) = &e.notify {
+        let _ = write!(
+            line,
+            " {} sent, {} failed, {} skipped, {} tokens removed",
+            n.sent, n.failed, n.skipped, n.tokens_removed
+        );
     }
     if let Some(m) = &e.message {
         let _ = write!(line, ": {m}");

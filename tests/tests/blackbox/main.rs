@@ -16,6 +16,7 @@ mod concurrency;
 mod discovery;
 mod hostile;
 mod lifecycle;
+mod notify;
 mod packaging;
 mod protocol;
 mod push;
