@@ -323,6 +323,34 @@ fn the_documented_drop_in_gives_the_sign_in_hook_the_network() {
 }
 
 #[test]
+fn the_notify_drop_in_opens_outbound_internet_and_stays_below_exposure_2() {
+    let unit =
+        std::fs::read_to_string(packaging().join("systemd/mobile-sessiond.service")).unwrap();
+    let drop_in = std::fs::read_to_string(packaging().join("systemd/notify.conf")).unwrap();
+    let (passed, exposure, report) = security_report(&unit, Some(&drop_in));
+    assert!(passed && exposure <= 2.0, "exposure {exposure}:\n{report}");
+    let line = |setting: &str| {
+        report
+            .lines()
+            .find(|l| l.contains(setting))
+            .unwrap_or_else(|| panic!("no {setting} in:\n{report}"))
+            .to_string()
+    };
+    assert!(line("PrivateNetwork=").contains("has access to the host's network"));
+    assert!(line("RestrictAddressFamilies=~AF_(INET|INET6)").contains("may allocate Internet sockets"));
+    // The docs show the same settings as the shipped file.
+    let docs = std::fs::read_to_string(packaging().join("README.md")).unwrap();
+    let settings = |ini: &str| -> Vec<String> {
+        ini.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(settings(&ini_block(&docs, "### Push notifications")), settings(&drop_in));
+}
+
+#[test]
 fn the_service_is_hardened_below_exposure_2() {
     let unit =
         std::fs::read_to_string(packaging().join("systemd/mobile-sessiond.service")).unwrap();
