@@ -4,8 +4,7 @@
 
 use clap::{ArgGroup, Args};
 use mobile_session::{
-    Client, NotifyMessage, NotifyRecipients, NotifyReply, NotifyRequest, NotifyResult,
-    NotifyStatus,
+    Client, NotifyMessage, NotifyRecipients, NotifyReply, NotifyRequest, NotifyResult, NotifyStatus,
 };
 use serde_json::{json, Value};
 
@@ -156,7 +155,12 @@ pub fn render(r: &NotifyReply, view: &View) -> String {
             true => x.reason.as_deref() == Some("dry run"),
             false => x.status == NotifyStatus::Sent,
         };
-        return r.results.iter().filter(reached).map(|x| format!("{}\n", x.id)).collect();
+        return r
+            .results
+            .iter()
+            .filter(reached)
+            .map(|x| format!("{}\n", x.id))
+            .collect();
     }
     let rows = r
         .results
@@ -177,7 +181,11 @@ pub fn render(r: &NotifyReply, view: &View) -> String {
         .collect();
     let mut out = table(view, &["APP", "ID", "PLATFORM", "STATUS", "REASON"], rows);
     let removed = r.results.iter().filter(|x| x.token_removed).count();
-    let what = if r.dry_run { "dry run, nothing sent" } else { "notified" };
+    let what = if r.dry_run {
+        "dry run, nothing sent"
+    } else {
+        "notified"
+    };
     out.push_str(&format!(
         "{what}: {} sent, {} failed ({removed} tokens removed), {} skipped\n",
         r.sent, r.failed, r.skipped

@@ -551,7 +551,10 @@ pub fn event(e: &Event, view: &View) -> String {
         put("push", e.push.as_ref().map(push_json));
         put("count", e.count.map(|c| json!(c)));
         put("message", e.message.as_ref().map(|m| json!(m)));
-        put("notify", e.notify.as_ref().map(crate::notify_cmd::counts_json));
+        put(
+            "notify",
+            e.notify.as_ref().map(crate::notify_cmd::counts_json),
+        );
         return format!("{}\n", Value::Object(m));
     }
     if view.quiet {

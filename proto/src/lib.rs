@@ -32,11 +32,13 @@
 pub mod connection;
 pub mod handshake;
 pub mod message;
+pub mod notify;
 pub mod paths;
 
 pub use connection::{Connection, FrameError};
 pub use handshake::{ClientHello, HelloOutcome, Role, ServerHello, MAGIC, PROTOCOL_VERSION};
 pub use message::*;
+pub use notify::*;
 
 /// The largest request frame the daemon accepts (1 MiB).
 pub const MAX_REQUEST_FRAME: usize = 1024 * 1024;

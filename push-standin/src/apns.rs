@@ -109,7 +109,10 @@ fn handle(state: &State, r: &Received) -> Answer {
     if r.method != "POST" {
         return reason(405, "MethodNotAllowed");
     }
-    let Some(jwt) = r.header("authorization").and_then(|a| a.strip_prefix("bearer ")) else {
+    let Some(jwt) = r
+        .header("authorization")
+        .and_then(|a| a.strip_prefix("bearer "))
+    else {
         return reason(403, "MissingProviderToken");
     };
     if let Err(why) = check_jwt(state, jwt) {
@@ -128,17 +131,26 @@ fn handle(state: &State, r: &Received) -> Answer {
     if let Some(&(status, why)) = lock(&state.gone).get(token) {
         let mut a = reason(status, why);
         if status == 410 {
-            a = Answer::json(410, serde_json::json!({"reason": why, "timestamp": unix_now() * 1000}));
+            a = Answer::json(
+                410,
+                serde_json::json!({"reason": why, "timestamp": unix_now() * 1000}),
+            );
         }
         return a;
     }
-    if let Some(s) = lock(&state.scripts).get_mut(token).and_then(VecDeque::pop_front) {
+    if let Some(s) = lock(&state.scripts)
+        .get_mut(token)
+        .and_then(VecDeque::pop_front)
+    {
         return s.answer(reason(s.status, &s.reason));
     }
     lock(&state.delivered).push(r.clone());
     Answer {
         status: 200,
-        headers: vec![("apns-id".into(), format!("{:032X}", lock(&state.delivered).len()))],
+        headers: vec![(
+            "apns-id".into(),
+            format!("{:032X}", lock(&state.delivered).len()),
+        )],
         body: String::new(),
     }
 }
@@ -155,7 +167,9 @@ fn check_jwt(state: &State, jwt: &str) -> Result<(), &'static str> {
     {
         return Err("InvalidProviderToken");
     }
-    let iat = checked.claims["iat"].as_u64().ok_or("InvalidProviderToken")?;
+    let iat = checked.claims["iat"]
+        .as_u64()
+        .ok_or("InvalidProviderToken")?;
     if iat + 3600 < unix_now() || iat > unix_now() + 300 {
         return Err("ExpiredProviderToken");
     }

@@ -40,7 +40,9 @@ impl TestCa {
         let params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
             .expect("server params");
         let key = KeyPair::generate().expect("server key");
-        let cert = params.signed_by(&key, &self.issuer).expect("server certificate");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("server certificate");
         ServerCert {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),

@@ -121,43 +121,82 @@ fn handle(state: &State, r: &Received) -> Answer {
     let want = format!("/v1/projects/{}/messages:send", state.project_id);
     if r.path != want {
         if r.path.starts_with("/v1/projects/") {
-            return google_error(403, "PERMISSION_DENIED", "SenderId mismatch", Some("SENDER_ID_MISMATCH"));
+            return google_error(
+                403,
+                "PERMISSION_DENIED",
+                "SenderId mismatch",
+                Some("SENDER_ID_MISMATCH"),
+            );
         }
         return google_error(404, "NOT_FOUND", "no such method", None);
     }
-    let bearer = r.header("authorization").and_then(|a| a.strip_prefix("Bearer "));
+    let bearer = r
+        .header("authorization")
+        .and_then(|a| a.strip_prefix("Bearer "));
     if !bearer.is_some_and(|b| lock(&state.issued).contains(b)) {
-        return google_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.", None);
+        return google_error(
+            401,
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials.",
+            None,
+        );
     }
     let body: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
     let Some(device) = body["message"]["token"].as_str() else {
-        return google_error(400, "INVALID_ARGUMENT", "message.token is missing", Some("INVALID_ARGUMENT"));
+        return google_error(
+            400,
+            "INVALID_ARGUMENT",
+            "message.token is missing",
+            Some("INVALID_ARGUMENT"),
+        );
     };
     let data_ok = body["message"]["data"]
         .as_object()
         .is_none_or(|d| d.values().all(|v| v.is_string()));
     if !data_ok {
-        return google_error(400, "INVALID_ARGUMENT", "data values must be strings", Some("INVALID_ARGUMENT"));
+        return google_error(
+            400,
+            "INVALID_ARGUMENT",
+            "data values must be strings",
+            Some("INVALID_ARGUMENT"),
+        );
     }
     if lock(&state.gone).contains(device) {
-        return google_error(404, "NOT_FOUND", "Requested entity was not found.", Some("UNREGISTERED"));
+        return google_error(
+            404,
+            "NOT_FOUND",
+            "Requested entity was not found.",
+            Some("UNREGISTERED"),
+        );
     }
-    if let Some(s) = lock(&state.scripts).get_mut(device).and_then(VecDeque::pop_front) {
+    if let Some(s) = lock(&state.scripts)
+        .get_mut(device)
+        .and_then(VecDeque::pop_front)
+    {
         return s.answer(google_error(s.status, &s.reason, &s.reason, None));
     }
     let mut delivered = lock(&state.delivered);
     delivered.push(r.clone());
-    let name = format!("projects/{}/messages/0:{}", state.project_id, delivered.len());
+    let name = format!(
+        "projects/{}/messages/0:{}",
+        state.project_id,
+        delivered.len()
+    );
     Answer::json(200, serde_json::json!({ "name": name }))
 }
 
 /// The OAuth 2.0 JWT-bearer grant, checked as Google does.
 fn token(state: &State, r: &Received) -> Answer {
     let invalid = |why: &str| {
-        Answer::json(400, serde_json::json!({"error": "invalid_grant", "error_description": why}))
+        Answer::json(
+            400,
+            serde_json::json!({"error": "invalid_grant", "error_description": why}),
+        )
     };
     let form = crate::form_decode(&r.body);
-    if form.get("grant_type").map(String::as_str) != Some("urn:ietf:params:oauth:grant-type:jwt-bearer") {
+    if form.get("grant_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+    {
         return Answer::json(400, serde_json::json!({"error": "unsupported_grant_type"}));
     }
     let Some(assertion) = form.get("assertion") else {
@@ -177,7 +216,10 @@ fn token(state: &State, r: &Received) -> Answer {
     if !scopes.split(' ').any(|s| s == FCM_SCOPE) {
         return invalid("Invalid JWT: no firebase.messaging scope");
     }
-    let (iat, exp) = (c["iat"].as_u64().unwrap_or(0), c["exp"].as_u64().unwrap_or(0));
+    let (iat, exp) = (
+        c["iat"].as_u64().unwrap_or(0),
+        c["exp"].as_u64().unwrap_or(0),
+    );
     if exp <= unix_now() || exp < iat || exp - iat > 3600 || iat > unix_now() + 300 {
         return invalid("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.");
     }

@@ -72,10 +72,7 @@ pub fn pem(label: &str, der: &[u8]) -> String {
 }
 
 fn pem_body(text: &str) -> Option<Vec<u8>> {
-    let b64: String = text
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     STANDARD.decode(b64.trim()).ok()
 }
 
@@ -88,7 +85,8 @@ pub struct Checked {
 
 fn split(jwt: &str) -> Result<(Value, Value, &str, Vec<u8>), String> {
     let mut parts = jwt.split('.');
-    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err("not three dot-separated parts".into());
     };
@@ -101,11 +99,7 @@ fn split(jwt: &str) -> Result<(Value, Value, &str, Vec<u8>), String> {
     Ok((json(h)?, json(c)?, signed, signature))
 }
 
-fn check(
-    jwt: &str,
-    alg: &str,
-    verify: impl Fn(&[u8], &[u8]) -> bool,
-) -> Result<Checked, String> {
+fn check(jwt: &str, alg: &str, verify: impl Fn(&[u8], &[u8]) -> bool) -> Result<Checked, String> {
     let (header, claims, signed, signature) = split(jwt)?;
     if header["alg"] != alg {
         return Err(format!("alg is {}, not {alg}", header["alg"]));

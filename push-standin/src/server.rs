@@ -151,8 +151,12 @@ async fn accept_loop(
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
         };
-        let (acceptor, handler, count, mut cut) =
-            (acceptor.clone(), handler.clone(), count.clone(), cut.clone());
+        let (acceptor, handler, count, mut cut) = (
+            acceptor.clone(),
+            handler.clone(),
+            count.clone(),
+            cut.clone(),
+        );
         tokio::spawn(async move {
             // A handshake refused by the client (an untrusted certificate)
             // is not a connection.
@@ -192,7 +196,10 @@ where
                     .headers
                     .iter()
                     .map(|(n, v)| {
-                        (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())
+                        (
+                            n.as_str().to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
                     })
                     .collect(),
                 body: String::from_utf8_lossy(&bytes).into_owned(),

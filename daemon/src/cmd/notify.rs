@@ -98,7 +98,13 @@ struct Plan {
     job: Option<(std::sync::Arc<http::Pool>, Job)>,
 }
 
-fn result(folder: &str, id: &str, platform: Option<Platform>, status: NotifyStatus, reason: Option<String>) -> NotifyResult {
+fn result(
+    folder: &str,
+    id: &str,
+    platform: Option<Platform>,
+    status: NotifyStatus,
+    reason: Option<String>,
+) -> NotifyResult {
     NotifyResult {
         app: folder.to_string(),
         id: id.to_string(),
@@ -138,7 +144,10 @@ fn plan(ctx: &Context, req: &NotifyRequest, data: &Map<String, Value>) -> Result
     })?;
     let lives: Vec<Live<'_>> = live
         .iter()
-        .map(|(k, r)| Live { key_id: k, record: r })
+        .map(|(k, r)| Live {
+            key_id: k,
+            record: r,
+        })
         .collect();
     let has_team = label.team_id.is_some();
     let chosen = recipients::select(&lives, who, &session_ids, req.include_pending, has_team);
@@ -149,44 +158,76 @@ fn plan(ctx: &Context, req: &NotifyRequest, data: &Map<String, Value>) -> Result
         ..Default::default()
     };
     for s in &chosen.skipped {
-        let r = result(&folder, &s.id, s.platform, NotifyStatus::Skipped, Some(s.reason.clone()));
+        let r = result(
+            &folder,
+            &s.id,
+            s.platform,
+            NotifyStatus::Skipped,
+            Some(s.reason.clone()),
+        );
         reply.results.push(r);
     }
     if chosen.recipients.is_empty() && chosen.skipped.is_empty() {
-        reply.errors.push(format!("No recipient found: no live session of {folder} matches"));
+        reply.errors.push(format!(
+            "No recipient found: no live session of {folder} matches"
+        ));
     }
     let config = ctx.core.config();
     let settings = &config.notify;
     let needs = |p: Platform| chosen.recipients.iter().any(|r| r.platform == p);
     let folder_path = ctx.core.store().root().join(&folder);
-    let apns_creds = needs(Platform::Ios).then(|| credentials::apns(settings, &folder, &folder_path, &label));
-    let fcm_creds = needs(Platform::Android).then(|| credentials::fcm(settings, &folder, &label.app_id));
+    let apns_creds =
+        needs(Platform::Ios).then(|| credentials::apns(settings, &folder, &folder_path, &label));
+    let fcm_creds =
+        needs(Platform::Android).then(|| credentials::fcm(settings, &folder, &label.app_id));
     if req.dry_run {
         for r in &chosen.recipients {
-            let d = result(&folder, &r.id, Some(r.platform), NotifyStatus::Skipped, Some("dry run".into()));
+            let d = result(
+                &folder,
+                &r.id,
+                Some(r.platform),
+                NotifyStatus::Skipped,
+                Some("dry run".into()),
+            );
             reply.results.push(d);
         }
-        let problems = [apns_creds.and_then(Result::err), fcm_creds.and_then(Result::err)];
-        reply.warnings.extend(problems.into_iter().flatten().map(|e| format!("not ready to send: {e}")));
-        return Ok(Plan { reply, recipients: Vec::new(), job: None });
+        let problems = [
+            apns_creds.and_then(Result::err),
+            fcm_creds.and_then(Result::err),
+        ];
+        reply.warnings.extend(
+            problems
+                .into_iter()
+                .flatten()
+                .map(|e| format!("not ready to send: {e}")),
+        );
+        return Ok(Plan {
+            reply,
+            recipients: Vec::new(),
+            job: None,
+        });
     }
     if chosen.recipients.is_empty() {
-        return Ok(Plan { reply, recipients: Vec::new(), job: None });
+        return Ok(Plan {
+            reply,
+            recipients: Vec::new(),
+            job: None,
+        });
     }
     let apns_creds = apns_creds.transpose().map_err(|e| config_error(e.0))?;
     let fcm_creds = fcm_creds.transpose().map_err(|e| config_error(e.0))?;
     let pool = ctx
-        .core
-        .config()
-        .notify
-        .ca_file
-        .as_deref()
-        .map_or_else(|| ctx.notifier.pool(None), |p| ctx.notifier.pool(Some(p)))
+        .notifier
+        .pool(settings.ca_file.as_deref())
         .map_err(|e| config_error(e.to_string()))?;
     let job = Job {
         apns: apns_creds.map(|c| (c, apns::body(&req.message, data))),
         fcm: fcm_creds.map(|c| (c, fcm::template(&req.message, data))),
-        targets: chosen.recipients.iter().map(|r| (r.platform, r.token.clone())).collect(),
+        targets: chosen
+            .recipients
+            .iter()
+            .map(|r| (r.platform, r.token.clone()))
+            .collect(),
     };
     Ok(Plan {
         reply,
@@ -197,13 +238,22 @@ fn plan(ctx: &Context, req: &NotifyRequest, data: &Map<String, Value>) -> Result
 
 async fn notify(ctx: &Context, req: NotifyRequest) -> Result<NotifyReply, CmdError> {
     let data = check(&req)?;
-    let Plan { mut reply, recipients, job } = on_pool(ctx, move |c| plan(c, &req, &data)).await??;
+    let Plan {
+        mut reply,
+        recipients,
+        job,
+    } = on_pool(ctx, move |c| plan(c, &req, &data)).await??;
     if let Some((pool, job)) = job {
         let sent = ctx
             .notifier
             .send(pool, job)
             .await
-            .map_err(|e| CmdError::new(ErrorCode::ShuttingDown, format!("{e}: nothing more is sent")))?
+            .map_err(|e| {
+                CmdError::new(
+                    ErrorCode::ShuttingDown,
+                    format!("{e}: nothing more is sent"),
+                )
+            })?
             .map_err(config_error)?;
         let folder = reply.app.clone();
         let mut gone = Vec::new();
@@ -216,7 +266,9 @@ async fn notify(ctx: &Context, req: NotifyRequest) -> Result<NotifyReply, CmdErr
                 }
                 Outcome::Failed(why) => (NotifyStatus::Failed, Some(why.clone())),
             };
-            reply.results.push(result(&folder, &r.id, Some(r.platform), status, reason));
+            reply
+                .results
+                .push(result(&folder, &r.id, Some(r.platform), status, reason));
         }
         reply.errors.extend(sent.errors);
         reply.config_error = sent.config_error;
@@ -243,14 +295,20 @@ async fn notify(ctx: &Context, req: NotifyRequest) -> Result<NotifyReply, CmdErr
 
 /// Counts, 4D's `success`, the order of the results, the event, the log.
 fn finish(ctx: &Context, mut reply: NotifyReply) -> NotifyReply {
-    reply.results.sort_by(|a, b| a.id.to_lowercase().cmp(&b.id.to_lowercase()));
+    reply
+        .results
+        .sort_by(|a, b| a.id.to_lowercase().cmp(&b.id.to_lowercase()));
     let count = |s: NotifyStatus| reply.results.iter().filter(|r| r.status == s).count() as u64;
     (reply.sent, reply.failed, reply.skipped) = (
         count(NotifyStatus::Sent),
         count(NotifyStatus::Failed),
         count(NotifyStatus::Skipped),
     );
-    for r in reply.results.iter().filter(|r| r.status == NotifyStatus::Failed) {
+    for r in reply
+        .results
+        .iter()
+        .filter(|r| r.status == NotifyStatus::Failed)
+    {
         reply.warnings.push(format!(
             "failed to send to {}/{}: {}",
             r.app,
@@ -284,7 +342,11 @@ fn finish(ctx: &Context, mut reply: NotifyReply) -> NotifyReply {
 
 /// Removes each gone token from its session's file, in one transaction;
 /// per session whether the file was rewritten.
-fn remove_tokens(ctx: &Context, folder: &str, dead: &[(String, String)]) -> Vec<Result<bool, CmdError>> {
+fn remove_tokens(
+    ctx: &Context,
+    folder: &str,
+    dead: &[(String, String)],
+) -> Vec<Result<bool, CmdError>> {
     let mut txn = ctx.core.txn();
     dead.iter()
         .map(|(id, token)| {
@@ -347,9 +409,16 @@ mod tests {
 
     #[test]
     fn requests_are_checked() {
-        let all = NotifyRecipients { all: true, ..Default::default() };
+        let all = NotifyRecipients {
+            all: true,
+            ..Default::default()
+        };
         assert!(check(&req(all.clone(), "Hi", Some(r#"{"k":1}"#))).is_ok());
-        let both = NotifyRecipients { all: true, emails: vec!["a@b".into()], ..Default::default() };
+        let both = NotifyRecipients {
+            all: true,
+            emails: vec!["a@b".into()],
+            ..Default::default()
+        };
         for (r, want) in [
             (req(NotifyRecipients::default(), "Hi", None), "say who"),
             (req(both, "Hi", None), "cannot be given with"),
@@ -367,7 +436,8 @@ mod tests {
 
     #[test]
     fn only_the_push_token_goes() {
-        let file = "\u{feff}{\"device\": {\"id\": \"x\", \"token\": \"t\"}, \"status\": \"accepted\"}";
+        let file =
+            "\u{feff}{\"device\": {\"id\": \"x\", \"token\": \"t\"}, \"status\": \"accepted\"}";
         let out = without_push_token(file.as_bytes()).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),

@@ -780,9 +780,18 @@ mod tests {
     #[test]
     fn remove_member_takes_one_member_and_its_separator() {
         let cases = [
-            (r#"{"a":1,"device":{"id":"x","token":"t"}}"#, r#"{"a":1,"device":{"id":"x"}}"#),
-            (r#"{"device":{"token":"t","id":"x"}}"#, r#"{"device":{"id":"x"}}"#),
-            (r#"{"device":{"token":"t"},"b":2}"#, r#"{"device":{},"b":2}"#),
+            (
+                r#"{"a":1,"device":{"id":"x","token":"t"}}"#,
+                r#"{"a":1,"device":{"id":"x"}}"#,
+            ),
+            (
+                r#"{"device":{"token":"t","id":"x"}}"#,
+                r#"{"device":{"id":"x"}}"#,
+            ),
+            (
+                r#"{"device":{"token":"t"},"b":2}"#,
+                r#"{"device":{},"b":2}"#,
+            ),
             (
                 "{\r\n  \"device\": {\r\n    \"id\": \"x\",\r\n    \"token\": \"t\"\r\n  }\r\n}",
                 "{\r\n  \"device\": {\r\n    \"id\": \"x\"\r\n  }\r\n}",
@@ -792,17 +801,23 @@ mod tests {
                 "{\n  \"device\": {\n    \"os\": \"iOS\"\n  }\n}",
             ),
             // Every member of that name goes.
-            (r#"{"device":{"token":"a","id":"x","token":"b"}}"#, r#"{"device":{"id":"x"}}"#),
+            (
+                r#"{"device":{"token":"a","id":"x","token":"b"}}"#,
+                r#"{"device":{"id":"x"}}"#,
+            ),
             // Nothing to remove: unchanged.
             (r#"{"device":{"id":"x"}}"#, r#"{"device":{"id":"x"}}"#),
             (r#"{"device":"str"}"#, r#"{"device":"str"}"#),
             (r#"{"a":1}"#, r#"{"a":1}"#),
         ];
         for (before, after) in cases {
-            assert_eq!(remove_member(before, &["device", "token"]).as_deref(), Some(after), "{before}");
+            assert_eq!(
+                remove_member(before, &["device", "token"]).as_deref(),
+                Some(after),
+                "{before}"
+            );
             let _: Value = serde_json::from_str(after).unwrap();
         }
         assert_eq!(remove_member("[1]", &["device", "token"]), None);
     }
-
 }

@@ -37,7 +37,11 @@ pub fn body(msg: &NotifyMessage, data: &Map<String, Value>) -> Bytes {
     Bytes::from(Value::Object(root).to_string())
 }
 
-pub fn request(creds: &ApnsCredentials, jwt: &str, device: &str) -> Result<http::Request<()>, String> {
+pub fn request(
+    creds: &ApnsCredentials,
+    jwt: &str,
+    device: &str,
+) -> Result<http::Request<()>, String> {
     http::Request::post(creds.endpoint.uri(&format!("/3/device/{device}")))
         .header("authorization", format!("bearer {jwt}"))
         .header("apns-topic", creds.topic.as_str())
@@ -86,11 +90,7 @@ mod tests {
     use super::*;
 
     fn reply(status: u16, body: &str) -> Reply {
-        Reply {
-            status,
-            headers: http::HeaderMap::new(),
-            body: Bytes::from(body.to_string()),
-        }
+        Reply::of(status, body)
     }
 
     #[test]
@@ -111,24 +111,51 @@ mod tests {
             serde_json::json!({"aps": {"alert": {"title": "Hi", "subtitle": "Sub", "body": "There"},
                 "badge": 3, "sound": "default"}, "dataClass": "Employees"})
         );
-        let bare: Value = serde_json::from_slice(&body(&NotifyMessage { title: "T".into(), ..Default::default() }, &Map::new())).unwrap();
+        let bare: Value = serde_json::from_slice(&body(
+            &NotifyMessage {
+                title: "T".into(),
+                ..Default::default()
+            },
+            &Map::new(),
+        ))
+        .unwrap();
         assert_eq!(bare, serde_json::json!({"aps": {"alert": {"title": "T"}}}));
     }
 
     #[test]
     fn answers() {
         assert_eq!(verdict(&reply(200, "")), Verdict::Sent);
-        assert_eq!(verdict(&reply(410, r#"{"reason":"Unregistered","timestamp":1}"#)), Verdict::Gone("Unregistered".into()));
-        assert_eq!(verdict(&reply(400, r#"{"reason":"BadDeviceToken"}"#)), Verdict::Gone("BadDeviceToken".into()));
-        assert_eq!(verdict(&reply(400, r#"{"reason":"DeviceTokenNotForTopic"}"#)), Verdict::Failed("400 DeviceTokenNotForTopic".into()));
-        assert_eq!(verdict(&reply(403, r#"{"reason":"ExpiredProviderToken"}"#)), Verdict::Expired);
-        assert!(matches!(verdict(&reply(403, r#"{"reason":"InvalidProviderToken"}"#)), Verdict::Config(r) if r.contains("InvalidProviderToken")));
-        assert!(matches!(verdict(&reply(429, r#"{"reason":"TooManyRequests"}"#)), Verdict::Again { .. }));
+        assert_eq!(
+            verdict(&reply(410, r#"{"reason":"Unregistered","timestamp":1}"#)),
+            Verdict::Gone("Unregistered".into())
+        );
+        assert_eq!(
+            verdict(&reply(400, r#"{"reason":"BadDeviceToken"}"#)),
+            Verdict::Gone("BadDeviceToken".into())
+        );
+        assert_eq!(
+            verdict(&reply(400, r#"{"reason":"DeviceTokenNotForTopic"}"#)),
+            Verdict::Failed("400 DeviceTokenNotForTopic".into())
+        );
+        assert_eq!(
+            verdict(&reply(403, r#"{"reason":"ExpiredProviderToken"}"#)),
+            Verdict::Expired
+        );
+        assert!(
+            matches!(verdict(&reply(403, r#"{"reason":"InvalidProviderToken"}"#)), Verdict::Config(r) if r.contains("InvalidProviderToken"))
+        );
+        assert!(matches!(
+            verdict(&reply(429, r#"{"reason":"TooManyRequests"}"#)),
+            Verdict::Again { .. }
+        ));
         let mut busy = reply(503, r#"{"reason":"ServiceUnavailable"}"#);
         busy.headers.insert("retry-after", "5".parse().unwrap());
         assert_eq!(
             verdict(&busy),
-            Verdict::Again { reason: "503 ServiceUnavailable".into(), after: Some(std::time::Duration::from_secs(5)) }
+            Verdict::Again {
+                reason: "503 ServiceUnavailable".into(),
+                after: Some(std::time::Duration::from_secs(5))
+            }
         );
         assert_eq!(verdict(&reply(413, "")), Verdict::Failed("413".into()));
     }

@@ -57,7 +57,12 @@ fn table(name: &str) -> String {
 
 /// Reads a key file: a regular file (no symlink followed), not too large.
 fn read_key_file(path: &Path, key: &str, table: &str) -> Result<Vec<u8>, CredError> {
-    let fail = |why: String| CredError(format!("cannot read {key} {} ({table}): {why}", path.display()));
+    let fail = |why: String| {
+        CredError(format!(
+            "cannot read {key} {} ({table}): {why}",
+            path.display()
+        ))
+    };
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
@@ -71,7 +76,8 @@ fn read_key_file(path: &Path, key: &str, table: &str) -> Result<Vec<u8>, CredErr
         return Err(fail(format!("{} bytes is too large for a key", meta.len())));
     }
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(|e| fail(e.to_string()))?;
+    file.read_to_end(&mut bytes)
+        .map_err(|e| fail(e.to_string()))?;
     Ok(bytes)
 }
 
@@ -133,11 +139,22 @@ pub fn apns(
             }
         },
     };
-    let key_name = if from_config { "apns_key_file" } else { "the APNs key" };
+    let key_name = if from_config {
+        "apns_key_file"
+    } else {
+        "the APNs key"
+    };
     let bytes = read_key_file(&path, key_name, &t)?;
-    let signer = SigningKey::es256_from_pem(&bytes)
-        .map_err(|e| CredError(format!("{key_name} {} ({t}) is not usable: {e}", path.display())))?;
-    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let signer = SigningKey::es256_from_pem(&bytes).map_err(|e| {
+        CredError(format!(
+            "{key_name} {} ({t}) is not usable: {e}",
+            path.display()
+        ))
+    })?;
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     let key_id = match (&app.apns_key_id, key_id_of(file_name)) {
         (Some(id), _) => id.clone(),
         (None, Some(id)) => id.to_string(),
@@ -191,7 +208,11 @@ struct ServiceAccount {
 }
 
 /// The FCM credentials of the app of `folder` (app id `app_id`).
-pub fn fcm(settings: &NotifySettings, folder: &str, app_id: &str) -> Result<FcmCredentials, CredError> {
+pub fn fcm(
+    settings: &NotifySettings,
+    folder: &str,
+    app_id: &str,
+) -> Result<FcmCredentials, CredError> {
     let (name, app) = settings.app(folder, app_id);
     let t = table(&name);
     let Some(path) = &app.fcm_service_account else {
@@ -217,7 +238,8 @@ pub fn fcm(settings: &NotifySettings, folder: &str, app_id: &str) -> Result<FcmC
     let signer = SigningKey::rs256_from_pem(private_key.as_bytes())
         .map_err(|e| bad(&format!("private_key: {e}")))?;
     let token_uri = sa.token_uri.unwrap_or_else(|| GOOGLE_TOKEN_URI.into());
-    let token_endpoint = Endpoint::parse(&token_uri).map_err(|e| bad(&format!("token_uri: {e}")))?;
+    let token_endpoint =
+        Endpoint::parse(&token_uri).map_err(|e| bad(&format!("token_uri: {e}")))?;
     let token_path = token_uri
         .strip_prefix("https://")
         .and_then(|r| r.find('/').map(|i| r[i..].to_string()))
@@ -227,8 +249,12 @@ pub fn fcm(settings: &NotifySettings, folder: &str, app_id: &str) -> Result<FcmC
         .clone()
         .or(sa.project_id)
         .ok_or_else(|| bad(&format!("no project_id: set fcm_project_id in {t}")))?;
-    let url = settings.fcm_url.clone().unwrap_or_else(|| FCM_DEFAULT.into());
-    let endpoint = Endpoint::parse(&url).map_err(|e| CredError(format!("[notify] fcm_url: {e}")))?;
+    let url = settings
+        .fcm_url
+        .clone()
+        .unwrap_or_else(|| FCM_DEFAULT.into());
+    let endpoint =
+        Endpoint::parse(&url).map_err(|e| CredError(format!("[notify] fcm_url: {e}")))?;
     Ok(FcmCredentials {
         signer,
         client_email,
@@ -263,10 +289,16 @@ mod tests {
         std::fs::create_dir(&folder).unwrap();
         let s = NotifySettings::default();
         let e = apns(&s, "T1.com.a", &folder, &label(Some("T1"))).unwrap_err();
-        assert!(e.0.contains("apns_key_file") && e.0.contains("AuthKey_<KEYID>.p8"), "{e}");
+        assert!(
+            e.0.contains("apns_key_file") && e.0.contains("AuthKey_<KEYID>.p8"),
+            "{e}"
+        );
         std::fs::write(folder.join("AuthKey_ABC123.p8"), keys::apns_key().pem).unwrap();
         let c = apns(&s, "T1.com.a", &folder, &label(Some("T1"))).unwrap();
-        assert_eq!((c.key.key_id.as_str(), c.key.team_id.as_str()), ("ABC123", "T1"));
+        assert_eq!(
+            (c.key.key_id.as_str(), c.key.team_id.as_str()),
+            ("ABC123", "T1")
+        );
         assert_eq!(c.topic, "com.a");
         assert_eq!(c.endpoint.host, "api.push.apple.com");
         // Two keys: which one is the config's to say.
@@ -282,13 +314,19 @@ mod tests {
         ))
         .unwrap();
         let e = apns(&s, "T1.com.a", &folder, &label(Some("T1"))).unwrap_err();
-        assert!(e.0.contains("set apns_key_id in [notify.apps.\"com.a\"]"), "{e}");
+        assert!(
+            e.0.contains("set apns_key_id in [notify.apps.\"com.a\"]"),
+            "{e}"
+        );
         let s: NotifySettings = toml::from_str(&format!(
             "[apps.\"com.a\"]\napns_key_file = {other:?}\napns_key_id = \"K9\"\napns_team_id = \"T9\"\napns_environment = \"development\"\n",
         ))
         .unwrap();
         let c = apns(&s, "T1.com.a", &folder, &label(Some("T1"))).unwrap();
-        assert_eq!((c.key.key_id.as_str(), c.key.team_id.as_str()), ("K9", "T9"));
+        assert_eq!(
+            (c.key.key_id.as_str(), c.key.team_id.as_str()),
+            ("K9", "T9")
+        );
         assert_eq!(c.endpoint.host, "api.sandbox.push.apple.com");
     }
 
@@ -308,8 +346,10 @@ mod tests {
         std::fs::write(&real, keys::apns_key().pem).unwrap();
         let link = dir.path().join("AuthKey_LNK.p8");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        let s: NotifySettings =
-            toml::from_str(&format!("[apps.\"com.a\"]\napns_key_file = {link:?}\napns_team_id = \"T\"\n")).unwrap();
+        let s: NotifySettings = toml::from_str(&format!(
+            "[apps.\"com.a\"]\napns_key_file = {link:?}\napns_team_id = \"T\"\n"
+        ))
+        .unwrap();
         assert!(apns(&s, "com.a", &folder, &label(None)).is_err());
     }
 
@@ -317,15 +357,31 @@ mod tests {
     fn service_accounts() {
         let dir = tempfile::tempdir().unwrap();
         let e = fcm(&NotifySettings::default(), "com.a", "com.a").unwrap_err();
-        assert!(e.0.contains("set fcm_service_account in [notify.apps.\"com.a\"]"), "{e}");
+        assert!(
+            e.0.contains("set fcm_service_account in [notify.apps.\"com.a\"]"),
+            "{e}"
+        );
         let sa = dir.path().join("sa.json");
-        std::fs::write(&sa, keys::service_account_json("s@p.iam.gserviceaccount.com", "p-1", "https://localhost:9/token")).unwrap();
-        let s: NotifySettings =
-            toml::from_str(&format!("fcm_url = \"https://localhost:8\"\n[apps.\"com.a\"]\nfcm_service_account = {sa:?}\n")).unwrap();
+        std::fs::write(
+            &sa,
+            keys::service_account_json(
+                "s@p.iam.gserviceaccount.com",
+                "p-1",
+                "https://localhost:9/token",
+            ),
+        )
+        .unwrap();
+        let s: NotifySettings = toml::from_str(&format!(
+            "fcm_url = \"https://localhost:8\"\n[apps.\"com.a\"]\nfcm_service_account = {sa:?}\n"
+        ))
+        .unwrap();
         let c = fcm(&s, "com.a", "com.a").unwrap();
         assert_eq!(c.project_id, "p-1");
         assert_eq!(c.client_email, "s@p.iam.gserviceaccount.com");
-        assert_eq!((c.token_endpoint.port, c.token_path.as_str()), (9, "/token"));
+        assert_eq!(
+            (c.token_endpoint.port, c.token_path.as_str()),
+            (9, "/token")
+        );
         assert_eq!(c.endpoint.port, 8);
         std::fs::write(&sa, r#"{"type":"service_account","client_email":"x"}"#).unwrap();
         let e = fcm(&s, "com.a", "com.a").unwrap_err();

@@ -118,11 +118,7 @@ mod tests {
     use super::*;
 
     fn reply(status: u16, body: &str) -> Reply {
-        Reply {
-            status,
-            headers: http::HeaderMap::new(),
-            body: Bytes::from(body.to_string()),
-        }
+        Reply::of(status, body)
     }
 
     #[test]
@@ -152,22 +148,39 @@ mod tests {
         assert_eq!(verdict(&reply(200, r#"{"name":"x"}"#)), Verdict::Sent);
         let gone = r#"{"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND",
             "details":[{"@type":"type.googleapis.com/google.firebase.fcm.v1.FcmError","errorCode":"UNREGISTERED"}]}}"#;
-        assert_eq!(verdict(&reply(404, gone)), Verdict::Gone("UNREGISTERED".into()));
-        assert!(matches!(verdict(&reply(401, r#"{"error":{"status":"UNAUTHENTICATED"}}"#)), Verdict::Unauthenticated(_)));
-        assert!(matches!(verdict(&reply(403, r#"{"error":{"status":"PERMISSION_DENIED","message":"no"}}"#)), Verdict::Config(r) if r.contains("PERMISSION_DENIED: no")));
+        assert_eq!(
+            verdict(&reply(404, gone)),
+            Verdict::Gone("UNREGISTERED".into())
+        );
+        assert!(matches!(
+            verdict(&reply(401, r#"{"error":{"status":"UNAUTHENTICATED"}}"#)),
+            Verdict::Unauthenticated(_)
+        ));
+        assert!(
+            matches!(verdict(&reply(403, r#"{"error":{"status":"PERMISSION_DENIED","message":"no"}}"#)), Verdict::Config(r) if r.contains("PERMISSION_DENIED: no"))
+        );
         assert!(matches!(verdict(&reply(503, "")), Verdict::Again { .. }));
         let invalid = r#"{"error":{"status":"INVALID_ARGUMENT","message":"bad","details":[{"errorCode":"INVALID_ARGUMENT"}]}}"#;
-        assert_eq!(verdict(&reply(400, invalid)), Verdict::Failed("400 INVALID_ARGUMENT: bad".into()));
+        assert_eq!(
+            verdict(&reply(400, invalid)),
+            Verdict::Failed("400 INVALID_ARGUMENT: bad".into())
+        );
     }
 
     #[test]
     fn token_answers() {
         assert_eq!(
-            token_answer(&reply(200, r#"{"access_token":"ya29.x","expires_in":3599,"token_type":"Bearer"}"#)),
+            token_answer(&reply(
+                200,
+                r#"{"access_token":"ya29.x","expires_in":3599,"token_type":"Bearer"}"#
+            )),
             Ok(("ya29.x".into(), 3599))
         );
         assert_eq!(
-            token_answer(&reply(400, r#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#)),
+            token_answer(&reply(
+                400,
+                r#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#
+            )),
             Err("400 invalid_grant: Invalid JWT Signature.".into())
         );
     }

@@ -88,6 +88,18 @@ pub struct Reply {
     pub body: Bytes,
 }
 
+#[cfg(test)]
+impl Reply {
+    /// An answer without headers.
+    pub fn of(status: u16, body: &str) -> Self {
+        Self {
+            status,
+            headers: http::HeaderMap::new(),
+            body: Bytes::from(body.to_string()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SendError {
     /// No connection could be opened (DNS, TCP, TLS, HTTP/2 handshake).
@@ -150,7 +162,10 @@ impl Pool {
             slots.entry(ep.authority()).or_default().clone()
         };
         let mut current = slot.lock().await;
-        if let Some(c) = current.as_ref().filter(|c| !c.closed.load(Ordering::Acquire)) {
+        if let Some(c) = current
+            .as_ref()
+            .filter(|c| !c.closed.load(Ordering::Acquire))
+        {
             return Ok(c.clone());
         }
         *current = None;
@@ -290,13 +305,25 @@ mod tests {
     #[test]
     fn endpoints() {
         let e = Endpoint::parse("https://api.push.apple.com").unwrap();
-        assert_eq!((e.host.as_str(), e.port, e.base.as_str()), ("api.push.apple.com", 443, ""));
-        assert_eq!(e.uri("/3/device/ab"), "https://api.push.apple.com:443/3/device/ab");
+        assert_eq!(
+            (e.host.as_str(), e.port, e.base.as_str()),
+            ("api.push.apple.com", 443, "")
+        );
+        assert_eq!(
+            e.uri("/3/device/ab"),
+            "https://api.push.apple.com:443/3/device/ab"
+        );
         let l = Endpoint::parse("https://localhost:8443/fcm/").unwrap();
         assert_eq!((l.port, l.base.as_str()), (8443, "/fcm"));
         let v6 = Endpoint::parse("https://[::1]:9000").unwrap();
         assert_eq!(v6.authority(), "[::1]:9000");
-        for bad in ["http://x", "https://", "https://h:port", "https://[::1", "https://h/p?q"] {
+        for bad in [
+            "http://x",
+            "https://",
+            "https://h:port",
+            "https://[::1",
+            "https://h/p?q",
+        ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
     }

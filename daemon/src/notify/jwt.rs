@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256};
+use ring::signature::{
+    EcdsaKeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::PrivatePkcs8KeyDer;
 use serde_json::Value;
@@ -87,7 +89,11 @@ impl SigningKey {
 
     /// `header.claims.signature`, each base64url without padding; `alg`
     /// and `typ` are added to `header`.
-    pub fn sign(&self, mut header: serde_json::Map<String, Value>, claims: &Value) -> Result<String, KeyError> {
+    pub fn sign(
+        &self,
+        mut header: serde_json::Map<String, Value>,
+        claims: &Value,
+    ) -> Result<String, KeyError> {
         header.insert("alg".into(), self.alg().into());
         header.insert("typ".into(), "JWT".into());
         let mut out = URL_SAFE_NO_PAD.encode(Value::Object(header).to_string());
@@ -160,7 +166,13 @@ impl ProviderTokens {
         header.insert("kid".into(), key.key_id.clone().into());
         let claims = serde_json::json!({"iss": key.team_id, "iat": unix});
         let jwt: Arc<str> = signer.sign(header, &claims)?.into();
-        issued.insert(key.clone(), Issued { jwt: jwt.clone(), at: now });
+        issued.insert(
+            key.clone(),
+            Issued {
+                jwt: jwt.clone(),
+                at: now,
+            },
+        );
         Ok(jwt)
     }
 
@@ -200,20 +212,30 @@ mod tests {
         let signer = SigningKey::es256_from_pem(key.pem.as_bytes()).unwrap();
         let mut header = serde_json::Map::new();
         header.insert("kid".into(), "KEY1".into());
-        let jwt = signer.sign(header, &serde_json::json!({"iss": "TEAM", "iat": 1})).unwrap();
+        let jwt = signer
+            .sign(header, &serde_json::json!({"iss": "TEAM", "iat": 1}))
+            .unwrap();
         let checked = keys::verify_es256(&jwt, &key.public).unwrap();
         assert_eq!(checked.header["kid"], "KEY1");
         assert_eq!(checked.header["alg"], "ES256");
         assert_eq!(checked.claims["iss"], "TEAM");
         assert!(SigningKey::rs256_from_pem(key.pem.as_bytes()).is_err());
-        assert!(SigningKey::es256_from_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
-        assert!(matches!(SigningKey::es256_from_pem(b"hello"), Err(KeyError::Pem(_))));
+        assert!(SigningKey::es256_from_pem(
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+        )
+        .is_err());
+        assert!(matches!(
+            SigningKey::es256_from_pem(b"hello"),
+            Err(KeyError::Pem(_))
+        ));
     }
 
     #[test]
     fn rs256_assertions_verify_with_the_public_key() {
         let signer = SigningKey::rs256_from_pem(keys::SERVICE_ACCOUNT_KEY_PEM.as_bytes()).unwrap();
-        let jwt = signer.sign(serde_json::Map::new(), &serde_json::json!({"iss": "a@b"})).unwrap();
+        let jwt = signer
+            .sign(serde_json::Map::new(), &serde_json::json!({"iss": "a@b"}))
+            .unwrap();
         let checked = keys::verify_rs256(&jwt, &keys::service_account_public()).unwrap();
         assert_eq!(checked.claims["iss"], "a@b");
         let tampered = jwt.replace(".ey", ".eX");
@@ -235,7 +257,9 @@ mod tests {
         assert_eq!(claims_of(&first)["iat"], 1_000);
         // Reused for the first 50 minutes.
         for m in [1, 19, 20, 35, 49] {
-            let again = tokens.get(&key, &signer, t0 + min * m, 1_000 + 60 * m as u64).unwrap();
+            let again = tokens
+                .get(&key, &signer, t0 + min * m, 1_000 + 60 * m as u64)
+                .unwrap();
             assert_eq!(again, first, "renewed after {m} min");
         }
         // Renewed at 50.
@@ -244,16 +268,28 @@ mod tests {
         assert_eq!(claims_of(&second)["iat"], 4_000);
         // Called expired by Apple: not renewed before 20 minutes…
         assert!(!tokens.expired(&key, &second, t0 + min * 60));
-        assert_eq!(tokens.get(&key, &signer, t0 + min * 60, 4_600).unwrap(), second);
+        assert_eq!(
+            tokens.get(&key, &signer, t0 + min * 60, 4_600).unwrap(),
+            second
+        );
         // …renewed after.
         assert!(tokens.expired(&key, &second, t0 + min * 70));
         let third = tokens.get(&key, &signer, t0 + min * 70, 5_200).unwrap();
         assert_ne!(third, second);
         // A stale token reported by a slow request renews nothing more.
         assert!(tokens.expired(&key, &second, t0 + min * 71));
-        assert_eq!(tokens.get(&key, &signer, t0 + min * 71, 5_260).unwrap(), third);
+        assert_eq!(
+            tokens.get(&key, &signer, t0 + min * 71, 5_260).unwrap(),
+            third
+        );
         // Another key has its own token.
-        let other = ProviderKey { fingerprint: 2, ..key.clone() };
-        assert_ne!(tokens.get(&other, &signer, t0 + min * 71, 5_260).unwrap(), third);
+        let other = ProviderKey {
+            fingerprint: 2,
+            ..key.clone()
+        };
+        assert_ne!(
+            tokens.get(&other, &signer, t0 + min * 71, 5_260).unwrap(),
+            third
+        );
     }
 }

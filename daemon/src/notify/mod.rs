@@ -93,7 +93,11 @@ impl Notifier {
 
     /// Sends `job` on the notify thread and waits for the outcome. `Err`
     /// inside: a configuration error found before anything was sent.
-    pub async fn send(&self, pool: Arc<http::Pool>, job: Job) -> Result<Result<Sent, String>, Stopping> {
+    pub async fn send(
+        &self,
+        pool: Arc<http::Pool>,
+        job: Job,
+    ) -> Result<Result<Sent, String>, Stopping> {
         let worker = self
             .worker
             .get_or_init(|| start_worker(self.shutdown.clone(), self.caches.clone()));
@@ -108,18 +112,24 @@ impl Notifier {
 
     /// Connections opened since start (the current pool's).
     pub fn connections_opened(&self) -> u64 {
-        lock(&self.pool)
-            .as_ref()
-            .map_or(0, |(_, p)| p.opened.load(std::sync::atomic::Ordering::Relaxed))
+        lock(&self.pool).as_ref().map_or(0, |(_, p)| {
+            p.opened.load(std::sync::atomic::Ordering::Relaxed)
+        })
     }
 }
 
 /// Starts the notify thread. It serves jobs until the daemon stops, then
 /// lets the jobs in flight end (their requests fail at once as "stopping")
 /// and closes the connections.
-fn start_worker(shutdown: CancellationToken, caches: Arc<Caches>) -> Option<mpsc::UnboundedSender<Work>> {
+fn start_worker(
+    shutdown: CancellationToken,
+    caches: Arc<Caches>,
+) -> Option<mpsc::UnboundedSender<Work>> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Work>();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the notification runtime: {e}");

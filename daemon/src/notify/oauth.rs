@@ -76,7 +76,13 @@ impl AccessTokens {
     }
 
     /// Keeps `token`, valid for `expires_in` seconds from `now`.
-    pub fn store(&self, creds: &FcmCredentials, token: &str, expires_in: u64, now: Instant) -> Arc<str> {
+    pub fn store(
+        &self,
+        creds: &FcmCredentials,
+        token: &str,
+        expires_in: u64,
+        now: Instant,
+    ) -> Arc<str> {
         let life = Duration::from_secs(expires_in);
         let margin = REFRESH_BEFORE.min(life / 2);
         let token: Arc<str> = token.into();
@@ -165,8 +171,13 @@ mod tests {
 
     fn creds(dir: &std::path::Path) -> FcmCredentials {
         let sa = dir.join("sa.json");
-        std::fs::write(&sa, keys::service_account_json("s@p", "p", "https://localhost:1/token")).unwrap();
-        let s: NotifySettings = toml::from_str(&format!("[apps.a]\nfcm_service_account = {sa:?}\n")).unwrap();
+        std::fs::write(
+            &sa,
+            keys::service_account_json("s@p", "p", "https://localhost:1/token"),
+        )
+        .unwrap();
+        let s: NotifySettings =
+            toml::from_str(&format!("[apps.a]\nfcm_service_account = {sa:?}\n")).unwrap();
         credentials::fcm(&s, "a", "a").unwrap()
     }
 
@@ -180,7 +191,10 @@ mod tests {
         tokens.store(&c, "ya29.a", 3600, t0);
         let s = Duration::from_secs;
         assert_eq!(tokens.cached(&c, t0 + s(60)).as_deref(), Some("ya29.a"));
-        assert_eq!(tokens.cached(&c, t0 + s(3600 - 301)).as_deref(), Some("ya29.a"));
+        assert_eq!(
+            tokens.cached(&c, t0 + s(3600 - 301)).as_deref(),
+            Some("ya29.a")
+        );
         assert!(tokens.cached(&c, t0 + s(3600 - 300)).is_none());
         // A short-lived token is renewed at half its life.
         tokens.store(&c, "ya29.b", 60, t0);

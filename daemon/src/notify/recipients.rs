@@ -137,7 +137,8 @@ pub fn select(
     }
     for e in &who.emails {
         if !seen_emails.contains(&e.to_lowercase()) {
-            out.warnings.push(format!("no live session has the e-mail {e}"));
+            out.warnings
+                .push(format!("no live session has the e-mail {e}"));
         }
     }
     for t in &who.device_tokens {
@@ -174,27 +175,62 @@ mod tests {
     #[test]
     fn all_skips_pending_and_token_less_sessions() {
         let recs = [
-            rec("AA01", Status::Accepted, "a@x.com", r#"{"os":"iOS","token":"t1"}"#),
-            rec("aa02", Status::Pending, "b@x.com", r#"{"os":"iPadOS","token":"t2"}"#),
+            rec(
+                "AA01",
+                Status::Accepted,
+                "a@x.com",
+                r#"{"os":"iOS","token":"t1"}"#,
+            ),
+            rec(
+                "aa02",
+                Status::Pending,
+                "b@x.com",
+                r#"{"os":"iPadOS","token":"t2"}"#,
+            ),
             rec("aa03", Status::Accepted, "c@x.com", r#"{"os":"iOS"}"#),
-            rec("aa04", Status::Accepted, "d@x.com", r#"{"os":"Android","token":"t4"}"#),
-            rec("aa05", Status::Accepted, "e@x.com", r#"{"os":"iOS","token":"t1"}"#),
-            rec("aa06", Status::Accepted, "f@x.com", r#"{"os":"Tizen","token":"t6"}"#),
+            rec(
+                "aa04",
+                Status::Accepted,
+                "d@x.com",
+                r#"{"os":"Android","token":"t4"}"#,
+            ),
+            rec(
+                "aa05",
+                Status::Accepted,
+                "e@x.com",
+                r#"{"os":"iOS","token":"t1"}"#,
+            ),
+            rec(
+                "aa06",
+                Status::Accepted,
+                "f@x.com",
+                r#"{"os":"Tizen","token":"t6"}"#,
+            ),
             rec("aa07", Status::Accepted, "", r#"{"token":"t7"}"#),
         ];
         let keys = ["aa01", "aa02", "aa03", "aa04", "aa05", "aa06", "aa07"];
         let live: Vec<Live<'_>> = keys
             .iter()
             .zip(&recs)
-            .map(|(k, r)| Live { key_id: k, record: r })
+            .map(|(k, r)| Live {
+                key_id: k,
+                record: r,
+            })
             .collect();
-        let all = NotifyRecipients { all: true, ..Default::default() };
+        let all = NotifyRecipients {
+            all: true,
+            ..Default::default()
+        };
         let s = select(&live, &all, &[], false, true);
         assert_eq!(ids(&s), ["AA01", "aa04", "aa07"]);
         assert_eq!(s.recipients[1].platform, Platform::Android);
         // Without a team and without device.os, the platform is unknown.
         assert_eq!(s.recipients[2].platform, Platform::Ios);
-        let reasons: Vec<(&str, &str)> = s.skipped.iter().map(|k| (k.id.as_str(), k.reason.as_str())).collect();
+        let reasons: Vec<(&str, &str)> = s
+            .skipped
+            .iter()
+            .map(|k| (k.id.as_str(), k.reason.as_str()))
+            .collect();
         assert_eq!(
             reasons,
             [
@@ -206,19 +242,49 @@ mod tests {
         );
         let with_pending = select(&live, &all, &[], true, false);
         assert_eq!(ids(&with_pending), ["AA01", "aa02", "aa04"]);
-        assert!(with_pending.skipped.iter().any(|k| k.id == "aa07" && k.reason.starts_with("unknown platform")));
+        assert!(with_pending
+            .skipped
+            .iter()
+            .any(|k| k.id == "aa07" && k.reason.starts_with("unknown platform")));
     }
 
     #[test]
     fn emails_sessions_and_tokens_add_up_and_unmatched_ones_are_warned_of() {
         let recs = [
-            rec("aa01", Status::Accepted, "Marie@Example.com", r#"{"os":"iOS","token":"t1"}"#),
-            rec("aa02", Status::Accepted, "marie@example.com", r#"{"os":"iOS","token":"t2"}"#),
-            rec("aa03", Status::Accepted, "li@example.com", r#"{"os":"iOS","token":"t3"}"#),
-            rec("aa04", Status::Accepted, "zoe@example.com", r#"{"os":"iOS","token":"t4"}"#),
+            rec(
+                "aa01",
+                Status::Accepted,
+                "Marie@Example.com",
+                r#"{"os":"iOS","token":"t1"}"#,
+            ),
+            rec(
+                "aa02",
+                Status::Accepted,
+                "marie@example.com",
+                r#"{"os":"iOS","token":"t2"}"#,
+            ),
+            rec(
+                "aa03",
+                Status::Accepted,
+                "li@example.com",
+                r#"{"os":"iOS","token":"t3"}"#,
+            ),
+            rec(
+                "aa04",
+                Status::Accepted,
+                "zoe@example.com",
+                r#"{"os":"iOS","token":"t4"}"#,
+            ),
         ];
         let keys = ["aa01", "aa02", "aa03", "aa04"];
-        let live: Vec<Live<'_>> = keys.iter().zip(&recs).map(|(k, r)| Live { key_id: k, record: r }).collect();
+        let live: Vec<Live<'_>> = keys
+            .iter()
+            .zip(&recs)
+            .map(|(k, r)| Live {
+                key_id: k,
+                record: r,
+            })
+            .collect();
         let who = NotifyRecipients {
             emails: vec!["MARIE@example.com".into(), "nobody@example.com".into()],
             device_tokens: vec!["t4".into(), "t9-unknown-token".into()],

@@ -61,11 +61,17 @@ where
                 let Some(wait) = pause(n + 1, after, random_byte()) else {
                     let reason = match after {
                         Some(a) if a > MAX_RETRY_AFTER => {
-                            format!("{reason} (the service asks to retry after {}s)", a.as_secs())
+                            format!(
+                                "{reason} (the service asks to retry after {}s)",
+                                a.as_secs()
+                            )
                         }
                         _ => format!("{reason} (after {n} tries)"),
                     };
-                    return Err(GaveUp { reason, attempts: n });
+                    return Err(GaveUp {
+                        reason,
+                        attempts: n,
+                    });
                 };
                 tokio::time::sleep(wait).await;
                 n += 1;
@@ -100,13 +106,20 @@ fn http_date(v: &str) -> Option<u64> {
     ];
     let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
     let (day, year): (u64, u64) = (day.parse().ok()?, year.parse().ok()?);
-    let hms: Vec<u64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let hms: Vec<u64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     let [h, m, s] = hms[..] else { return None };
     if !(1970..10_000).contains(&year) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
         return None;
     }
     // Days since the epoch (civil calendar to days, proleptic Gregorian).
-    let (y, mo) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let (y, mo) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
     let era = y / 400;
     let yoe = y - era * 400;
     let doy = (153 * mo + 2) / 5 + day - 1;
@@ -137,7 +150,10 @@ mod tests {
 
     #[test]
     fn retry_after_values() {
-        assert_eq!(parse_retry_after(" 120 ", 0), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after(" 120 ", 0),
+            Some(Duration::from_secs(120))
+        );
         // RFC 9110's example date.
         let at = 784_111_777;
         assert_eq!(http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(at));
@@ -150,7 +166,12 @@ mod tests {
             parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + 30),
             Some(Duration::ZERO)
         );
-        for bad in ["soon", "-1", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:00:00 GMT"] {
+        for bad in [
+            "soon",
+            "-1",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 25:00:00 GMT",
+        ] {
             assert_eq!(parse_retry_after(bad, 0), None, "{bad}");
         }
     }
@@ -172,10 +193,17 @@ mod tests {
         let e = r.unwrap_err();
         assert_eq!(tries.load(Ordering::SeqCst), MAX_ATTEMPTS);
         assert_eq!(e.attempts, MAX_ATTEMPTS);
-        assert!(e.reason.contains("503") && e.reason.contains("4 tries"), "{}", e.reason);
+        assert!(
+            e.reason.contains("503") && e.reason.contains("4 tries"),
+            "{}",
+            e.reason
+        );
         // 1 + 2 + 4 s, less jitter of at most a fifth.
         let waited = start.elapsed();
-        assert!(waited >= Duration::from_millis(5600) && waited <= Duration::from_secs(7), "{waited:?}");
+        assert!(
+            waited >= Duration::from_millis(5600) && waited <= Duration::from_secs(7),
+            "{waited:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -203,6 +231,10 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(too_long.attempts, 1);
-        assert!(too_long.reason.contains("retry after 3600s"), "{}", too_long.reason);
+        assert!(
+            too_long.reason.contains("retry after 3600s"),
+            "{}",
+            too_long.reason
+        );
     }
 }

@@ -135,7 +135,12 @@ impl Run<'_> {
         self.finish(one)
     }
 
-    async fn fcm(&self, creds: &FcmCredentials, template: &Map<String, Value>, device: &str) -> Outcome {
+    async fn fcm(
+        &self,
+        creds: &FcmCredentials,
+        template: &Map<String, Value>,
+        device: &str,
+    ) -> Outcome {
         if let Some(o) = self.stopped() {
             return o;
         }
@@ -164,9 +169,9 @@ impl Run<'_> {
                         access.forget(creds, &bearer);
                         again(r, Some(Duration::ZERO))
                     }
-                    Verdict::Unauthenticated(r) => {
-                        Attempt::Done(One::Refused(format!("FCM refused a fresh access token: {r}")))
-                    }
+                    Verdict::Unauthenticated(r) => Attempt::Done(One::Refused(format!(
+                        "FCM refused a fresh access token: {r}"
+                    ))),
                     v => settle(v),
                 }
             }
@@ -187,8 +192,12 @@ fn settle(v: Verdict) -> Attempt<One> {
         Verdict::Gone(r) => Attempt::Done(One::Done(Outcome::Gone(r))),
         Verdict::Again { reason, after } => again(reason, after),
         Verdict::Config(r) => Attempt::Done(One::Refused(r)),
-        Verdict::Failed(r) | Verdict::Unauthenticated(r) => Attempt::Done(One::Done(Outcome::Failed(r))),
-        Verdict::Expired => Attempt::Done(One::Done(Outcome::Failed("403 ExpiredProviderToken".into()))),
+        Verdict::Failed(r) | Verdict::Unauthenticated(r) => {
+            Attempt::Done(One::Done(Outcome::Failed(r)))
+        }
+        Verdict::Expired => Attempt::Done(One::Done(Outcome::Failed(
+            "403 ExpiredProviderToken".into(),
+        ))),
     }
 }
 
@@ -198,7 +207,10 @@ async fn reach(pool: &Pool, ep: &Endpoint) -> Result<(), String> {
     with_retries(|_| async {
         match pool.warm(ep).await {
             Ok(()) => Attempt::Done(Ok(())),
-            Err(e) if e.is_transient() => Attempt::Again { reason: e.to_string(), after: None },
+            Err(e) if e.is_transient() => Attempt::Again {
+                reason: e.to_string(),
+                after: None,
+            },
             Err(e) => Attempt::Done(Err(e.to_string())),
         }
     })
@@ -217,7 +229,10 @@ pub async fn run(pool: &Pool, caches: &Caches, job: Job) -> Result<Sent, String>
         let token = with_retries(|_| async {
             match caches.access_tokens.get(pool, creds).await {
                 Ok(t) => Attempt::Done(Ok(t)),
-                Err(e) if e.is_transient() => Attempt::Again { reason: e.to_string(), after: None },
+                Err(e) if e.is_transient() => Attempt::Again {
+                    reason: e.to_string(),
+                    after: None,
+                },
                 Err(e) => Attempt::Done(Err(e)),
             }
         })
@@ -250,22 +265,23 @@ pub async fn run(pool: &Pool, caches: &Caches, job: Job) -> Result<Sent, String>
     let run = &run;
     let (apns_job, fcm_job) = (job.apns.as_ref(), job.fcm.as_ref());
     let unreachable = &unreachable;
-    let mut outcomes: Vec<(usize, Outcome)> = futures::stream::iter(job.targets.into_iter().enumerate())
-        .map(|(i, (platform, device))| async move {
-            let device = device.as_str();
-            if let Some((_, why)) = unreachable.iter().find(|(p, _)| *p == platform) {
-                return (i, Outcome::Failed(why.clone()));
-            }
-            let o = match (platform, apns_job, fcm_job) {
-                (Platform::Ios, Some((c, body)), _) => run.apns(c, body, device).await,
-                (Platform::Android, _, Some((c, t))) => run.fcm(c, t, device).await,
-                _ => Outcome::Failed("no credentials for this platform".into()),
-            };
-            (i, o)
-        })
-        .buffer_unordered(IN_FLIGHT)
-        .collect()
-        .await;
+    let mut outcomes: Vec<(usize, Outcome)> =
+        futures::stream::iter(job.targets.into_iter().enumerate())
+            .map(|(i, (platform, device))| async move {
+                let device = device.as_str();
+                if let Some((_, why)) = unreachable.iter().find(|(p, _)| *p == platform) {
+                    return (i, Outcome::Failed(why.clone()));
+                }
+                let o = match (platform, apns_job, fcm_job) {
+                    (Platform::Ios, Some((c, body)), _) => run.apns(c, body, device).await,
+                    (Platform::Android, _, Some((c, t))) => run.fcm(c, t, device).await,
+                    _ => Outcome::Failed("no credentials for this platform".into()),
+                };
+                (i, o)
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
     outcomes.sort_by_key(|(i, _)| *i);
     debug_assert_eq!(outcomes.len(), n);
     let config_error = lock(&run.refused).clone();

@@ -96,7 +96,8 @@ impl NotifySettings {
                 if let Some(v) = value {
                     let plain = !v.is_empty()
                         && v.len() <= 128
-                        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+                        && v.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
                     if !plain {
                         return Err(format!(
                             "[notify.apps.{name:?}] {key} = {v:?} is not an id (letters, digits, - _ .)"
@@ -146,7 +147,13 @@ mod tests {
             "[apps.a]\napns_key = \"x\"",
         ] {
             let parsed: Result<NotifySettings, _> = toml::from_str(bad);
-            assert!(parsed.map_err(|e| e.to_string()).and_then(|s| s.check()).is_err(), "{bad}");
+            assert!(
+                parsed
+                    .map_err(|e| e.to_string())
+                    .and_then(|s| s.check())
+                    .is_err(),
+                "{bad}"
+            );
         }
     }
 }

@@ -233,7 +233,10 @@ fn the_default_config_is_one_the_daemon_accepts() {
         "fcm_service_account",
         "fcm_project_id",
     ] {
-        assert!(config.contains(&format!("\n# {key} = ")), "{key} is not documented");
+        assert!(
+            config.contains(&format!("\n# {key} = ")),
+            "{key} is not documented"
+        );
     }
     let d = Daemon::start_with(Opts {
         config: Some(uncommented),
