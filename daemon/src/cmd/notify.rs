@@ -295,9 +295,7 @@ async fn notify(ctx: &Context, req: NotifyRequest) -> Result<NotifyReply, CmdErr
 
 /// Counts, 4D's `success`, the order of the results, the event, the log.
 fn finish(ctx: &Context, mut reply: NotifyReply) -> NotifyReply {
-    reply
-        .results
-        .sort_by(|a, b| a.id.to_lowercase().cmp(&b.id.to_lowercase()));
+    reply.results.sort_by_key(|r| r.id.to_lowercase());
     let count = |s: NotifyStatus| reply.results.iter().filter(|r| r.status == s).count() as u64;
     (reply.sent, reply.failed, reply.skipped) = (
         count(NotifyStatus::Sent),
