@@ -3,7 +3,8 @@
 //! Exit codes: 0 success; 1 error; 2 bad usage; 3 pending (`verify`,
 //! `authenticate`); 4 unknown token or refused (`verify`, `authenticate`,
 //! `user-info`, `logout`); 69 the daemon cannot be reached, is busy or went
-//! away; 77 permission denied on the socket or refused by the daemon.
+//! away; 77 permission denied on the socket or refused by the daemon; 78
+//! `notify` of an app without usable push credentials.
 
 mod cli;
 mod man;

@@ -59,6 +59,15 @@ impl ApnsStandIn {
         self.server.drop_connections()
     }
 
+    /// See [`Server::hold_until_in_flight`](crate::server::Server::hold_until_in_flight).
+    pub fn hold_until_in_flight(&self, n: usize) {
+        self.server.hold_until_in_flight(n)
+    }
+
+    pub fn max_in_flight(&self) -> usize {
+        self.server.max_in_flight()
+    }
+
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<Received> {
         lock(&self.state.requests).clone()

@@ -2,7 +2,7 @@
 //! handler that answers each request whole.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -51,10 +51,54 @@ impl Answer {
 
 pub type Handler = Arc<dyn Fn(&Received) -> Answer + Send + Sync>;
 
+/// How long a held request waits for the others at most.
+const HOLD_AT_MOST: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Requests in flight: how many now, the most seen, and how many to wait
+/// for before answering any (0: answer at once).
+#[derive(Default)]
+struct Gate {
+    active: AtomicUsize,
+    most: AtomicUsize,
+    hold: AtomicUsize,
+    changed: tokio::sync::Notify,
+}
+
+impl Gate {
+    /// Counts a request in; with a hold, waits until that many are in
+    /// flight together (or [`HOLD_AT_MOST`]). The gate then stays open:
+    /// the first to get through may well be answered before the others
+    /// look again.
+    async fn enter(&self) {
+        let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        let hold = self.hold.load(Ordering::SeqCst);
+        if hold > 0 && now >= hold {
+            self.hold.store(0, Ordering::SeqCst);
+            self.changed.notify_waiters();
+        }
+        let deadline = tokio::time::Instant::now() + HOLD_AT_MOST;
+        loop {
+            let changed = self.changed.notified();
+            if self.hold.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn leave(&self) {
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// A running server; it stops when dropped.
 pub struct Server {
     pub addr: SocketAddr,
     connections: Arc<AtomicU64>,
+    gate: Arc<Gate>,
     /// Bumped to close every open connection.
     cut: watch::Sender<u64>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -87,6 +131,8 @@ impl Server {
         let (cut, cut_rx) = watch::channel(0u64);
         let (stop, stop_rx) = tokio::sync::oneshot::channel();
         let count = connections.clone();
+        let gate = Arc::new(Gate::default());
+        let g = gate.clone();
         let thread = std::thread::Builder::new()
             .name("push-standin".into())
             .spawn(move || {
@@ -99,7 +145,7 @@ impl Server {
                         tokio::net::TcpListener::from_std(std_listener).expect("listener");
                     tokio::select! {
                         _ = stop_rx => {}
-                        _ = accept_loop(listener, acceptor, handler, count, cut_rx) => {}
+                        _ = accept_loop(listener, acceptor, handler, count, g, cut_rx) => {}
                     }
                 });
             })
@@ -107,6 +153,7 @@ impl Server {
         Self {
             addr,
             connections,
+            gate,
             cut,
             stop: Some(stop),
             thread: Some(thread),
@@ -121,6 +168,18 @@ impl Server {
     /// TLS connections accepted so far.
     pub fn connections(&self) -> u64 {
         self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Answers nothing until `n` requests are in flight at once (or 30 s
+    /// passed), then everything as usual: shows that a client sends them
+    /// together.
+    pub fn hold_until_in_flight(&self, n: usize) {
+        self.gate.hold.store(n, Ordering::SeqCst);
+    }
+
+    /// The most requests seen in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.gate.most.load(Ordering::SeqCst)
     }
 
     /// Closes every open connection (as a server that goes away would).
@@ -145,16 +204,18 @@ async fn accept_loop(
     acceptor: tokio_rustls::TlsAcceptor,
     handler: Handler,
     count: Arc<AtomicU64>,
+    gate: Arc<Gate>,
     cut: watch::Receiver<u64>,
 ) {
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
         };
-        let (acceptor, handler, count, mut cut) = (
+        let (acceptor, handler, count, gate, mut cut) = (
             acceptor.clone(),
             handler.clone(),
             count.clone(),
+            gate.clone(),
             cut.clone(),
         );
         tokio::spawn(async move {
@@ -166,14 +227,14 @@ async fn accept_loop(
             count.fetch_add(1, Ordering::SeqCst);
             cut.mark_unchanged();
             tokio::select! {
-                _ = serve(tls, handler) => {}
+                _ = serve(tls, handler, gate) => {}
                 _ = cut.changed() => {}
             }
         });
     }
 }
 
-async fn serve<S>(io: S, handler: Handler)
+async fn serve<S>(io: S, handler: Handler, gate: Arc<Gate>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -181,8 +242,9 @@ where
         return;
     };
     while let Some(Ok((request, mut respond))) = conn.accept().await {
-        let handler = handler.clone();
+        let (handler, gate) = (handler.clone(), gate.clone());
         tokio::spawn(async move {
+            gate.enter().await;
             let (parts, mut body) = request.into_parts();
             let mut bytes = Vec::new();
             while let Some(Ok(chunk)) = body.data().await {
@@ -209,14 +271,14 @@ where
             for (n, v) in &answer.headers {
                 response = response.header(n.as_str(), v.as_str());
             }
-            let Ok(response) = response.body(()) else {
-                return;
-            };
-            if let Ok(mut stream) = respond.send_response(response, answer.body.is_empty()) {
-                if !answer.body.is_empty() {
-                    let _ = stream.send_data(Bytes::from(answer.body), true);
+            if let Ok(response) = response.body(()) {
+                if let Ok(mut stream) = respond.send_response(response, answer.body.is_empty()) {
+                    if !answer.body.is_empty() {
+                        let _ = stream.send_data(Bytes::from(answer.body), true);
+                    }
                 }
             }
+            gate.leave();
         });
     }
 }

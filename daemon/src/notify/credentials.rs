@@ -89,7 +89,12 @@ pub fn key_id_of(file_name: &str) -> Option<&str> {
 
 /// The `AuthKey_*.p8` files of an app folder (4D's place for the key).
 fn keys_in_folder(folder_path: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(folder_path) else {
+    // Never through a symlink out of MobileApps.
+    let real_dir = std::fs::symlink_metadata(folder_path).is_ok_and(|m| m.is_dir());
+    let Some(entries) = real_dir
+        .then(|| std::fs::read_dir(folder_path).ok())
+        .flatten()
+    else {
         return Vec::new();
     };
     let mut keys: Vec<PathBuf> = entries

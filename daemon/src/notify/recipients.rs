@@ -83,6 +83,7 @@ pub fn select(
     let ids: HashSet<&str> = session_ids.iter().map(String::as_str).collect();
     let mut seen_emails = HashSet::new();
     let mut seen_tokens = HashSet::new();
+    let mut seen_ids = HashSet::new();
     let mut sent_to: HashMap<String, String> = HashMap::new();
     let mut out = Selection::default();
     let mut ordered: Vec<&Live<'_>> = sessions.iter().collect();
@@ -103,6 +104,7 @@ pub fn select(
         if by_token {
             seen_tokens.extend(token.clone());
         }
+        seen_ids.insert(live.key_id);
         let platform = platform(os.as_deref(), has_team);
         let skip = |reason: &str| Skipped {
             id: rec.id.to_string(),
@@ -139,6 +141,13 @@ pub fn select(
         if !seen_emails.contains(&e.to_lowercase()) {
             out.warnings
                 .push(format!("no live session has the e-mail {e}"));
+        }
+    }
+    for id in session_ids {
+        if !seen_ids.contains(id.as_str()) {
+            out.warnings.push(format!(
+                "session {id} is not live (not pushed yet, or deleted): `mobile-session push` first"
+            ));
         }
     }
     for t in &who.device_tokens {
@@ -290,12 +299,13 @@ mod tests {
             device_tokens: vec!["t4".into(), "t9-unknown-token".into()],
             ..Default::default()
         };
-        let s = select(&live, &who, &["aa03".into()], false, true);
+        let s = select(&live, &who, &["aa03".into(), "aa09".into()], false, true);
         assert_eq!(ids(&s), ["aa01", "aa02", "aa03", "aa04"]);
         assert_eq!(
             s.warnings,
             [
                 "no live session has the e-mail nobody@example.com",
+                "session aa09 is not live (not pushed yet, or deleted): `mobile-session push` first",
                 "no live session has the push token t9-unkno…",
             ]
         );

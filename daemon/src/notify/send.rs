@@ -293,3 +293,54 @@ pub async fn run(pool: &Pool, caches: &Caches, job: Job) -> Result<Sent, String>
         config_error,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::app::AppLabel;
+    use crate::notify::credentials;
+    use crate::notify::settings::NotifySettings;
+    use mobile_session_push_standin::{keys, ApnsStandIn, TestCa};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_streams_in_flight_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::new();
+        let key = keys::apns_key();
+        let apns = ApnsStandIn::start(&ca, &key, "K1", "T1");
+        std::fs::write(dir.path().join("ca.pem"), ca.cert_pem()).unwrap();
+        let folder = dir.path().join("T1.com.a");
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::write(folder.join("AuthKey_K1.p8"), &key.pem).unwrap();
+        let settings: NotifySettings =
+            toml::from_str(&format!("apns_url = \"{}\"", apns.url())).unwrap();
+        let label = AppLabel {
+            app_id: "com.a".into(),
+            name: None,
+            team_id: Some("T1".into()),
+        };
+        let creds = credentials::apns(&settings, "T1.com.a", &folder, &label).unwrap();
+        let tls = crate::notify::tls::client_config(Some(&dir.path().join("ca.pem"))).unwrap();
+        let pool = Pool::new(tls, tokio_util::sync::CancellationToken::new());
+        let n = 50;
+        apns.hold_until_in_flight(n);
+        let job = Job {
+            apns: Some((
+                creds,
+                Bytes::from_static(br#"{"aps":{"alert":{"title":"x"}}}"#),
+            )),
+            fcm: None,
+            targets: (0..n)
+                .map(|i| (Platform::Ios, format!("{i:064x}")))
+                .collect(),
+        };
+        let caches = Caches::default();
+        let sent = run(&pool, &caches, job).await.unwrap();
+        assert!(
+            sent.outcomes.iter().all(|o| *o == Outcome::Sent),
+            "{:?}",
+            sent.outcomes
+        );
+        assert_eq!(apns.max_in_flight(), n);
+    }
+}

@@ -397,6 +397,23 @@ fn tokens_and_connections_are_reused_from_one_command_to_the_next() {
 }
 
 #[test]
+fn many_notifications_are_in_flight_at_once_on_one_connection() {
+    let s = configured();
+    let apps = s.d.apps_dir();
+    for i in 0..30 {
+        let id = format!("cccc{:036}", 1000 + i);
+        write_session(&apps, IOS, &id, "accepted", "many@example.com", "iOS", true);
+    }
+    s.d.ok(&["push"]);
+    // The stand-in answers none until all 32 are in flight together.
+    s.apns.hold_until_in_flight(32);
+    let (r, code) = notify(&s.d, &[IOS, "--all", "--title", "Hi"]);
+    assert_eq!((code, r["sent"].as_u64()), (0, Some(32)), "{r}");
+    assert_eq!(s.apns.max_in_flight(), 32);
+    assert_eq!(s.apns.connections(), 1);
+}
+
+#[test]
 fn dry_run_lists_the_recipients_and_sends_nothing() {
     let s = configured();
     let (r, code) = notify(&s.d, &[IOS, "--all", "--title", "Hi", "--dry-run"]);
