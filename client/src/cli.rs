@@ -5,7 +5,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
+use clap_complete::engine::ArgValueCandidates;
+use mobile_session::proto::MIN_ID_PREFIX as MIN_PREFIX;
+
+use crate::completion::app_folders;
 
 /// Manage the sign-in sessions of 4D mobile apps through mobile-sessiond.
 #[derive(Debug, Parser)]
@@ -28,7 +32,7 @@ pub struct Cli {
     /// exists of $XDG_RUNTIME_DIR/mobile-sessiond/mobile-sessiond.sock (or
     /// /tmp/mobile-sessiond-UID/… without XDG_RUNTIME_DIR) and
     /// /run/mobile-sessiond/mobile-sessiond.sock]
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", value_hint = ValueHint::AnyPath)]
     pub socket: Option<PathBuf>,
     /// Machine-readable JSON on stdout (messages go to stderr)
     #[arg(long, global = true, conflicts_with = "quiet")]
@@ -64,7 +68,7 @@ pub enum Command {
         mobile-session -q sessions --email marie.dupont@example.com")]
     Sessions {
         /// Only this app: a folder name, or an app id when unambiguous
-        #[arg(value_parser = app_arg)]
+        #[arg(value_parser = app_arg, add = ArgValueCandidates::new(app_folders))]
         app: Option<String>,
         /// Only sessions with this status
         #[arg(long, value_enum)]
@@ -136,7 +140,8 @@ pub enum Command {
             value_name = "APP",
             num_args = 0..=1,
             default_missing_value = "",
-            value_parser = optional_app_arg
+            value_parser = optional_app_arg,
+            add = ArgValueCandidates::new(app_folders)
         )]
         all_pending: Option<String>,
         /// Push afterwards, so that the change is live at once
@@ -190,10 +195,16 @@ pub enum Command {
     /// Sign a device in from a $authenticate request body: accepted (exit 0), pending (3), refused (4)
     #[command(after_help = "Examples:\n  \
         mobile-session authenticate request.json\n  \
-        mobile-session --json authenticate < request.json")]
+        mobile-session --json authenticate --ip \"$REMOTE_ADDR\" < request.json")]
     Authenticate {
         /// The request body (JSON); - or nothing reads standard input
+        #[arg(value_hint = ValueHint::FilePath)]
         file: Option<PathBuf>,
+        /// The IP address the app's request came from, as the web server saw
+        /// it: stored as the session's session.ip and told to the sign-in
+        /// hook (a session object in the body is never trusted)
+        #[arg(long, value_name = "ADDR")]
+        ip: Option<String>,
     },
     /// Store userInfo and the push token of a $userInfo body in the session of TOKEN
     #[command(after_help = "Examples:\n  \
@@ -203,6 +214,7 @@ pub enum Command {
         /// The session's token, with or without "Bearer "; - reads it from standard input
         token: String,
         /// The body, {"userInfo":{...},"device":{"token":"..."}}; - or nothing reads standard input
+        #[arg(value_hint = ValueHint::FilePath)]
         file: Option<PathBuf>,
     },
     /// Sign out: delete the session of TOKEN and drop it from the live view
@@ -223,7 +235,12 @@ pub enum Command {
         mobile-session watch --app com.contactApp.Contact --json")]
     Watch {
         /// Only the events of this app: a folder name, or an app id when unambiguous
-        #[arg(long, value_name = "APP", value_parser = app_arg)]
+        #[arg(
+            long,
+            value_name = "APP",
+            value_parser = app_arg,
+            add = ArgValueCandidates::new(app_folders)
+        )]
         app: Option<String>,
     },
     /// Full-screen window: apps, sessions, status, push; follows changes live
@@ -243,11 +260,16 @@ pub enum Command {
         mobile-session --json notify com.contactApp.Contact --all --title Test --dry-run\n\n\
         Exit: 0 nothing failed (skips allowed), 1 something failed, 78 the app has no usable \
         credentials (the message names the setting), 2 bad usage.")]
-    Notify(crate::notify_cmd::NotifyArgs),
-    /// Print shell completions
+    Notify(crate::cmd::notify::NotifyArgs),
+    /// Print the script that makes a shell complete mobile-session's commands, options and values
+    ///
+    /// The script calls mobile-session back at each Tab (the daemon lists
+    /// the app folders when it answers), so it follows the program it comes
+    /// from: make it again after an upgrade, or source it anew in each shell.
     #[command(after_help = "Examples:\n  \
-        mobile-session completions bash > /etc/bash_completion.d/mobile-session\n  \
-        mobile-session completions zsh > \"${fpath[1]}/_mobile-session\"")]
+        echo 'source <(mobile-session completions bash)' >> ~/.bashrc\n  \
+        mobile-session completions zsh > \"${fpath[1]}/_mobile-session\"\n  \
+        mobile-session completions fish > ~/.config/fish/completions/mobile-session.fish")]
     Completions {
         /// The shell to complete for
         #[arg(value_enum)]
@@ -265,12 +287,9 @@ pub struct ManArgs {
     /// Write mobile-session.1, mobile-session-COMMAND.1 for each command and
     /// mobile-sessiond.8 into DIR (created if missing) instead of printing
     /// mobile-session.1
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub out_dir: Option<PathBuf>,
 }
-
-/// The shortest session id prefix the daemon accepts.
-const MIN_PREFIX: usize = 4;
 
 /// SESSION: hex of 4+ characters, or APP/ID with a plain APP.
 pub fn session_arg(s: &str) -> Result<String, String> {

@@ -24,16 +24,25 @@ pub enum ClientError {
         #[source]
         source: io::Error,
     },
-    /// This user may not open the socket (`EACCES`). `group` owns the socket
-    /// (or its folder): members of it may connect.
+    /// This user may not open the socket (`EACCES`). Members of `groups`
+    /// may: the groups the socket's ACL names (the daemon's `admin_group`
+    /// and `reader_group`), or, where the file system keeps no ACLs, the
+    /// group that owns it. `owner` owns the socket (or its folder) and may
+    /// connect too. Empty `groups` with an `owner`: the daemon lets in only
+    /// its own user and root.
     #[error(
         "permission denied on the mobile-sessiond socket {}{}",
         path.display(),
-        group.as_ref().map(|g| format!(" (group {g})")).unwrap_or_default()
+        match groups.as_slice() {
+            [] => String::new(),
+            [one] => format!(" (group {one})"),
+            many => format!(" (groups {})", many.join(", ")),
+        }
     )]
     PermissionDenied {
         path: PathBuf,
-        group: Option<String>,
+        groups: Vec<String>,
+        owner: Option<String>,
         #[source]
         source: io::Error,
     },
@@ -83,12 +92,14 @@ impl ClientError {
     }
 
     /// How a connect failure reads: a missing or dead socket is
-    /// `Unreachable`, `EACCES` is `PermissionDenied` (naming the group).
+    /// `Unreachable`, `EACCES` is `PermissionDenied` (naming the groups).
     pub(crate) fn connect(path: &Path, tried: &[PathBuf], source: io::Error) -> Self {
         if source.kind() == io::ErrorKind::PermissionDenied {
+            let access = crate::access::of_socket(path);
             return ClientError::PermissionDenied {
                 path: path.to_path_buf(),
-                group: socket_group(path),
+                groups: access.groups,
+                owner: access.owner,
                 source,
             };
         }
@@ -118,40 +129,6 @@ impl ClientError {
     }
 }
 
-/// The name of the group that owns the socket, else its folder (when the
-/// folder itself cannot be entered, the socket cannot be stat'ed).
-fn socket_group(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path)
-        .ok()
-        .or_else(|| std::fs::metadata(path.parent()?).ok())?;
-    let gid = meta.gid();
-    group_name(gid).or_else(|| Some(format!("gid {gid}")))
-}
-
-/// `getgrgid_r`, growing the buffer as the C library asks.
-fn group_name(gid: u32) -> Option<String> {
-    let mut buf: Vec<libc::c_char> = vec![0; 4096];
-    loop {
-        // SAFETY: every pointer is valid for the call; on success `result`
-        // points to `grp`, whose strings live in `buf`, both alive here.
-        let mut grp: libc::group = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::group = std::ptr::null_mut();
-        let rc =
-            unsafe { libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
-        if rc == libc::ERANGE && buf.len() < 1 << 20 {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        if rc != 0 || result.is_null() || grp.gr_name.is_null() {
-            return None;
-        }
-        // SAFETY: gr_name is a NUL-terminated string inside `buf`.
-        let name = unsafe { std::ffi::CStr::from_ptr(grp.gr_name) };
-        return Some(name.to_string_lossy().into_owned());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,19 +150,23 @@ mod tests {
     }
 
     #[test]
-    fn eacces_names_the_group() {
-        // Root's group owns "/" everywhere this runs.
+    fn eacces_names_who_may_connect() {
+        // "/" has no ACL of its own: no group, and root owns it.
         let e = ClientError::connect(
             Path::new("/"),
             &[],
             io::Error::from(io::ErrorKind::PermissionDenied),
         );
         match &e {
-            ClientError::PermissionDenied { group: Some(g), .. } => {
-                assert!(g == "root" || g == "wheel" || g.starts_with("gid "), "{g}")
+            ClientError::PermissionDenied { groups, owner, .. } => {
+                assert!(groups.is_empty(), "{groups:?}");
+                assert_eq!(owner.as_deref(), Some("root"));
             }
             other => panic!("{other:?}"),
         }
-        assert!(e.to_string().contains("(group "), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "permission denied on the mobile-sessiond socket /"
+        );
     }
 }

@@ -18,9 +18,16 @@
 //! After a daemon restart, the next call notices that its pooled connection
 //! was closed, opens a new one and carries on; a request already written on
 //! a connection that then broke is sent again only when that is safe (it
-//! only reads, or repeating it changes nothing). Connecting and requests
-//! have timeouts ([`ClientBuilder::connect_timeout`],
-//! [`ClientBuilder::request_timeout`]); [`Client::watch`] streams have none.
+//! only reads, or repeating it changes nothing: [`Request::idempotent`]).
+//! Connecting and requests have timeouts
+//! ([`ClientBuilder::connect_timeout`], [`ClientBuilder::request_timeout`]);
+//! requests whose cost grows with the data ([`Request::scales_with_data`]:
+//! listings, pushes, rescans) have none unless
+//! [`ClientBuilder::long_request_timeout`] sets one, and [`Client::watch`]
+//! streams have none.
+//!
+//! [`Request::idempotent`]: proto::Request::idempotent
+//! [`Request::scales_with_data`]: proto::Request::scales_with_data
 //! Everything runs on the caller's Tokio runtime, which needs its I/O and
 //! time drivers (`enable_all`).
 //!
@@ -28,8 +35,8 @@
 //!
 //! Every method returns [`ClientError`]; its variants say what to do next:
 //! [`Unreachable`](ClientError::Unreachable) (no daemon: start it),
-//! [`PermissionDenied`](ClientError::PermissionDenied) (join the socket's
-//! group), [`Refused`](ClientError::Refused) and
+//! [`PermissionDenied`](ClientError::PermissionDenied) (join one of the
+//! groups it names), [`Refused`](ClientError::Refused) and
 //! [`Busy`](ClientError::Busy) (from the handshake),
 //! [`Timeout`](ClientError::Timeout), [`Daemon`](ClientError::Daemon) (the
 //! daemon's own answer, with an [`ErrorCode`]),
@@ -74,17 +81,140 @@
 //! assert_eq!(answers.len(), 2);
 //! # Ok(()) }
 //! ```
+//!
+//! # A tower middleware (axum, tonic, hyper)
+//!
+//! The same check as a [tower] `Layer`: axum's `Router::layer`, tonic and
+//! hyper-util take it as it is, e.g.
+//! `Router::new().route("/api", get(api)).layer(RequireSession { client })`.
+//! It needs only `tower-layer`, `tower-service` and `http` beside this
+//! crate. The answer to a refused request is the inner service's body
+//! type's default (empty), with the status.
+//!
+//! [tower]: https://docs.rs/tower
+//!
+//! ```
+//! use std::future::Future;
+//! use std::pin::Pin;
+//! use std::task::{Context, Poll};
+//!
+//! use http::{header::AUTHORIZATION, Request, Response, StatusCode};
+//! use mobile_session::{Client, VerifyStatus};
+//! use tower_layer::Layer;
+//! use tower_service::Service;
+//!
+//! /// Serves only the requests whose bearer token names an accepted session.
+//! #[derive(Clone)]
+//! pub struct RequireSession {
+//!     pub client: Client,
+//! }
+//!
+//! impl<S> Layer<S> for RequireSession {
+//!     type Service = RequireSessionService<S>;
+//!
+//!     fn layer(&self, inner: S) -> Self::Service {
+//!         RequireSessionService { client: self.client.clone(), inner }
+//!     }
+//! }
+//!
+//! #[derive(Clone)]
+//! pub struct RequireSessionService<S> {
+//!     client: Client,
+//!     inner: S,
+//! }
+//!
+//! impl<S, B, R> Service<Request<B>> for RequireSessionService<S>
+//! where
+//!     S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
+//!     S::Future: Send,
+//!     B: Send + 'static,
+//!     R: Default,
+//! {
+//!     type Response = Response<R>;
+//!     type Error = S::Error;
+//!     type Future = Pin<Box<dyn Future<Output = Result<Response<R>, S::Error>> + Send>>;
+//!
+//!     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+//!         self.inner.poll_ready(cx)
+//!     }
+//!
+//!     fn call(&mut self, req: Request<B>) -> Self::Future {
+//!         // The service polled ready serves this request; its clone, the next.
+//!         let ready = self.inner.clone();
+//!         let mut inner = std::mem::replace(&mut self.inner, ready);
+//!         let client = self.client.clone();
+//!         Box::pin(async move {
+//!             let token = req
+//!                 .headers()
+//!                 .get(AUTHORIZATION)
+//!                 .and_then(|v| v.to_str().ok())
+//!                 .and_then(|v| v.strip_prefix("Bearer "));
+//!             let refused = match token {
+//!                 None => Some(StatusCode::UNAUTHORIZED),
+//!                 Some(token) => match client.verify(token.trim()).await {
+//!                     Ok(reply) if reply.status == VerifyStatus::Accepted => None,
+//!                     Ok(_) => Some(StatusCode::FORBIDDEN), // pending or unknown
+//!                     Err(_) => Some(StatusCode::SERVICE_UNAVAILABLE),
+//!                 },
+//!             };
+//!             match refused {
+//!                 None => inner.call(req).await,
+//!                 Some(status) => {
+//!                     let mut answer = Response::new(R::default());
+//!                     *answer.status_mut() = status;
+//!                     Ok(answer)
+//!                 }
+//!             }
+//!         })
+//!     }
+//! }
+//! # #[derive(Clone)]
+//! # struct Hello;
+//! # impl Service<Request<()>> for Hello {
+//! #     type Response = Response<String>;
+//! #     type Error = std::convert::Infallible;
+//! #     type Future = std::future::Ready<Result<Response<String>, Self::Error>>;
+//! #     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+//! #         Poll::Ready(Ok(()))
+//! #     }
+//! #     fn call(&mut self, _: Request<()>) -> Self::Future {
+//! #         std::future::ready(Ok(Response::new("hello".into())))
+//! #     }
+//! # }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! # let dir = std::env::temp_dir().join(format!("no-daemon-{}", std::process::id()));
+//! # let client = Client::builder().socket(dir.join("none.sock")).build();
+//! # let mut api = RequireSession { client }.layer(Hello);
+//! # let ask = |auth: Option<&str>| {
+//! #     let mut req = Request::new(());
+//! #     if let Some(a) = auth {
+//! #         req.headers_mut().insert(AUTHORIZATION, a.parse().unwrap());
+//! #     }
+//! #     req
+//! # };
+//! # // No token: 401, without asking; no daemon there: 503.
+//! # let answer = api.call(ask(None)).await.unwrap();
+//! # assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+//! # let answer = api.call(ask(Some("Bearer eyJhcHBOYW1lSUQiOi"))).await.unwrap();
+//! # assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+//! # }
+//! ```
 
+mod access;
+mod batch;
+mod builder;
 mod client;
 mod conn;
 mod error;
 mod events;
 mod notify;
+mod pool;
 
-pub use client::{
-    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_REQUEST_TIMEOUT,
+pub use builder::{
+    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT,
 };
+pub use client::Client;
 pub use error::ClientError;
 pub use events::EventStream;
 

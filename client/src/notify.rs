@@ -8,8 +8,9 @@ use crate::{Client, ClientError};
 impl Client {
     /// Sends a push notification to the devices of an app's live sessions
     /// (APNs for iOS, FCM for Android), or lists them with `dry_run`.
-    /// Admins only. Sending to many devices takes a while: give the client
-    /// a long enough `request_timeout` (the command line sets none).
+    /// Admins only. Its cost grows with the devices (and the services'
+    /// retries), so it has no request timeout, as `Request::scales_with_data`
+    /// says.
     ///
     /// An app without credentials is an error answer with
     /// [`ErrorCode::NotifyConfig`](crate::ErrorCode::NotifyConfig) whose

@@ -11,10 +11,11 @@
 //! max_connections = 4096             # clients at once; more are told "busy"
 //! idle_timeout_ms = 300000           # close a client idle this long
 //! session_id = "hex40"               # new session ids: "hex40" or "uuid" (4D v20+)
+//! file_mode = "0660"                 # new session files (their folders follow)
 //! [policy]                           # sign-in defaults for every app
 //! hook = ["/etc/mobile-sessiond/hook", "--strict"]  # decides each sign-in alone
 //! hook_timeout_ms = 5000             # a slower hook refuses the sign-in
-//! sign_in = "open"                   # "closed": only the hook or allow_email_domains admit
+//! sign_in = "open"                   # unset or "closed": only the hook or allow_email_domains admit
 //! allow_email_domains = []           # non-empty: other domains are refused
 //! accept_email_domains = []          # e.g. ["example.com"]: accepted at once, others pending
 //! verify = false                     # true: new devices start "pending"
@@ -54,6 +55,9 @@ pub struct Config {
     /// How new session ids look.
     #[serde(default)]
     pub session_id: SessionIdFormat,
+    /// The mode of the session files the daemon creates (default 0660: the
+    /// folder's group — the 4D server's — reads and writes them).
+    pub file_mode: Option<FileMode>,
     #[serde(default)]
     pub policy: Policy,
     /// Per-app overrides, keyed by folder name or app id.
@@ -87,14 +91,45 @@ pub enum SessionIdFormat {
 }
 
 /// Whether a sign-in the hook or an allow rule does not admit may go on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+/// Unset, it may not: sign-in is closed until configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SignInMode {
     /// Everyone may sign in, subject to the other rules.
-    #[default]
     Open,
     /// Only what the hook or `allow_email_domains` admits.
     Closed,
+}
+
+/// The mode of a new session file: `"0660"` (octal, as for chmod), owner
+/// read and write at least, no execute or special bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct FileMode(u32);
+
+impl FileMode {
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<String> for FileMode {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let digits = text.strip_prefix("0o").unwrap_or(&text);
+        let mode = (!digits.is_empty() && digits.len() <= 4)
+            .then(|| u32::from_str_radix(digits, 8).ok())
+            .flatten()
+            .ok_or_else(|| format!("file_mode = {text:?} is not an octal mode such as \"0660\""))?;
+        if mode & !0o666 != 0 || mode & 0o600 != 0o600 {
+            return Err(format!(
+                "file_mode = {text:?} must give the owner read and write and nothing beyond \
+                 read and write (0600 to 0666)"
+            ));
+        }
+        Ok(Self(mode))
+    }
 }
 
 /// How long a hook may take when `hook_timeout_ms` is not set.
@@ -113,8 +148,9 @@ pub struct Policy {
     pub hook: Vec<String>,
     #[serde(default = "default_hook_timeout")]
     pub hook_timeout_ms: u64,
+    /// Unset: closed until configured.
     #[serde(default)]
-    pub sign_in: SignInMode,
+    pub sign_in: Option<SignInMode>,
     /// Non-empty: e-mails of other domains are refused.
     #[serde(default)]
     pub allow_email_domains: Vec<String>,
@@ -135,11 +171,21 @@ impl Default for Policy {
         Self {
             hook: Vec::new(),
             hook_timeout_ms: DEFAULT_HOOK_TIMEOUT_MS,
-            sign_in: SignInMode::Open,
+            sign_in: None,
             allow_email_domains: Vec::new(),
             accept_email_domains: Vec::new(),
             verify: false,
         }
+    }
+}
+
+impl Policy {
+    /// Whether this policy may admit anyone at all: a hook,
+    /// `sign_in = "open"`, or an allow rule.
+    pub fn is_configured(&self) -> bool {
+        !self.hook.is_empty()
+            || self.sign_in == Some(SignInMode::Open)
+            || !self.allow_email_domains.is_empty()
     }
 }
 
@@ -248,7 +294,7 @@ impl Config {
             hook_timeout_ms: o
                 .and_then(|o| o.hook_timeout_ms)
                 .unwrap_or(p.hook_timeout_ms),
-            sign_in: o.and_then(|o| o.sign_in).unwrap_or(p.sign_in),
+            sign_in: o.and_then(|o| o.sign_in).or(p.sign_in),
             allow_email_domains: o
                 .and_then(|o| o.allow_email_domains.clone())
                 .unwrap_or_else(|| p.allow_email_domains.clone()),
@@ -257,6 +303,28 @@ impl Config {
                 .unwrap_or_else(|| p.accept_email_domains.clone()),
             verify: o.and_then(|o| o.verify).unwrap_or(p.verify),
         }
+    }
+}
+
+impl Config {
+    /// The mode of new session files.
+    pub fn file_mode(&self) -> u32 {
+        self.file_mode
+            .map_or(crate::store::share::DEFAULT_FILE_MODE, FileMode::bits)
+    }
+
+    /// When `[policy]` admits nobody (no hook, no `sign_in = "open"`, no
+    /// `allow_email_domains`): the apps whose own table opens sign-in, by
+    /// the name they are keyed by. `None` when `[policy]` is configured.
+    pub fn closed_sign_in(&self) -> Option<Vec<&str>> {
+        if self.policy.is_configured() {
+            return None;
+        }
+        let open = self
+            .apps
+            .keys()
+            .filter(|k| self.policy_for(k, k).is_configured());
+        Some(open.map(String::as_str).collect())
     }
 }
 
@@ -293,24 +361,76 @@ mod tests {
         // Keyed by app id when the folder has no entry.
         let b = c.policy_for("com.b", "com.b");
         assert!(b.hook.is_empty());
-        assert_eq!(b.sign_in, SignInMode::Closed);
+        assert_eq!(b.sign_in, Some(SignInMode::Closed));
+        assert_eq!(z.sign_in, None);
         assert_eq!(b.accept_email_domains, ["example.com"]);
         assert_eq!(b.hook_timeout_ms, 700);
     }
 
     #[test]
-    fn defaults_keep_sign_in_open_and_accepted() {
+    fn defaults_keep_sign_in_closed_and_files_shared_with_the_group() {
         let c = Config::parse("").unwrap();
         assert_eq!(c.session_id, SessionIdFormat::Hex40);
         assert_eq!(c.policy_for("f", "a"), Policy::default());
         assert_eq!(Policy::default().hook_timeout_ms, DEFAULT_HOOK_TIMEOUT_MS);
-        assert_eq!(Policy::default().sign_in, SignInMode::Open);
+        assert_eq!(Policy::default().sign_in, None);
+        assert_eq!(c.closed_sign_in(), Some(vec![]));
+        assert_eq!(c.file_mode(), 0o660);
+    }
+
+    #[test]
+    fn closed_sign_in_names_the_apps_that_open_it() {
+        let c = Config::parse(
+            "[apps.\"com.a\"]\nsign_in = \"open\"\n[apps.b]\nverify = true\n[apps.c]\nhook = [\"/h\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.closed_sign_in(), Some(vec!["c", "com.a"]));
+        for open in [
+            "[policy]\nsign_in = \"open\"",
+            "[policy]\nhook = [\"/h\"]",
+            "[policy]\nallow_email_domains = [\"x.y\"]",
+        ] {
+            assert_eq!(
+                Config::parse(open).unwrap().closed_sign_in(),
+                None,
+                "{open}"
+            );
+        }
+    }
+
+    #[test]
+    fn file_modes() {
+        for (text, bits) in [
+            ("0660", 0o660),
+            ("640", 0o640),
+            ("0o600", 0o600),
+            ("0666", 0o666),
+        ] {
+            let c = Config::parse(&format!("file_mode = \"{text}\"")).unwrap();
+            assert_eq!(c.file_mode(), bits, "{text}");
+        }
+        for bad in [
+            "file_mode = \"0770\"",
+            "file_mode = \"0460\"",
+            "file_mode = \"2660\"",
+            "file_mode = \"rw-rw----\"",
+            "file_mode = \"\"",
+            "file_mode = \"0o\"",
+            "file_mode = \"06600\"",
+            "file_mode = 432",
+        ] {
+            let e = Config::parse(bad).unwrap_err();
+            assert!(
+                e.contains("file_mode") || e.contains("string"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]
     fn the_example_config_parses() {
         let c = Config::parse(include_str!("../../examples/config.toml")).unwrap();
-        assert_eq!(c.policy, Policy::default());
+        assert_eq!(c.policy.sign_in, Some(SignInMode::Open));
         assert!(
             c.policy_for("UTT7VDX8W5.com.contactApp.Contact", "x")
                 .verify

@@ -184,6 +184,7 @@ fn reload(
             "idle_timeout_ms",
             old.idle_timeout_ms != config.idle_timeout_ms,
         ),
+        ("file_mode", old.file_mode != config.file_mode),
     ];
     for (key, changed) in restart_only {
         if changed {
@@ -287,7 +288,8 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<Stopp
         None => server::listener::bind(&socket, &access)?,
     };
     let activated = !socket_guard.owned();
-    let store = store::SessionStore::open(&data_dir)?;
+    let store = store::SessionStore::open(&data_dir)?.with_file_mode(config.file_mode());
+    cmd::signin::log_policy(&config, config_path.as_deref());
     // Report the data dir as resolved (a relative --data-dir is ambiguous).
     let data_dir = store
         .root()

@@ -12,13 +12,19 @@ user's display name; "#" starts a comment:
     li.wei@example.com  pending  Li Wei
 
 The daemon writes the sign-in request on standard input (the body the app
-posted to $authenticate, password included) and reads one JSON object on
-standard output:
+posted to $authenticate, password included) with "session" set to what the
+server knows of the session: {"id": ..., "ip": ..., "status": ...}, its id,
+the IP the front saw (or null) and its stored status ("accepted",
+"pending", or null for a device signing in for the first time). It reads
+one JSON object on standard output:
 
     {"success": true|false, "statusText": "...", "userInfo": {...}, "verify": true|false}
 
-Anything else (a crash, a non-zero exit, no answer in time) refuses the
-sign-in. What goes to standard error ends up in the daemon's log.
+The answer wins over the stored status, so this hook keeps a device's
+stored status when it signs in again: an administrator's `accept` or hold
+(`set-status pending`) sticks. Anything else (a crash, a non-zero exit, no
+answer in time) refuses the sign-in. What goes to standard error ends up in
+the daemon's log.
 """
 
 import json
@@ -41,9 +47,12 @@ def main():
             words = line.split("#", 1)[0].split()
             if not words or words[0].lower() != email:
                 continue
-            pending = len(words) > 1 and words[1] == "pending"
-            name = " ".join(words[2:] if pending else words[1:]) or email.split("@")[0]
+            listed_pending = len(words) > 1 and words[1] == "pending"
+            name = " ".join(words[2:] if listed_pending else words[1:]) or email.split("@")[0]
             app = request.get("application") or {}
+            stored = (request.get("session") or {}).get("status")
+            # A new device as the list says; a known one as it is stored.
+            pending = listed_pending if stored is None else stored == "pending"
             answer(
                 success=True,
                 statusText=f"Welcome, {name}.",

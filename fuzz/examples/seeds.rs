@@ -62,6 +62,7 @@ fn main() {
         Request::Delete {
             sessions: vec![ANDROID_ID.into()],
             push: false,
+            dry_run: false,
         },
         Request::Push { full: true },
         Request::Refresh,

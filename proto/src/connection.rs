@@ -31,6 +31,15 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
     bincode::serde::encode_to_vec(msg, config()).map_err(|e| FrameError::Encode(e.to_string()))
 }
 
+/// The size of `msg`'s frame body, as [`encode`] would write it, without
+/// writing it anywhere.
+pub fn encoded_len<T: Serialize>(msg: &T) -> Result<usize, FrameError> {
+    let mut size = bincode::enc::write::SizeWriter::default();
+    bincode::serde::encode_into_writer(msg, &mut size, config())
+        .map_err(|e| FrameError::Encode(e.to_string()))?;
+    Ok(size.bytes_written)
+}
+
 /// Decodes one frame body; trailing bytes are an error.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
     let (msg, used) = bincode::serde::decode_from_slice(body, config())
@@ -549,8 +558,13 @@ mod tests {
                         push,
                     }
                 }),
-                (vec(s(), 0..4), any::<bool>())
-                    .prop_map(|(sessions, push)| Request::Delete { sessions, push }),
+                (vec(s(), 0..4), any::<bool>(), any::<bool>()).prop_map(
+                    |(sessions, push, dry_run)| Request::Delete {
+                        sessions,
+                        push,
+                        dry_run
+                    }
+                ),
                 any::<bool>().prop_map(|full| Request::Push { full }),
                 Just(Request::Refresh),
                 s().prop_map(|token| Request::Verify { token }),
@@ -627,6 +641,12 @@ mod tests {
                 for r in got {
                     prop_assert_eq!(decode::<Request>(&encode(&r).unwrap()).unwrap(), r);
                 }
+            }
+
+            /// The size the encoder reports is what it writes.
+            #[test]
+            fn encoded_len_is_what_encode_writes(req in request()) {
+                prop_assert_eq!(encoded_len(&req).unwrap(), encode(&req).unwrap().len());
             }
 
             /// Frames cut anywhere decode to what was sent, in order.

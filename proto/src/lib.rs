@@ -30,12 +30,14 @@
 //! [bincode 2]: https://docs.rs/bincode/2.0.1
 
 pub mod connection;
+mod facts;
 pub mod handshake;
 pub mod message;
 pub mod notify;
 pub mod paths;
 
 pub use connection::{Connection, FrameError};
+pub use facts::{MIN_ID_PREFIX, REDACTED};
 pub use handshake::{ClientHello, HelloOutcome, Role, ServerHello, MAGIC, PROTOCOL_VERSION};
 pub use message::*;
 pub use notify::*;

@@ -50,9 +50,12 @@ pub enum Request {
         sessions: Vec<String>,
         push: bool,
     },
+    /// With `dry_run`, nothing is deleted (nor pushed): the answer says
+    /// what a deletion would do, session by session.
     Delete {
         sessions: Vec<String>,
         push: bool,
+        dry_run: bool,
     },
     Push {
         full: bool,
@@ -81,6 +84,12 @@ pub enum Request {
     Logout {
         token: String,
     },
+    /// `Authenticate` with the IP address the front saw the app at, stored
+    /// as the session's `session.ip` and told to the sign-in hook.
+    AuthenticateFrom {
+        body: String,
+        ip: String,
+    },
     /// Sends a push notification to the devices of an app's live sessions.
     Notify(NotifyRequest),
 }
@@ -104,10 +113,15 @@ impl std::fmt::Debug for Request {
                 .field("sessions", sessions)
                 .field("push", push)
                 .finish(),
-            Request::Delete { sessions, push } => f
+            Request::Delete {
+                sessions,
+                push,
+                dry_run,
+            } => f
                 .debug_struct("Delete")
                 .field("sessions", sessions)
                 .field("push", push)
+                .field("dry_run", dry_run)
                 .finish(),
             Request::Push { full } => f.debug_struct("Push").field("full", full).finish(),
             Request::Refresh => f.write_str("Refresh"),
@@ -129,6 +143,11 @@ impl std::fmt::Debug for Request {
             Request::Logout { token } => f
                 .debug_struct("Logout")
                 .field("token", &format_args!("<{} bytes>", token.len()))
+                .finish(),
+            Request::AuthenticateFrom { body, ip } => f
+                .debug_struct("AuthenticateFrom")
+                .field("body", &format_args!("<{} bytes>", body.len()))
+                .field("ip", ip)
                 .finish(),
             Request::Notify(n) => f.debug_tuple("Notify").field(n).finish(),
         }
@@ -328,7 +347,7 @@ impl std::fmt::Debug for AuthReply {
             .field("success", &self.success)
             .field("id", &self.id)
             .field("status", &self.status)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token", &self.token.as_ref().map(|_| crate::REDACTED))
             .field("status_text", &self.status_text)
             .field("user_info", &self.user_info)
             .finish()
@@ -502,6 +521,14 @@ mod tests {
             }
         );
         assert!(!a.contains("hunter2"), "{a}");
+        let a = format!(
+            "{:?}",
+            Request::AuthenticateFrom {
+                body: r#"{"password":"hunter2"}"#.into(),
+                ip: "10.0.0.7".into(),
+            }
+        );
+        assert!(!a.contains("hunter2") && a.contains("10.0.0.7"), "{a}");
         let u = format!(
             "{:?}",
             Request::UserInfo {

@@ -3,32 +3,24 @@
 
 use std::path::Path;
 
-use mobile_session::{Client, ClientBuilder, ClientError, EventStream};
+use mobile_session::{Client, ClientError, EventStream};
 use mobile_session_proto::{
     AppRow, ChangeReport, ErrorCode, Event, PushReport, Role, SessionFilter, SessionRow, Status,
 };
 
 use super::model::SessionKey;
 
-/// The window's requests, answered one at a time in order.
+/// The window's requests, answered one at a time in order. Their timeouts
+/// are the library's: none for those whose cost grows with the data (push,
+/// rescan, the listing), so that a slow one is not taken for a daemon gone.
 pub struct Daemon {
-    /// Requests that cost about the same whatever the data: the library's
-    /// request timeout.
     client: Client,
-    /// Push and rescan, whose cost grows with the data: no request timeout
-    /// (as on the command line), so that a slow one is not taken for a
-    /// daemon gone. Same socket; it connects on its first use.
-    unlimited: Client,
 }
 
 impl Daemon {
     /// `client` is connected; the socket it uses serves every request.
     pub fn new(client: Client) -> Self {
-        let unlimited = ClientBuilder::new()
-            .socket(client.socket_path())
-            .request_timeout(None)
-            .build();
-        Self { client, unlimited }
+        Self { client }
     }
 
     pub async fn connect(socket: &Path) -> Result<Self, ClientError> {
@@ -73,12 +65,12 @@ impl Daemon {
     }
 
     pub async fn push(&mut self) -> Result<PushReport, ClientError> {
-        self.unlimited.push(false).await
+        self.client.push(false).await
     }
 
     /// Rescans every folder; answers how many app folders there are.
     pub async fn rescan(&mut self) -> Result<usize, ClientError> {
-        Ok(self.unlimited.refresh().await?.len())
+        Ok(self.client.refresh().await?.len())
     }
 }
 

@@ -1,6 +1,6 @@
 //! `mobile-session ui`: the session-management window in the terminal.
 //!
-//! - `state` — what is shown and what keys do (no I/O);
+//! - `state` — what is shown (no I/O), `keys` — what keys do to it;
 //! - `view` — the order of the rows (filter + sort), a pure function;
 //! - `render` — draws the state with ratatui;
 //! - `io` — the task that talks to the daemon, follows `watch`, reconnects;
@@ -12,6 +12,7 @@
 
 mod daemon;
 mod io;
+mod keys;
 mod model;
 mod render;
 mod state;

@@ -118,7 +118,7 @@ pub fn detail_text(json: &str) -> String {
     }
 }
 
-pub const REDACTED: &str = "<redacted>";
+pub use mobile_session_proto::REDACTED;
 
 fn redact(doc: &mut Value) {
     if let Some(t) = doc.get_mut("token") {

@@ -1,11 +1,21 @@
-//! `delete SESSION... [--push]`: removes the session files. A session whose
-//! file is already gone (live until the next push) is reported unchanged.
+//! `delete SESSION... [--push] [--dry-run]`: removes the session files. A
+//! session whose file is already gone (live until the next push) is reported
+//! unchanged. A dry run resolves the same way and answers what a deletion
+//! would report, touching nothing.
 use mobile_session_proto::{ChangeReport, Response};
 
 use super::resolve::resolve_all;
 use super::{after_some, changed_session, CmdError, Context};
 
-pub fn handle(ctx: &Context, sessions: &[String], push: bool) -> Result<Response, CmdError> {
+pub fn handle(
+    ctx: &Context,
+    sessions: &[String],
+    push: bool,
+    dry_run: bool,
+) -> Result<Response, CmdError> {
+    if dry_run {
+        return preview(ctx, sessions);
+    }
     let deleted = {
         let mut txn = ctx.core.txn();
         let targets = txn.views(|disk, live| resolve_all(disk, live, sessions))?;
@@ -27,5 +37,22 @@ pub fn handle(ctx: &Context, sessions: &[String], push: bool) -> Result<Response
     Ok(Response::Changed(ChangeReport {
         sessions: deleted,
         push,
+    }))
+}
+
+/// What `delete` would answer now: the same targets, each `changed` when
+/// its file is there to delete.
+fn preview(ctx: &Context, sessions: &[String]) -> Result<Response, CmdError> {
+    let targets = ctx
+        .core
+        .read_views(|disk, live| resolve_all(disk, live, sessions))?;
+    let store = ctx.core.store();
+    let sessions = targets
+        .iter()
+        .map(|t| changed_session(ctx, t, None, store.exists(&t.folder, &t.name)))
+        .collect();
+    Ok(Response::Changed(ChangeReport {
+        sessions,
+        push: None,
     }))
 }

@@ -6,10 +6,17 @@
 use mobile_session_proto::ErrorCode;
 use serde_json::Value;
 
-use super::signin::merge::Edit;
 use super::CmdError;
 use crate::model::session::{strip_bom, validate, with_members, SessionRecord};
 use crate::store::MAX_SESSION_FILE;
+
+/// One member to set: its path from the top-level object, and its value.
+pub type Edit<'a> = (Vec<&'a str>, Value);
+
+/// The value at `path` in `doc`, if every step is an object that has it.
+pub fn lookup<'v>(doc: &'v Value, path: &[&str]) -> Option<&'v Value> {
+    path.iter().try_fold(doc, |v, k| v.as_object()?.get(*k))
+}
 
 /// The record and the parsed document of a session file about to be
 /// edited; `what` names it in the error when it is invalid.
@@ -80,6 +87,14 @@ pub fn check_size(len: usize) -> Result<(), CmdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookups() {
+        let v = serde_json::json!({"a": {"b": 1}, "c": 2});
+        assert_eq!(lookup(&v, &["a", "b"]), Some(&serde_json::json!(1)));
+        assert_eq!(lookup(&v, &["c", "d"]), None);
+        assert_eq!(lookup(&v, &[]), Some(&v));
+    }
 
     #[test]
     fn size_limit() {

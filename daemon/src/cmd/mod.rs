@@ -9,6 +9,7 @@
 //! runs on the blocking pool, so the I/O thread never waits on a disk.
 
 pub mod apps;
+pub mod body;
 pub mod delete;
 pub mod edit;
 pub mod error;
@@ -90,6 +91,7 @@ pub fn required_role(request: &Request) -> Role {
         | Request::Authenticate { .. }
         | Request::UserInfo { .. }
         | Request::Logout { .. }
+        | Request::AuthenticateFrom { .. }
         | Request::Notify(_) => Role::Admin,
     }
 }
@@ -129,12 +131,19 @@ pub async fn execute<S: AsyncRead + AsyncWrite + Unpin>(
             sessions,
             push,
         } => blocking(ctx, move |c| set_status::handle(c, status, &sessions, push)).await,
-        Request::Delete { sessions, push } => {
-            blocking(ctx, move |c| delete::handle(c, &sessions, push)).await
-        }
+        Request::Delete {
+            sessions,
+            push,
+            dry_run,
+        } => blocking(ctx, move |c| delete::handle(c, &sessions, push, dry_run)).await,
         Request::Push { full } => blocking(ctx, move |c| push::handle(c, full)).await,
         Request::Refresh => blocking(ctx, refresh::handle).await,
-        Request::Authenticate { body } => blocking(ctx, move |c| signin::handle(c, &body)).await,
+        Request::Authenticate { body } => {
+            blocking(ctx, move |c| signin::handle(c, &body, None)).await
+        }
+        Request::AuthenticateFrom { body, ip } => {
+            blocking(ctx, move |c| signin::handle(c, &body, Some(&ip))).await
+        }
         Request::UserInfo { token, body } => {
             blocking(ctx, move |c| user_info::handle(c, &token, &body)).await
         }

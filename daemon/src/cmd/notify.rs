@@ -15,8 +15,8 @@ use mobile_session_proto::{
 };
 use serde_json::{Map, Value};
 
+use super::edit::lookup;
 use super::resolve::{resolve_all, resolve_app};
-use super::signin::merge::lookup;
 use super::{edit, error, CmdError, Context};
 use crate::model::app::folder_label;
 use crate::model::json_span::remove_member;

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-pub const REDACTED: &str = "<redacted>";
+pub use mobile_session_proto::REDACTED;
 
 pub fn device(device: &mut Value) {
     if let Some(t) = device.get_mut("token") {

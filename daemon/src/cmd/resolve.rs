@@ -30,7 +30,7 @@ impl Target {
     }
 }
 
-pub const MIN_PREFIX: usize = 4;
+pub use mobile_session_proto::MIN_ID_PREFIX as MIN_PREFIX;
 
 /// The session a mobile app's token names, for `user-info` and `logout`.
 #[derive(Debug, Clone)]

@@ -53,11 +53,15 @@ fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 fn context(role: Role) -> (tempfile::TempDir, Context) {
+    context_with(role, Config::default())
+}
+
+fn context_with(role: Role, config: Config) -> (tempfile::TempDir, Context) {
     let dir = tempfile::tempdir().unwrap();
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/Data");
     copy_tree(&examples, dir.path());
     let store = SessionStore::open(dir.path()).unwrap();
-    let core = Arc::new(Core::open(store, Config::default()).unwrap());
+    let core = Arc::new(Core::open(store, config).unwrap());
     let info = Arc::new(DaemonInfo {
         data_dir: dir.path().to_path_buf(),
         socket: dir.path().join("test.sock"),
@@ -121,6 +125,7 @@ fn every_request() -> Vec<Request> {
         Request::Delete {
             sessions: vec![IPAD_ID.into()],
             push: true,
+            dry_run: false,
         },
         Request::Push { full: true },
         Request::Refresh,
@@ -138,6 +143,10 @@ fn every_request() -> Vec<Request> {
         },
         Request::Logout {
             token: SEED_TOKEN.into(),
+        },
+        Request::AuthenticateFrom {
+            body: r#"{"application":{"id":"com.y"},"device":{"id":"D2"}}"#.into(),
+            ip: "::1".into(),
         },
         Request::Notify(mobile_session_proto::NotifyRequest {
             app: "com.sample.tasks".into(),
@@ -168,6 +177,7 @@ fn every_request() -> Vec<Request> {
             | Request::Watch { .. }
             | Request::UserInfo { .. }
             | Request::Logout { .. }
+            | Request::AuthenticateFrom { .. }
             | Request::Notify(_) => {}
         }
     }
@@ -203,6 +213,7 @@ fn every_request_that_writes_needs_an_admin() {
                 | Request::Authenticate { .. }
                 | Request::UserInfo { .. }
                 | Request::Logout { .. }
+                | Request::AuthenticateFrom { .. }
                 // Sends, and removes the tokens the services call gone.
                 | Request::Notify(_)
         );
@@ -296,7 +307,8 @@ async fn a_sign_in_of_the_app_sharing_a_folder_does_not_take_another_apps_sessio
     // The team-less app `UTT7VDX8W5.com.contactApp.Contact` signs in with
     // the device id of team UTT7VDX8W5's app's session: same folder, same
     // device, another app. It gets a session of its own.
-    let (dir, ctx) = context(Role::Admin);
+    let open = Config::parse("[policy]\nsign_in = \"open\"").unwrap();
+    let (dir, ctx) = context_with(Role::Admin, open);
     let path = dir.path().join("MobileApps").join(IOS).join(SEED_ID);
     let before = std::fs::read(&path).unwrap();
     let body = serde_json::json!({

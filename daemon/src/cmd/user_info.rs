@@ -8,10 +8,10 @@
 use mobile_session_proto::{ErrorCode, Response};
 use serde_json::{Map, Value};
 
+use super::body::{body_object, is_printable};
+use super::edit::{self, lookup, Edit};
 use super::resolve::resolve_token;
-use super::signin::body::{body_object, is_printable};
-use super::signin::merge::{lookup, Edit};
-use super::{changed_session, edit, CmdError, Context};
+use super::{changed_session, CmdError, Context};
 
 /// The longest push token accepted (APNs: 64 hex, FCM: about 160 characters).
 pub const MAX_PUSH_TOKEN: usize = 4096;
@@ -29,7 +29,7 @@ impl std::fmt::Debug for UserInfoBody {
             .field("user_info", &self.user_info)
             .field(
                 "device_token",
-                &self.device_token.as_ref().map(|_| "<redacted>"),
+                &self.device_token.as_ref().map(|_| super::redact::REDACTED),
             )
             .finish()
     }
@@ -119,7 +119,7 @@ pub fn handle(ctx: &Context, token: &str, body: &str) -> Result<Response, CmdErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::signin::body::MAX_BODY;
+    use crate::cmd::body::MAX_BODY;
 
     #[test]
     fn bodies() {

@@ -8,7 +8,6 @@
 //! reload).
 
 use std::collections::HashSet;
-use std::ffi::{CStr, CString};
 
 use mobile_session_proto::Role;
 
@@ -165,67 +164,21 @@ impl Access {
     }
 }
 
+/// The group `name` and its listed members (by uid), through the C
+/// library (`/etc/group`, NSS), whose buffers nix sizes.
 fn lookup_group(name: &str) -> Option<Group> {
-    let cname = CString::new(name).ok()?;
-    let mut buf: Vec<libc::c_char> = vec![0; 16 * 1024];
-    loop {
-        // SAFETY: all pointers are valid for the call; `result` points into
-        // `grp`/`buf`, which outlive every use below.
-        let mut grp: libc::group = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::group = std::ptr::null_mut();
-        let rc = unsafe {
-            libc::getgrnam_r(
-                cname.as_ptr(),
-                &mut grp,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut result,
-            )
-        };
-        if rc == libc::ERANGE && buf.len() < 1 << 24 {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        if rc != 0 || result.is_null() {
-            return None;
-        }
-        let mut members = HashSet::new();
-        let mut p = grp.gr_mem;
-        // SAFETY: gr_mem is a NULL-terminated array of C strings in `buf`.
-        unsafe {
-            while !p.is_null() && !(*p).is_null() {
-                if let Ok(user) = CStr::from_ptr(*p).to_str() {
-                    if let Some(uid) = lookup_uid(user) {
-                        members.insert(uid);
-                    }
-                }
-                p = p.add(1);
-            }
-        }
-        return Some(Group {
-            name: name.to_string(),
-            gid: grp.gr_gid,
-            members,
-        });
-    }
-}
-
-fn lookup_uid(user: &str) -> Option<u32> {
-    let cname = CString::new(user).ok()?;
-    let mut buf: Vec<libc::c_char> = vec![0; 16 * 1024];
-    // SAFETY: as in lookup_group.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    let rc = unsafe {
-        libc::getpwnam_r(
-            cname.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    (rc == 0 && !result.is_null()).then_some(pwd.pw_uid)
+    let group = nix::unistd::Group::from_name(name).ok().flatten()?;
+    let members = group
+        .mem
+        .iter()
+        .filter_map(|user| nix::unistd::User::from_name(user).ok().flatten())
+        .map(|u| u.uid.as_raw())
+        .collect();
+    Some(Group {
+        name: group.name,
+        gid: group.gid.as_raw(),
+        members,
+    })
 }
 
 #[cfg(test)]

@@ -254,24 +254,9 @@ fn left_out(groups: &[(u32, String)], gids: &[Option<u32>]) -> Vec<String> {
 
 /// A group's name, or its number when it has none.
 fn group_name(gid: u32) -> String {
-    let mut buf: Vec<libc::c_char> = vec![0; 16 * 1024];
-    loop {
-        // SAFETY: all pointers are valid for the call; `result` points into
-        // `grp`/`buf`, read before either is dropped.
-        let mut grp: libc::group = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::group = std::ptr::null_mut();
-        let rc =
-            unsafe { libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
-        if rc == libc::ERANGE && buf.len() < 1 << 24 {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        if rc != 0 || result.is_null() || grp.gr_name.is_null() {
-            return gid.to_string();
-        }
-        // SAFETY: gr_name is a NUL-terminated string in `buf`.
-        let name = unsafe { std::ffi::CStr::from_ptr(grp.gr_name) };
-        return name.to_string_lossy().into_owned();
+    match nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid)) {
+        Ok(Some(g)) => g.name,
+        _ => gid.to_string(),
     }
 }
 

@@ -17,6 +17,7 @@
 
 mod lease;
 pub mod scan;
+pub mod share;
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -125,8 +126,9 @@ impl FileBytes {
 /// How [`SessionStore::write`] treats the file it writes.
 #[derive(Debug, Clone, Copy)]
 pub enum WriteMode<'a> {
-    /// A new file (mode 0600); fails with [`StoreError::Exists`] if the name
-    /// is taken, even by a file that appears meanwhile.
+    /// A new file (the store's file mode, its folder's group); fails with
+    /// [`StoreError::Exists`] if the name is taken, even by a file that
+    /// appears meanwhile.
     Create,
     /// Replaces the file, provided it is still the version read (same inode,
     /// same bytes); else fails with [`StoreError::Changed`] and writes nothing.
@@ -137,6 +139,8 @@ pub enum WriteMode<'a> {
 #[derive(Debug, Clone)]
 pub struct SessionStore {
     root: PathBuf,
+    /// The mode of new session files ([`share`]).
+    file_mode: u32,
 }
 
 impl SessionStore {
@@ -155,7 +159,17 @@ impl SessionStore {
             path: root.clone(),
             source,
         })?;
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            file_mode: share::DEFAULT_FILE_MODE,
+        })
+    }
+
+    /// New session files get `mode` (and new app folders its
+    /// [`share::folder_mode`]).
+    pub fn with_file_mode(mut self, mode: u32) -> Self {
+        self.file_mode = mode;
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -321,7 +335,8 @@ impl SessionStore {
     /// Writes a session file atomically (see [`WriteMode`]): a temporary
     /// dot-file in the same folder, fsync, then a link (create) or a checked
     /// rename (replace), then an fsync of the folder. A replaced file keeps
-    /// its mode, and its owner where allowed (as root); a new one is 0600.
+    /// its mode, and its owner where allowed (as root); a new one gets the
+    /// store's file mode and its folder's group ([`share`]).
     ///
     /// The check of a replace: just before the rename, the file must still
     /// be the inode and the bytes that were read. Where the platform can
@@ -380,6 +395,8 @@ impl SessionStore {
                 } else if rustix::process::getegid().as_raw() != st.st_gid {
                     let _ = rfs::fchown(&fd, None, Some(rfs::Gid::from_raw(st.st_gid)));
                 }
+            } else {
+                share::new_file(&fd, &dir, self.file_mode).map_err(Self::io(tmp_path.clone()))?;
             }
             let mut file = std::fs::File::from(fd);
             file.write_all(bytes)
@@ -471,15 +488,25 @@ impl SessionStore {
         .map_err(Self::io(self.root.clone()))
     }
 
-    /// Creates an app folder (0750) for a first sign-in. Returns whether it
-    /// was created (false: it existed).
+    /// Creates an app folder for a first sign-in, shared with `MobileApps`'
+    /// group ([`share::new_folder`]). Returns whether it was created (false:
+    /// it existed).
     pub fn ensure_folder(&self, folder: &str) -> Result<bool, StoreError> {
         let path = self.checked_folder(folder)?;
         let root = self.open_root()?;
-        match rfs::mkdirat(&root, folder, Mode::from_raw_mode(0o750)) {
-            Ok(()) => rfs::fsync(&root)
-                .map(|()| true)
-                .map_err(Self::io(self.root.clone())),
+        match rfs::mkdirat(&root, folder, Mode::from_raw_mode(0o700)) {
+            Ok(()) => {
+                let shared = self.open_folder(folder).and_then(|dir| {
+                    share::new_folder(&dir, &root, self.file_mode).map_err(Self::io(path))
+                });
+                if let Err(e) = shared {
+                    let _ = rfs::unlinkat(&root, folder, AtFlags::REMOVEDIR);
+                    return Err(e);
+                }
+                rfs::fsync(&root)
+                    .map(|()| true)
+                    .map_err(Self::io(self.root.clone()))
+            }
             Err(rustix::io::Errno::EXIST) => Ok(false),
             Err(e) => Err(Self::io(path)(e)),
         }
@@ -775,7 +802,7 @@ mod tests {
                 .permissions()
                 .mode()
                 & 0o777,
-            0o600
+            0o660
         );
     }
 

@@ -136,6 +136,19 @@ fn strangers_are_refused_with_a_clear_error() {
     assert!(d.log_text().contains("connection refused"));
 }
 
+/// `status` as nobody with the socket's folder at `folder_mode`: refused
+/// with exit 77; its stderr.
+fn shut_out(d: &Daemon, folder_mode: u32) -> String {
+    std::fs::set_permissions(
+        d.socket.parent().unwrap(),
+        std::fs::Permissions::from_mode(folder_mode),
+    )
+    .unwrap();
+    let out = as_nobody(d, &["status"]);
+    assert_eq!(out.status.code(), Some(77), "folder {folder_mode:o}");
+    stderr(&out)
+}
+
 #[test]
 fn permission_denied_on_the_socket_exits_77_naming_its_group() {
     // The socket and its folder belong to group "daemon"; nobody is not in it.
@@ -144,14 +157,7 @@ fn permission_denied_on_the_socket_exits_77_naming_its_group() {
     };
     // First the folder shuts nobody out (0750), then only the socket (0660).
     for folder_mode in [0o750, 0o755] {
-        std::fs::set_permissions(
-            d.socket.parent().unwrap(),
-            std::fs::Permissions::from_mode(folder_mode),
-        )
-        .unwrap();
-        let out = as_nobody(&d, &["status"]);
-        assert_eq!(out.status.code(), Some(77), "folder {folder_mode:o}");
-        let err = stderr(&out);
+        let err = shut_out(&d, folder_mode);
         assert!(
             err.starts_with("error: permission denied")
                 && err.contains(d.socket.to_str().unwrap())
@@ -160,6 +166,45 @@ fn permission_denied_on_the_socket_exits_77_naming_its_group() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn the_permission_hint_names_the_access_groups_not_the_sockets_own_group() {
+    // As under the packaged socket unit: the socket belongs to a group of
+    // its own (here "daemon"), and admin_group gets in by its ACL entry.
+    // Joining the socket's group would open the file and then be refused.
+    let Some(d) = daemon("admin_group = \"adm\"\n") else {
+        return;
+    };
+    std::os::unix::fs::chown(&d.socket, None, Some(gid_of("daemon"))).unwrap();
+    if acl_groups(&d.socket).is_none() {
+        eprintln!("skipped: no ACLs on this file system");
+        return;
+    }
+    // Shut out by the folder (0750), then by the socket alone.
+    for folder_mode in [0o750, 0o755] {
+        let err = shut_out(&d, folder_mode);
+        assert!(
+            err.contains("group adm") && err.contains("usermod -aG adm "),
+            "folder {folder_mode:o}: {err}"
+        );
+        assert!(!err.contains("daemon"), "folder {folder_mode:o}: {err}");
+    }
+}
+
+#[test]
+fn without_access_groups_the_permission_hint_names_no_group_to_join() {
+    // A daemon run by hand, no group configured: only its user (here root)
+    // gets in, whatever group its socket has.
+    let Some(d) = daemon("") else {
+        return;
+    };
+    let err = shut_out(&d, 0o755);
+    assert!(
+        err.contains("only root") && err.contains("admin_group or reader_group"),
+        "{err}"
+    );
+    assert!(!err.contains("usermod"), "{err}");
 }
 
 /// The client as `nobody`, through `setpriv`, with `group` as its primary

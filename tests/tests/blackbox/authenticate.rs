@@ -2,8 +2,6 @@
 //! calls reuse it; the policy decides accepted or pending.
 
 use crate::common::*;
-// The bodies the 4D iOS and Android SDKs send, signed in through the library.
-use crate::signin::{android_body, auth, ios_body};
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 
@@ -15,9 +13,10 @@ fn assert_valid_file(d: &Daemon, app: &str, id: &str) -> Value {
         !text.contains("hunter2") && !text.contains("password"),
         "password stored: {text}"
     );
+    // The folder's group (the 4D server's) reads and writes it.
     assert_eq!(
         std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-        0o600
+        0o660
     );
     let p = d.json(&["push", "--full"]);
     assert_eq!(p["invalid"], json!([]), "{p}");
@@ -26,8 +25,12 @@ fn assert_valid_file(d: &Daemon, app: &str, id: &str) -> Value {
 
 #[test]
 fn ios_first_sign_in_creates_a_live_session() {
-    let d = Daemon::start();
-    let r = auth(&d, &ios_body("NEW-DEVICE-1", "zoe@example.com"));
+    let d = Daemon::start_open("");
+    let r = auth_from(
+        &d,
+        &ios_body("NEW-DEVICE-1", "zoe@example.com"),
+        Some("::ffff:10.0.0.7"),
+    );
     let id = r["id"].as_str().unwrap();
     assert_eq!(id.len(), 40);
     assert!(id
@@ -66,7 +69,7 @@ fn ios_first_sign_in_creates_a_live_session() {
 
 #[test]
 fn android_sign_in_has_no_team() {
-    let d = Daemon::start();
+    let d = Daemon::start_open("");
     let body = android_body("android-device-9", "li.wei@example.com");
     let file = d.dir.path().join("body.json");
     std::fs::write(&file, body.to_string()).unwrap();
@@ -88,7 +91,7 @@ fn android_sign_in_has_no_team() {
 #[test]
 fn seed_token_is_rebuilt_byte_for_byte() {
     // Signing in again with the seed's device keeps its id and token.
-    let d = Daemon::start();
+    let d = Daemon::start_open("");
     let mut body = ios_body("0DC5132E-1EF4-407C-A832-5FE33D818AF3", "new@example.com");
     body["device"]["description"] = "iPhone X (renamed)".into();
     let r = auth(&d, &body);
@@ -99,15 +102,14 @@ fn seed_token_is_rebuilt_byte_for_byte() {
 
 #[test]
 fn later_sign_ins_reuse_the_session_and_refresh_descriptive_fields() {
-    let d = Daemon::start();
-    let first = auth(&d, &ios_body("DEV-A", "a@example.com"));
+    let d = Daemon::start_open("");
+    let first = auth_from(&d, &ios_body("DEV-A", "a@example.com"), Some("10.0.0.7"));
     let id = first["id"].as_str().unwrap();
     let mut again = ios_body("DEV-A", "b@example.com");
     again["device"]["version"] = "18.0".into();
     again["application"]["version"] = "1.1.0".into();
-    again["session"]["ip"] = "::ffff:10.9.9.9".into();
     again["language"]["id"] = "de_DE".into();
-    let second = auth(&d, &again);
+    let second = auth_from(&d, &again, Some("::ffff:10.9.9.9"));
     assert_eq!(second["id"], first["id"]);
     assert_eq!(second["token"], first["token"]);
     let doc = assert_valid_file(&d, IOS, id);
@@ -117,18 +119,22 @@ fn later_sign_ins_reuse_the_session_and_refresh_descriptive_fields() {
     assert_eq!(doc["session"]["ip"], "::ffff:10.9.9.9");
     assert_eq!(doc["language"]["id"], "de_DE");
     assert_eq!(d.json(&["sessions", IOS]).as_array().unwrap().len(), 3);
-    // A pending session is decided again at each sign-in: the default
-    // policy accepts it.
+    // An administrator's hold sticks: the stored status decides.
     d.ok(&["set-status", "pending", id, "--push"]);
     let third = auth(&d, &ios_body("DEV-A", "b@example.com"));
-    assert_eq!(third["status"], "accepted");
-    assert_eq!(third["token"], first["token"]);
+    assert_eq!(third["status"], "pending");
+    assert_eq!(third["token"], Value::Null);
+    d.ok(&["accept", id, "--push"]);
+    let fourth = auth(&d, &ios_body("DEV-A", "b@example.com"));
+    assert_eq!(fourth["status"], "accepted");
+    assert_eq!(fourth["token"], first["token"]);
 }
 
 #[test]
 fn policy_default_per_app_and_email_domains() {
     let config = r#"
 [policy]
+sign_in = "open"
 verify = false
 [apps."UTT7VDX8W5.com.contactApp.Contact"]
 verify = true
@@ -206,7 +212,7 @@ fn bad_bodies_are_refused_and_write_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixteen_concurrent_first_sign_ins_make_one_session() {
-    let d = Daemon::start();
+    let d = Daemon::start_open("");
     let body = ios_body("RACE-DEVICE", "race@example.com").to_string();
     let mut tasks = Vec::new();
     for _ in 0..16 {

@@ -111,19 +111,8 @@ fn a_refusal_at_the_handshake_exits_77() {
 
 #[test]
 fn authenticate_exits_0_accepted_3_pending_4_refused() {
-    let body = |device: &str| {
-        json!({
-            "email": "a@example.com",
-            "application": {"id": "com.sample.tasks", "name": "Tasks", "version": "1"},
-            "device": {"id": device, "description": "Pixel", "version": "34", "os": "Android"},
-            "session": {"ip": "::1"}
-        })
-        .to_string()
-    };
-    let d = Daemon::start_with(Opts {
-        config: Some("[apps.\"com.sample.tasks\"]\nverify = true\n[apps.\"UTT7VDX8W5.com.contactApp.Contact\"]\nverify = false\n".into()),
-        ..Default::default()
-    });
+    let body = |device: &str| android_body(device, "a@example.com").to_string();
+    let d = Daemon::start_open("[apps.\"com.sample.tasks\"]\nverify = true\n[apps.\"UTT7VDX8W5.com.contactApp.Contact\"]\nverify = false");
     let pending = d.cli_stdin(&["--json", "authenticate"], &body("DEV-1"));
     assert_eq!(pending.status.code(), Some(3), "{}", stderr(&pending));
     let v: Value = serde_json::from_slice(&pending.stdout).unwrap();
@@ -132,9 +121,7 @@ fn authenticate_exits_0_accepted_3_pending_4_refused() {
         keys,
         ["success", "id", "status", "token", "statusText", "userInfo"]
     );
-    let mut ios: Value = serde_json::from_str(&body("DEV-2")).unwrap();
-    ios["application"]["id"] = "com.contactApp.Contact".into();
-    ios["team"] = json!({"id": "UTT7VDX8W5"});
+    let ios = ios_body("DEV-2", "a@example.com");
     let accepted = d.cli_stdin(&["authenticate", "-"], &ios.to_string());
     assert_eq!(accepted.status.code(), Some(0), "{}", stderr(&accepted));
 
@@ -444,6 +431,43 @@ fn delete_dry_run_and_no_prompt_off_a_terminal() {
     let out = d.cli(&["delete", "7023", "1818"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!d.file(IOS, SEED_ID).exists() && !d.file(ANDROID, ANDROID_ID).exists());
+}
+
+#[test]
+fn delete_dry_run_and_delete_agree_on_every_session() {
+    let d = Daemon::start();
+    // The iPad's file goes behind the daemon's back: live until a push.
+    std::fs::remove_file(d.file(IOS, IPAD_ID)).unwrap();
+    wait_until("the iPad shows deleted", || {
+        d.unpushed(IPAD_ID) == Some(serde_json::json!("deleted"))
+    });
+    let before = snapshot(&d.apps_dir());
+    let args = ["delete", "a6a3", "7023", "1818", "7023d920"];
+    let out = d.ok(&[&args[..], &["--dry-run"]].concat());
+    assert!(
+        out.contains(&format!("already deleted: {IOS}/{IPAD_ID}\n"))
+            && out.contains(&format!("would delete: {IOS}/{SEED_ID} ("))
+            && out.contains(&format!("would delete: {ANDROID}/{ANDROID_ID} (")),
+        "{out}"
+    );
+    // A session named twice is one session.
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let dry = d.json(&[&args[..], &["--dry-run"]].concat());
+    assert_eq!(snapshot(&d.apps_dir()), before, "a dry run deletes nothing");
+    let done = d.json(&args);
+    let said = |v: &serde_json::Value| -> Vec<(String, String, bool)> {
+        v["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let text = |k: &str| s[k].as_str().unwrap().to_string();
+                (text("app"), text("id"), s["changed"].as_bool().unwrap())
+            })
+            .collect()
+    };
+    assert_eq!(said(&dry), said(&done), "{dry}\n{done}");
+    assert_eq!(said(&done).iter().filter(|s| s.2).count(), 2);
 }
 
 /// `path --open` with a stand-in file manager (`xdg-open`, `open` on macOS)

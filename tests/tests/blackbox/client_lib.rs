@@ -225,7 +225,8 @@ fn the_library_builds_without_the_command_line_dependencies() {
     // (default-features = false): no clap, no anyhow.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let tree = |features: &[&str]| {
+    // `cargo tree` of the library's normal dependencies, one per line.
+    let cargo_tree = |args: &[&str]| {
         let out = std::process::Command::new(&cargo)
             .current_dir(&root)
             .args([
@@ -233,17 +234,16 @@ fn the_library_builds_without_the_command_line_dependencies() {
                 "--offline",
                 "-p",
                 "mobile-session",
-                "-e",
-                "normal",
                 "--prefix",
                 "none",
             ])
-            .args(features)
+            .args(args)
             .output()
             .expect("cargo tree");
         assert!(out.status.success(), "{}", stderr(&out));
         stdout(&out)
     };
+    let tree = |features: &[&str]| cargo_tree(&[&["-e", "normal"], features].concat());
     let lean = tree(&["--no-default-features"]);
     for banned in [
         "clap ",
@@ -264,6 +264,33 @@ fn the_library_builds_without_the_command_line_dependencies() {
     );
     // The check means something: the default (cli) build has them.
     assert!(tree(&[]).contains("clap "));
+    // Of Tokio, only what the library uses: sockets, a semaphore, timers
+    // (and the protocol's I/O helpers), never the runtime, signals,
+    // processes or files that an embedder did not ask for.
+    let features = |extra: &[&str]| -> Vec<String> {
+        let text = cargo_tree(&[&["-e", "normal,features", "-i", "tokio"], extra].concat());
+        let mut f: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("tokio feature \""))
+            .filter_map(|l| l.split('"').next())
+            .map(str::to_string)
+            .collect();
+        f.sort();
+        f.dedup();
+        f
+    };
+    let lean = features(&["--no-default-features"]);
+    for used in ["net", "sync", "time"] {
+        assert!(lean.iter().any(|f| f == used), "{lean:?}");
+    }
+    for unused in ["full", "rt", "rt-multi-thread", "signal", "process", "fs"] {
+        assert!(
+            !lean.iter().any(|f| f == unused),
+            "tokio/{unused} in {lean:?}"
+        );
+    }
+    // The command line asks for its runtime itself.
+    assert!(features(&[]).iter().any(|f| f == "rt"));
     // And the library compiles so (its code never names those crates).
     let out = std::process::Command::new(&cargo)
         .current_dir(&root)

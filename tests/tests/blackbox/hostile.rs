@@ -613,7 +613,8 @@ fn special_files_named_like_sessions_are_invalid_at_start_at_runtime_and_after_r
 #[test]
 fn kill_9_during_a_write_storm_leaves_no_torn_lost_or_temporary_file() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    let mut d = Daemon::start();
+    // Restarts read the same config file: sign-in stays open.
+    let mut d = Daemon::start_open("");
     let mut signed_in: Vec<String> = Vec::new();
     let mut interrupted = 0;
     for round in 0..20usize {
@@ -633,12 +634,8 @@ fn kill_9_during_a_write_storm_leaves_no_torn_lost_or_temporary_file() {
                             break;
                         }
                         let ok = if t == 0 {
-                            let body = serde_json::json!({
-                                "email": "storm@example.com",
-                                "application": {"id": "com.sample.tasks", "name": "Tasks", "version": "1"},
-                                "device": {"id": format!("STORM-{round}-{i}"), "os": "Android"},
-                                "session": {"ip": "::1"},
-                            });
+                            let body =
+                                android_body(&format!("STORM-{round}-{i}"), "storm@example.com");
                             match rt.block_on(c.authenticate(&body.to_string())) {
                                 Ok(r) => {
                                     created.extend(r.id);
@@ -647,9 +644,14 @@ fn kill_9_during_a_write_storm_leaves_no_torn_lost_or_temporary_file() {
                                 Err(_) => false,
                             }
                         } else {
-                            let s = if i % 2 == 0 { Status::Pending } else { Status::Accepted };
+                            let s = if i % 2 == 0 {
+                                Status::Pending
+                            } else {
+                                Status::Accepted
+                            };
                             let id = [SEED_ID, IPAD_ID, ANDROID_ID][t - 1];
-                            rt.block_on(c.set_status(s, &[id.to_string()], false)).is_ok()
+                            rt.block_on(c.set_status(s, &[id.to_string()], false))
+                                .is_ok()
                         };
                         if !ok {
                             break;

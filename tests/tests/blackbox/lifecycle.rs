@@ -233,20 +233,16 @@ fn under_systemd_log_lines_carry_the_journal_priority_and_no_time() {
 
 #[test]
 fn sighup_reads_the_config_again_and_keeps_it_when_broken() {
-    let d = Daemon::start();
+    let d = Daemon::start_open("");
     let cfg = d.dir.path().join("config.toml");
     let sign_in = |d: &Daemon, device: &str| -> serde_json::Value {
-        let body = serde_json::json!({
-            "email": "a@example.com",
-            "application": {"id": "com.sample.tasks", "name": "Tasks", "version": "1"},
-            "device": {"id": device, "os": "Android"},
-        });
+        let body = android_body(device, "a@example.com");
         let out = d.cli_stdin(&["--json", "authenticate"], &body.to_string());
         serde_json::from_slice(&out.stdout).unwrap()
     };
     assert_eq!(sign_in(&d, "D1")["status"], "accepted");
     // A new policy: new devices wait.
-    std::fs::write(&cfg, "[policy]\nverify = true\n").unwrap();
+    std::fs::write(&cfg, format!("{OPEN_SIGN_IN}verify = true\n")).unwrap();
     d.signal(libc::SIGHUP);
     wait_until("the reload is done", || {
         d.log_text().contains("configuration read again")
@@ -340,7 +336,7 @@ fn sighup_warns_about_every_key_that_waits_for_a_restart() {
     let d = Daemon::start();
     std::fs::write(
         d.dir.path().join("config.toml"),
-        "settle_ms = 70\npoll_interval_ms = 500\nwatch_queue = 1000\nmax_connections = 50\nidle_timeout_ms = 1000\n",
+        "settle_ms = 70\npoll_interval_ms = 500\nwatch_queue = 1000\nmax_connections = 50\nidle_timeout_ms = 1000\nfile_mode = \"0640\"\n",
     )
     .unwrap();
     d.signal(libc::SIGHUP);
@@ -354,6 +350,7 @@ fn sighup_warns_about_every_key_that_waits_for_a_restart() {
         "watch_queue",
         "max_connections",
         "idle_timeout_ms",
+        "file_mode",
     ] {
         assert!(
             log.contains(&format!("SIGHUP: {key} changed in")),

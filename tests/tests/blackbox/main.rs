@@ -9,9 +9,11 @@ mod common;
 
 mod access;
 mod authenticate;
+mod beside_4d;
 mod cli;
 mod cli_habits;
 mod client_lib;
+mod completion;
 mod concurrency;
 mod discovery;
 mod hostile;

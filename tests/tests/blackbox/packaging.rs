@@ -212,6 +212,7 @@ fn the_default_config_is_one_the_daemon_accepts() {
         "max_connections",
         "idle_timeout_ms",
         "session_id",
+        "file_mode",
         "hook",
         "hook_timeout_ms",
         "sign_in",
@@ -273,6 +274,11 @@ fn maintainer_script(dir: &Path, script: &str, args: &[&str], stat_says: &str) -
         "systemctl",
         "getent",
         "adduser",
+        "rm",
+        "userdel",
+        "deluser",
+        "groupdel",
+        "delgroup",
     ] {
         stub(name, "exit 0");
     }
@@ -354,4 +360,75 @@ fn the_config_files_group_survives_upgrades_through_a_statoverride() {
         let recorded = std::fs::read_to_string(dir.path().join("overrides")).unwrap();
         assert_eq!(recorded, format!("{want} {CONF}\n"), "the file was {stat}");
     }
+}
+
+#[test]
+fn purge_removes_the_state_dir_and_keeps_the_user_and_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = maintainer_script(dir.path(), "postrm", &["remove"], "");
+    assert!(!log.contains("rm "), "remove keeps the data: {log}");
+    let log = maintainer_script(dir.path(), "postrm", &["purge"], "");
+    assert!(
+        log.lines().any(|l| l == "rm -rf /var/lib/mobile-sessiond"),
+        "{log}"
+    );
+    for tool in ["userdel", "deluser", "groupdel", "delgroup"] {
+        assert!(!log.contains(tool), "purge runs {tool}: {log}");
+    }
+    // The folder purge removes is the one the units and the default config
+    // name.
+    let tmpfiles =
+        std::fs::read_to_string(repo().join("packaging/systemd/mobile-sessiond.tmpfiles.conf"))
+            .unwrap();
+    assert!(
+        tmpfiles.contains("d /var/lib/mobile-sessiond "),
+        "{tmpfiles}"
+    );
+    let config = std::fs::read_to_string(repo().join("packaging/config.toml")).unwrap();
+    assert!(config.contains("data_dir = \"/var/lib/mobile-sessiond\""));
+}
+
+#[test]
+fn the_docs_show_the_offline_security_check_beside_the_plain_one() {
+    for doc in ["packaging/README.md", "README.md"] {
+        let text = std::fs::read_to_string(repo().join(doc)).unwrap();
+        if !text.contains("systemd-analyze security") {
+            continue;
+        }
+        assert!(
+            text.contains("systemd-analyze security --offline=yes"),
+            "{doc} shows only the form that needs systemd as PID 1"
+        );
+    }
+}
+
+#[test]
+fn the_readme_builds_first_and_ci_runs_its_test_command() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let try_it = readme
+        .split("## Try it")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a Try it section");
+    // Nothing compiles silently behind a command that seems to hang: the
+    // build comes first, then the built binaries run.
+    assert!(!try_it.contains("cargo run"), "{try_it}");
+    let build = try_it.find("cargo build --release").expect("a build step");
+    for run in [
+        "./target/release/mobile-sessiond ",
+        "./target/release/mobile-session ",
+    ] {
+        let at = try_it.find(run).unwrap_or_else(|| panic!("{run} not run"));
+        assert!(build < at, "{run} before the build");
+    }
+    // CI runs exactly the README's test command.
+    let test = try_it
+        .lines()
+        .find(|l| l.starts_with("cargo test"))
+        .expect("a test command");
+    let ci = std::fs::read_to_string(repo().join(".ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|l| l.starts_with(test)),
+        "{test:?} not in .ci/run"
+    );
 }

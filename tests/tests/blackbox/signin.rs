@@ -1,79 +1,18 @@
 //! Sign-in as 4D's mobile apps expect it: the decision (hook or rules),
 //! refusals that write nothing, sign-in again that keeps the push token and
-//! every unknown byte, re-evaluation, `user-info` and `logout`, limits.
+//! every unknown byte, the stored status, `user-info` and `logout`, limits.
 //! Driven through the client library (the CLI renders the same replies).
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use mobile_session::{Client, ClientError};
-use mobile_session_proto::{AuthReply, ChangedSession, ErrorCode};
+use mobile_session_proto::{ChangedSession, ErrorCode};
 use serde_json::{json, Value};
 
 use crate::common::*;
 
-pub const IPAD_DEVICE: &str = "A1B2C3D4-0000-4000-8000-1234567890AB";
-pub const IPAD_PUSH_TOKEN: &str =
-    "f3a9c1d2e4b5a6978899aabbccddeeff00112233445566778899aabbccddeeff";
-pub const SEED_DEVICE: &str = "0DC5132E-1EF4-407C-A832-5FE33D818AF3";
-pub const ANDROID_DEVICE: &str = "9774d56d682e549c";
-
-/// What the iOS SDK (QMobileAPI `AuthTarget`) posts, plus the `session.ip`
-/// the web server adds.
-pub fn ios_body(device: &str, email: &str) -> Value {
-    json!({
-        "email": email,
-        "password": "hunter2-secret",
-        "send": "link",
-        "application": {"name": "Contact", "id": "com.contactApp.Contact", "version": "1.0.0"},
-        "team": {"id": "UTT7VDX8W5", "name": "4D SAS"},
-        "device": {"id": device, "description": "iPhone 15", "version": "17.4", "os": "iOS", "simulator": false, "jb": false},
-        "language": {"id": "fr_FR", "code": "fr", "region": "FR"},
-        "parameters": {"customer": 42},
-        "session": {"ip": "::ffff:10.0.0.7"}
-    })
-}
-
-/// What the Android SDK posts: no `team`, no `send`.
-pub fn android_body(device: &str, email: &str) -> Value {
-    json!({
-        "email": email,
-        "password": "p4ss-secret",
-        "application": {"id": "com.sample.tasks", "name": "Tasks", "version": "2.0.0"},
-        "device": {"id": device, "simulator": false, "description": "Pixel 8", "version": "34 (Android U)", "os": "Android"},
-        "language": {"id": "en_US", "code": "en", "region": "US"},
-        "parameters": {},
-        "session": {"ip": "::ffff:10.0.0.8"}
-    })
-}
-
-pub fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
 async fn client(d: &Daemon) -> Client {
     Client::connect(&d.socket).await.unwrap()
-}
-
-pub fn try_auth(d: &Daemon, body: &str) -> Result<AuthReply, ClientError> {
-    block_on(async { client(d).await.authenticate(body).await })
-}
-
-/// A sign-in's reply, as the JSON the CLI prints (`--json authenticate`).
-pub fn auth(d: &Daemon, body: &Value) -> Value {
-    let r = try_auth(d, &body.to_string()).unwrap_or_else(|e| panic!("authenticate: {e}"));
-    json!({
-        "success": r.success,
-        "id": r.id,
-        "status": r.status.map(|s| s.as_str()),
-        "token": r.token,
-        "statusText": r.status_text,
-        "userInfo": r.user_info.as_deref().map(|u| serde_json::from_str::<Value>(u).unwrap()),
-    })
 }
 
 /// A sign-in the daemon answers with an error: its code and message.
@@ -166,7 +105,7 @@ fn restart_with(d: &mut Daemon, config: &str) {
 
 #[test]
 fn sign_in_again_keeps_the_push_token_and_every_unknown_byte() {
-    let d = Daemon::start();
+    let d = Daemon::start_open("");
     // The iPad session, with a member no 4D wrote yet in an odd layout, a
     // BOM and a CRLF: all must survive byte for byte.
     let path = d.file(IOS, IPAD_ID);
@@ -181,14 +120,16 @@ fn sign_in_again_keeps_the_push_token_and_every_unknown_byte() {
     body["device"]["version"] = "18.1".into();
     body["application"]["version"] = "1.1.0".into();
     body["parameters"] = json!({"region": "EMEA"});
-    let r = auth(&d, &body);
-    // Pending before; the default policy accepts when decided again.
+    // The app's own session object is dropped; the front's ip is stored.
+    body["session"] = json!({"ip": "6.6.6.6", "role": "admin"});
+    let r = auth_from(&d, &body, Some("::ffff:10.0.0.7"));
+    // Pending before, and the stored status decides: still pending.
     assert_eq!(r["success"], true);
     assert_eq!(r["id"], IPAD_ID);
-    assert_eq!(r["status"], "accepted");
-    assert_eq!(r["token"], IPAD_TOKEN);
+    assert_eq!(r["status"], "pending");
+    assert_eq!(r["token"], Value::Null);
     assert_eq!(r["userInfo"], Value::Null);
-    assert_eq!(verify(&d, IPAD_TOKEN), "accepted");
+    assert_eq!(verify(&d, IPAD_TOKEN), "pending");
 
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
@@ -214,7 +155,8 @@ fn sign_in_again_keeps_the_push_token_and_every_unknown_byte() {
     assert_eq!(doc["application"]["name"], "Contact");
     assert_eq!(doc["language"]["code"], "fr");
     assert_eq!(doc["parameters"], json!({"region": "EMEA"}));
-    assert_eq!(doc["status"], "accepted");
+    assert_eq!(doc["status"], "pending");
+    assert!(!text.contains("6.6.6.6") && !text.contains("\"role\""));
     // Numbers keep their text (2.50 stays 2.50).
     assert_eq!(doc["future"].to_string(), r#"{"x":[1,2.50]}"#);
     assert!(!text.contains("hunter2") && !text.contains("password"));
@@ -249,7 +191,7 @@ fn replies_carry_success_and_user_info_for_ios_and_android() {
     assert_eq!(verify(&d, android["token"].as_str().unwrap()), "accepted");
 
     // Without a hook: success, and no userInfo.
-    let plain = Daemon::start();
+    let plain = Daemon::start_open("");
     let r = auth(&plain, &android_body(ANDROID_DEVICE, "li.wei@example.com"));
     assert_eq!(
         (r["success"].clone(), r["status"].clone()),
@@ -289,6 +231,20 @@ fn the_example_hook_admits_refuses_and_holds_back() {
     assert_eq!(doc["status"], "pending");
     assert_eq!(doc["userInfo"]["name"], "li.wei");
     assert_eq!(verify(&d, doc["token"].as_str().unwrap()), "pending");
+    // The example keeps a known device's stored status: an administrator's
+    // acceptance sticks, and so does a hold.
+    d.ok(&["accept", id, "--push"]);
+    let r = auth(&d, &ios_body("IOS-P", "li.wei@example.com"));
+    assert_eq!(r["status"], "accepted");
+    let ana = auth(&d, &ios_body("IOS-A", "ana@example.com"));
+    assert_eq!(ana["status"], "accepted");
+    let ana_id = ana["id"].as_str().unwrap();
+    d.ok(&["set-status", "pending", ana_id, "--push"]);
+    let r = auth(&d, &ios_body("IOS-A", "ana@example.com"));
+    assert_eq!(
+        (r["id"].as_str(), r["status"].as_str()),
+        (Some(ana_id), Some("pending"))
+    );
 
     // A refusal leaves an existing session as it was, file and live copy.
     let seed = std::fs::read(d.file(IOS, SEED_ID)).unwrap();
@@ -316,12 +272,17 @@ fn the_hook_gets_the_body_as_sent_and_the_daemon_stores_no_password() {
         ..Default::default()
     });
     let body = ios_body("IOS-SEEN", "x@example.com");
-    let r = auth(&d, &body);
+    let r = auth_from(&d, &body, Some("::ffff:10.0.0.7"));
     assert_eq!(r["userInfo"], json!({"role": "sales"}));
-    let got: Value = serde_json::from_str(&std::fs::read_to_string(&seen).unwrap()).unwrap();
+    let mut got: Value = serde_json::from_str(&std::fs::read_to_string(&seen).unwrap()).unwrap();
+    // The body as sent, plus the session as the daemon knows it.
+    let session = got.as_object_mut().unwrap().remove("session").unwrap();
     assert_eq!(got, body);
     assert_eq!(got["password"], "hunter2-secret");
-    assert_eq!(got["session"]["ip"], "::ffff:10.0.0.7");
+    assert_eq!(
+        session,
+        json!({"id": r["id"], "ip": "::ffff:10.0.0.7", "status": null})
+    );
     let text = std::fs::read_to_string(d.file(IOS, r["id"].as_str().unwrap())).unwrap();
     assert!(!text.contains("hunter2"));
     assert!(!d.log_text().contains("hunter2"));
@@ -433,11 +394,8 @@ sign_in = "open"
 }
 
 #[test]
-fn a_pending_session_is_accepted_when_the_policy_now_says_so() {
-    let mut d = Daemon::start_with(Opts {
-        config: Some("[policy]\nverify = true\n".into()),
-        ..Default::default()
-    });
+fn a_pending_session_waits_for_an_admin_whatever_the_policy_says_now() {
+    let mut d = Daemon::start_open("verify = true");
     let first = auth(&d, &ios_body("RE-1", "ana@example.com"));
     assert_eq!(first["status"], "pending");
     let id = first["id"].as_str().unwrap().to_string();
@@ -446,16 +404,21 @@ fn a_pending_session_is_accepted_when_the_policy_now_says_so() {
         auth(&d, &ios_body("RE-1", "ana@example.com"))["status"],
         "pending"
     );
-    restart_with(&mut d, "[policy]\nverify = false\n");
+    // A policy that would accept a new device does not accept this one.
+    restart_with(&mut d, &format!("{OPEN_SIGN_IN}verify = false\n"));
     let again = auth(&d, &ios_body("RE-1", "ana@example.com"));
     assert_eq!(again["id"], id.as_str());
+    assert_eq!(again["status"], "pending");
+    assert_eq!(read_json(&d.file(IOS, &id))["status"], "pending");
+    // An administrator does.
+    d.ok(&["accept", &id, "--push"]);
+    let again = auth(&d, &ios_body("RE-1", "ana@example.com"));
     assert_eq!(again["status"], "accepted");
     let token = again["token"].as_str().unwrap();
     assert_eq!(verify(&d, token), "accepted");
-    assert_eq!(read_json(&d.file(IOS, &id))["status"], "accepted");
     // An accepted session stays accepted under a stricter policy while its
     // e-mail does not change.
-    restart_with(&mut d, "[policy]\nverify = true\n");
+    restart_with(&mut d, &format!("{OPEN_SIGN_IN}verify = true\n"));
     let kept = auth(&d, &ios_body("RE-1", "ANA@example.com"));
     assert_eq!(kept["status"], "accepted");
     assert_eq!(kept["token"], token);
@@ -464,6 +427,8 @@ fn a_pending_session_is_accepted_when_the_policy_now_says_so() {
 #[test]
 fn an_accepted_session_with_a_new_e_mail_is_decided_again() {
     let config = r#"
+[policy]
+sign_in = "open"
 [apps."UTT7VDX8W5.com.contactApp.Contact"]
 accept_email_domains = ["example.com"]
 [apps."com.sample.tasks"]
@@ -506,7 +471,7 @@ allow_email_domains = ["example.com"]
 
 #[test]
 fn user_info_stores_the_push_token_and_sign_in_again_keeps_it() {
-    let d = Daemon::start();
+    let d = Daemon::start_open("");
     let r = auth(&d, &android_body("DROID-UI", "ana@example.com"));
     let (id, token) = (r["id"].as_str().unwrap(), r["token"].as_str().unwrap());
     let path = d.file(ANDROID, id);
@@ -569,7 +534,7 @@ fn user_info_and_logout_of_unknown_or_pending_tokens_change_nothing() {
 
 #[test]
 fn logout_deletes_the_session_and_its_token_stops_at_once() {
-    let d = Daemon::start();
+    let d = Daemon::start_open("");
     // A padded, URL-safe form of the seed token.
     let url_safe = SEED_TOKEN.replace('+', "-").replace('/', "_");
     let padded = format!("{url_safe}{}", "=".repeat((4 - url_safe.len() % 4) % 4));
@@ -620,7 +585,7 @@ async fn sixteen_concurrent_first_sign_ins_with_a_hook_make_one_session() {
 
 #[test]
 fn oversized_bodies_and_files_are_refused_and_write_nothing() {
-    let d = Daemon::start();
+    let d = Daemon::start_open("");
     let before = disk(&d);
     // Over 64 KiB.
     let mut big = ios_body("BIG-1", "a@example.com");
@@ -692,8 +657,12 @@ fn unprintable_or_non_string_ids_are_clear_errors() {
             "device.id must be a string",
         ),
         (
-            json!({"device": {"id": "d".repeat(256)}}),
-            "device.id is 256 bytes long",
+            json!({"device": {"id": "d".repeat(8193)}}),
+            "device.id is 8193 bytes long",
+        ),
+        (
+            json!({"team": {"id": "t".repeat(256)}}),
+            "team.id is 256 bytes long",
         ),
         (
             json!({"application": {"id": "../../etc"}}),
@@ -732,7 +701,7 @@ fn unprintable_or_non_string_ids_are_clear_errors() {
 
 #[test]
 fn an_empty_or_missing_device_id_signs_in_a_new_session_each_time() {
-    let d = Daemon::start();
+    let d = Daemon::start_open("");
     let a = auth(&d, &ios_body("", "a@example.com"));
     let b = auth(&d, &ios_body("", "a@example.com"));
     let mut no_id = ios_body("", "a@example.com");
@@ -748,7 +717,7 @@ fn an_empty_or_missing_device_id_signs_in_a_new_session_each_time() {
 #[test]
 fn uuid_session_ids() {
     let d = Daemon::start_with(Opts {
-        config: Some("session_id = \"uuid\"\n".into()),
+        config: Some(format!("session_id = \"uuid\"\n{OPEN_SIGN_IN}")),
         ..Default::default()
     });
     let r = auth(&d, &ios_body("UUID-1", "a@example.com"));

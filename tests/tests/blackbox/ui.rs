@@ -6,30 +6,28 @@
 use crate::common::*;
 
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-/// A tmux server of our own (private socket), one 120×32 window.
+/// A tmux server of our own, on a socket in a temporary folder of its own
+/// (not tmux's shared one), with one window of the given size. Dropping it
+/// kills the server and removes the socket and its folder.
 struct Tmux {
-    server: String,
+    dir: tempfile::TempDir,
 }
 
 impl Tmux {
-    fn start(command: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let server = format!(
-            "mobile-session-ui-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let t = Self { server };
+    fn start(command: &str, width: u16, height: u16) -> Self {
+        let t = Self {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let (width, height) = (width.to_string(), height.to_string());
         let out = t.run(&[
             "new-session",
             "-d",
             "-x",
-            "120",
+            &width,
             "-y",
-            "32",
+            &height,
             "-s",
             "ui",
             command,
@@ -42,10 +40,16 @@ impl Tmux {
         t
     }
 
+    fn socket(&self) -> std::path::PathBuf {
+        self.dir.path().join("tmux.sock")
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         Command::new("tmux")
             // No user configuration: the same terminal everywhere.
-            .args(["-L", &self.server, "-f", "/dev/null"])
+            .arg("-S")
+            .arg(self.socket())
+            .args(["-f", "/dev/null"])
             .args(args)
             .output()
             .expect("cannot run tmux (.ci/run installs it)")
@@ -98,6 +102,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
+        // The folder (and the socket in it) goes with `dir` right after.
         let _ = self.run(&["kill-server"]);
     }
 }
@@ -131,7 +136,7 @@ fn the_window_lists_toggles_pushes_follows_reconnects_and_restores_the_terminal(
         client_bin().display(),
         d.socket.display()
     );
-    let tmux = Tmux::start(&command);
+    let tmux = Tmux::start(&command, 120, 32);
 
     // Apps and sessions of the example tree.
     let screen = tmux.wait_for("3 of 3");
@@ -174,7 +179,7 @@ fn the_window_lists_toggles_pushes_follows_reconnects_and_restores_the_terminal(
 
     // Push makes it live, and the report says what it did.
     tmux.type_text("p");
-    tmux.wait_for("0 added · 1 updated · 0 removed · 2 unchanged");
+    tmux.wait_for("0 added, 1 updated, 0 removed, 2 unchanged, 0 invalid");
     wait_until("verify answers accepted", || {
         verify_code(&d, IPAD_TOKEN) == Some(0)
     });
@@ -225,10 +230,108 @@ fn without_a_daemon_the_window_does_not_open() {
         client_bin().display(),
         dir.path().join("nobody.sock").display()
     );
-    let tmux = Tmux::start(&command);
+    let tmux = Tmux::start(&command, 80, 24);
     let screen = tmux.wait_for("ui exited 69");
     assert!(
         screen.contains("error: cannot reach mobile-sessiond"),
         "{screen}"
+    );
+}
+
+/// Line `n` of a screen capture.
+fn line(screen: &str, n: usize) -> &str {
+    screen.lines().nth(n).unwrap_or_default()
+}
+
+#[test]
+fn at_80_by_24_the_window_keeps_its_columns_keys_and_marks() {
+    let d = Daemon::start();
+    let command = format!(
+        "'{}' --socket '{}' ui; echo \"ui exited $?\"; exec cat",
+        client_bin().display(),
+        d.socket.display()
+    );
+    let tmux = Tmux::start(&command, 80, 24);
+    // A whole frame: the last row, the last footer line.
+    let screen = tmux.wait_screen("the sessions and the footer are drawn", |s| {
+        s.contains("3 of 3") && s.contains("Pixel 7") && line(s, 23).contains("move")
+    });
+    // The Id column, shortened; every value cut to its column ends with …
+    assert!(screen.contains(" Id "), "no Id column:\n{screen}");
+    assert!(screen.contains("7023d920"), "no shortened id:\n{screen}");
+    let ipad = screen
+        .lines()
+        .find(|l| l.contains("iPad"))
+        .unwrap_or_else(|| panic!("no iPad row:\n{screen}"));
+    for value in [
+        "iPad Pro (11-inch)",
+        "marie.dupont@example.com",
+        IPAD_ID,
+        "ipadOS 17.4",
+    ] {
+        let cut = (3..value.len()).any(|n| ipad.contains(&format!("{}…", &value[..n])));
+        assert!(
+            ipad.contains(value) || cut,
+            "{value:?} cut without …:\n{screen}"
+        );
+    }
+    // The footer: the count and every key, ? help among them.
+    let footer = format!("{}\n{}", line(&screen, 22), line(&screen, 23));
+    for key in [
+        "0 unpushed",
+        "? help",
+        "/ filter",
+        "Tab apps",
+        "o reveal",
+        "r refresh",
+    ] {
+        assert!(footer.contains(key), "{key:?} not in the footer:\n{screen}");
+    }
+
+    // Space marks the iPad (first by device) and moves on to the iPhone;
+    // s acts on the mark, not on the row the cursor moved to.
+    tmux.type_text(" ");
+    tmux.wait_for("1 marked");
+    tmux.type_text("s");
+    wait_until("the iPad's file says accepted", || {
+        file_status(&d, IOS, IPAD_ID) == "accepted"
+    });
+    assert_eq!(
+        file_status(&d, IOS, SEED_ID),
+        "accepted",
+        "the iPhone untouched"
+    );
+    // The status line and the footer agree that it is not live yet.
+    let screen = tmux.wait_screen("the change shows unpushed in both", |s| {
+        line(s, 21).contains("not live yet") && s.contains("1 unpushed")
+    });
+    assert!(line(&screen, 21).contains("accepted: "), "{screen}");
+
+    // o shows the iPhone's path: cut with …, never run into the event.
+    tmux.type_text("o");
+    let screen = tmux.wait_screen("the path is on the status line", |s| {
+        line(s, 21).contains("/MobileApps/")
+    });
+    let status = line(&screen, 21).trim_end();
+    assert!(status.ends_with('…'), "{screen}");
+    assert!(
+        !status.contains("Z status"),
+        "the event runs into the path:\n{screen}"
+    );
+
+    tmux.type_text("q");
+    tmux.wait_for("ui exited 0");
+}
+
+#[test]
+fn the_tmux_server_and_its_socket_go_with_the_test() {
+    let tmux = Tmux::start("exec cat", 80, 24);
+    let (socket, dir) = (tmux.socket(), tmux.dir.path().to_path_buf());
+    assert!(socket.exists(), "tmux listens at {}", socket.display());
+    drop(tmux);
+    assert!(
+        !socket.exists() && !dir.exists(),
+        "{} left behind",
+        dir.display()
     );
 }

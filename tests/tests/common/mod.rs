@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod sdk;
+#[allow(unused_imports)] // not every test binary signs in
+pub use sdk::*;
+
 pub const SEED_ID: &str = "7023d9205074199d1c16fc00d24354e778137675";
 pub const SEED_TOKEN: &str = "eyJhcHBOYW1lSUQiOiJjb20uY29udGFjdEFwcC5Db250YWN0IiwiaWQiOiI3MDIzZDkyMDUwNzQxOTlkMWMxNmZjMDBkMjQzNTRlNzc4MTM3Njc1IiwidGVhbUlEIjoiVVRUN1ZEWDhXNSJ9";
 pub const IPAD_ID: &str = "a6a3a4506513270e269e0d37f2a74de452e6b438";

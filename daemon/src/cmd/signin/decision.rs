@@ -2,13 +2,17 @@
 //!
 //! A [`Decision`] comes from the hook when the app has one (it alone
 //! decides), else from the static rules of its [`Policy`]:
-//! `allow_email_domains` (non-empty: other domains are refused), `sign_in =
-//! "closed"` (refuses what an allow rule does not admit),
+//! `allow_email_domains` (non-empty: other domains are refused), `sign_in`
+//! (unless `"open"`, refuses what an allow rule does not admit; unset, with
+//! no allow rule, sign-in is not configured and every one is refused, as 4D
+//! refuses without an `On Mobile App Authentication` method),
 //! `accept_email_domains` (non-empty: listed domains accepted at once,
 //! others pending), then `verify`.
 //!
-//! The decision is about the request alone; [`status_of`] then combines it
-//! with the session on disk, if there is one.
+//! [`status_of`] then meets the session on disk, if there is one: the
+//! stored status decides an existing session. The rules never turn a
+//! stored `pending` into `accepted` (an administrator or the hook does);
+//! the hook's answer always wins.
 
 use mobile_session_proto::Status;
 use serde_json::{Map, Value};
@@ -22,6 +26,8 @@ pub const REFUSED_TEXT: &str = "Sign-in refused.";
 pub const HOOK_FAILED_TEXT: &str = "Sign-in is not available right now; please try again later.";
 pub const NOT_ALLOWED_TEXT: &str = "This e-mail address may not sign in to this app.";
 pub const CLOSED_TEXT: &str = "Sign-in to this app is closed.";
+pub const NOT_CONFIGURED_TEXT: &str =
+    "Sign-in is not configured on this server: an administrator must open it first.";
 
 /// What the hook or the rules say of one sign-in.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,21 +42,32 @@ pub enum Decision {
 /// A sign-in that may go on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Admission {
-    /// A new session (or one decided as new) starts pending.
+    /// The session starts (or, decided by the hook, is) pending.
     pub verify: bool,
     /// The text for the app; a default for the status when `None`.
     pub status_text: Option<String>,
     /// Stored in the session file and returned to the app.
     pub user_info: Option<Map<String, Value>>,
+    /// The hook decided: its answer wins over the stored status.
+    pub by_hook: bool,
 }
 
 impl Admission {
+    /// The status this admission decides, before the disk has its say.
+    pub fn decided(&self) -> Status {
+        if self.verify {
+            Status::Pending
+        } else {
+            Status::Accepted
+        }
+    }
+
     /// The text the app shows for a session that ends up `status`: the
     /// decision's own when the status is the one it decided (an accepted
     /// session kept accepted is not told it awaits validation).
     pub fn text_for(&self, status: Status) -> String {
         match &self.status_text {
-            Some(text) if status == status_of(self.verify, None) => text.clone(),
+            Some(text) if status == self.decided() => text.clone(),
             _ => default_text(status).to_string(),
         }
     }
@@ -73,8 +90,11 @@ pub fn by_rules(policy: &Policy, email: &str) -> Decision {
     if !policy.allow_email_domains.is_empty() && !allowed {
         return refuse(NOT_ALLOWED_TEXT);
     }
-    if policy.sign_in == SignInMode::Closed && !allowed {
-        return refuse(CLOSED_TEXT);
+    match policy.sign_in {
+        Some(SignInMode::Open) => {}
+        _ if allowed => {}
+        Some(SignInMode::Closed) => return refuse(CLOSED_TEXT),
+        None => return refuse(NOT_CONFIGURED_TEXT),
     }
     let verify = if policy.accept_email_domains.is_empty() {
         policy.verify
@@ -85,6 +105,7 @@ pub fn by_rules(policy: &Policy, email: &str) -> Decision {
         verify,
         status_text: None,
         user_info: None,
+        by_hook: false,
     })
 }
 
@@ -95,6 +116,7 @@ pub fn by_hook(answer: Answer) -> Decision {
             verify: answer.verify,
             status_text: answer.status_text,
             user_info: answer.user_info,
+            by_hook: true,
         })
     } else {
         Decision::Refuse {
@@ -121,22 +143,32 @@ pub struct Existing {
     pub email_changed: bool,
 }
 
-/// The status of an admitted sign-in: as decided for a new session, or an
-/// existing one decided again (a pending one becomes accepted when the
-/// decision now says so); but an accepted session keeps its acceptance
-/// unless its e-mail changed — then it is decided as if new.
-pub fn status_of(verify: bool, existing: Option<Existing>) -> Status {
-    let decided = if verify {
-        Status::Pending
-    } else {
-        Status::Accepted
-    };
+/// The status of an admitted sign-in. The hook's answer wins. Under the
+/// rules, a new session is as decided; an existing one keeps its stored
+/// status — a pending one stays pending, an accepted one stays accepted —
+/// except that an accepted session whose e-mail changed is decided as if
+/// new (so it may be held back, never promoted).
+pub fn status_of(admission: &Admission, existing: Option<Existing>) -> Status {
+    let decided = admission.decided();
+    if admission.by_hook {
+        return decided;
+    }
     match existing {
+        None => decided,
+        Some(Existing {
+            status: Status::Pending,
+            ..
+        }) => Status::Pending,
         Some(Existing {
             status: Status::Accepted,
-            email_changed: false,
-        }) => Status::Accepted,
-        _ => decided,
+            email_changed,
+        }) => {
+            if email_changed {
+                decided
+            } else {
+                Status::Accepted
+            }
+        }
     }
 }
 
@@ -189,19 +221,42 @@ mod tests {
     }
 
     #[test]
-    fn defaults_admit_everyone_accepted() {
+    fn unconfigured_refuses_everyone() {
         let p = Policy::default();
+        assert!(!p.is_configured());
+        assert_eq!(refusal(by_rules(&p, "")), NOT_CONFIGURED_TEXT);
+        assert_eq!(refusal(by_rules(&p, "x@y.z")), NOT_CONFIGURED_TEXT);
+        // verify or accept rules alone open nothing.
+        for p in [
+            policy("verify = true"),
+            policy("accept_email_domains = [\"y.z\"]"),
+        ] {
+            assert!(!p.is_configured());
+            assert_eq!(refusal(by_rules(&p, "x@y.z")), NOT_CONFIGURED_TEXT);
+        }
+        assert!(policy("hook = [\"/bin/true\"]").is_configured());
+        assert!(!policy("sign_in = \"closed\"").is_configured());
+    }
+
+    #[test]
+    fn open_admits_everyone_accepted_unless_verify() {
+        let p = policy("sign_in = \"open\"");
+        assert!(p.is_configured());
         assert_eq!(admitted(by_rules(&p, "")), Some(false));
         assert_eq!(admitted(by_rules(&p, "x@y.z")), Some(false));
         assert_eq!(
-            admitted(by_rules(&policy("verify = true"), "x@y.z")),
+            admitted(by_rules(
+                &policy("sign_in = \"open\"\nverify = true"),
+                "x@y.z"
+            )),
             Some(true)
         );
     }
 
     #[test]
     fn accept_domains_accept_at_once_and_hold_back_the_rest() {
-        let p = policy("accept_email_domains = [\"example.com\", \"@corp.test\"]");
+        let p =
+            policy("sign_in = \"open\"\naccept_email_domains = [\"example.com\", \"@corp.test\"]");
         assert_eq!(admitted(by_rules(&p, "li@Example.COM")), Some(false));
         assert_eq!(admitted(by_rules(&p, " ana@corp.test ")), Some(false));
         assert_eq!(admitted(by_rules(&p, "mallory@evil.test")), Some(true));
@@ -211,8 +266,10 @@ mod tests {
     }
 
     #[test]
-    fn allow_domains_refuse_the_rest() {
+    fn allow_domains_admit_their_own_and_refuse_the_rest() {
+        // An allow rule opens sign-in to its domains on its own.
         let p = policy("allow_email_domains = [\"example.com\"]\nverify = true");
+        assert!(p.is_configured());
         assert_eq!(admitted(by_rules(&p, "li@example.com")), Some(true));
         assert_eq!(refusal(by_rules(&p, "mallory@evil.test")), NOT_ALLOWED_TEXT);
         assert_eq!(refusal(by_rules(&p, "")), NOT_ALLOWED_TEXT);
@@ -233,6 +290,15 @@ mod tests {
         assert_eq!(refusal(by_rules(&p, "x@other.test")), NOT_ALLOWED_TEXT);
     }
 
+    fn rules(verify: bool) -> Admission {
+        Admission {
+            verify,
+            status_text: None,
+            user_info: None,
+            by_hook: false,
+        }
+    }
+
     #[test]
     fn hook_answers() {
         let answer = |success, verify| Answer {
@@ -248,11 +314,7 @@ mod tests {
         told.status_text = Some("Unknown user".into());
         assert_eq!(refusal(by_hook(told)), "Unknown user");
         assert_eq!(refusal(hook_failed()), HOOK_FAILED_TEXT);
-        let mut a = Admission {
-            verify: false,
-            status_text: None,
-            user_info: None,
-        };
+        let mut a = rules(false);
         assert_eq!(a.text_for(Status::Pending), PENDING_TEXT);
         a.status_text = Some("Check your e-mail".into());
         a.verify = true;
@@ -261,7 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn existing_sessions_are_decided_again() {
+    fn the_stored_status_decides_under_the_rules() {
         use Status::*;
         let existing = |status, email_changed| {
             Some(Existing {
@@ -270,15 +332,40 @@ mod tests {
             })
         };
         // First sign-in: as decided.
-        assert_eq!(status_of(false, None), Accepted);
-        assert_eq!(status_of(true, None), Pending);
-        // Pending: accepted once the decision says so.
-        assert_eq!(status_of(false, existing(Pending, false)), Accepted);
-        assert_eq!(status_of(true, existing(Pending, false)), Pending);
+        assert_eq!(status_of(&rules(false), None), Accepted);
+        assert_eq!(status_of(&rules(true), None), Pending);
+        // Pending stays pending: only an admin or the hook accepts it.
+        for verify in [false, true] {
+            for changed in [false, true] {
+                assert_eq!(
+                    status_of(&rules(verify), existing(Pending, changed)),
+                    Pending
+                );
+            }
+        }
         // Accepted: kept, unless the e-mail changed.
-        assert_eq!(status_of(true, existing(Accepted, false)), Accepted);
-        assert_eq!(status_of(true, existing(Accepted, true)), Pending);
-        assert_eq!(status_of(false, existing(Accepted, true)), Accepted);
+        assert_eq!(status_of(&rules(true), existing(Accepted, false)), Accepted);
+        assert_eq!(status_of(&rules(true), existing(Accepted, true)), Pending);
+        assert_eq!(status_of(&rules(false), existing(Accepted, true)), Accepted);
+    }
+
+    #[test]
+    fn the_hook_wins_over_the_stored_status() {
+        use Status::*;
+        let hook = |verify| Admission {
+            by_hook: true,
+            ..rules(verify)
+        };
+        let existing = |status| {
+            Some(Existing {
+                status,
+                email_changed: false,
+            })
+        };
+        assert_eq!(status_of(&hook(false), existing(Pending)), Accepted);
+        assert_eq!(status_of(&hook(true), existing(Accepted)), Pending);
+        assert_eq!(status_of(&hook(true), None), Pending);
+        assert_eq!(status_of(&hook(false), None), Accepted);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!
 //! It runs without a shell, in a process group of its own, with the request
 //! body on its standard input (`password` included: it may check
-//! credentials). It must answer one JSON object on its standard output —
+//! credentials; `session` is the daemon's `{"id","ip","status"}`, see the
+//! caller). It must answer one JSON object on its standard output —
 //! `{"success":bool,"statusText":string?,"userInfo":object?,"verify":bool?}` —
 //! and exit 0 within the timeout. Anything else is a [`HookError`], and the
 //! caller refuses the sign-in (fail closed). Its standard error goes to the

@@ -4,29 +4,34 @@
 //! Signing in again keeps the id and the token and changes only: each key of
 //! `device` the request has (keys it lacks — the push token `device.token`
 //! above all, which only `user-info` brings — are kept), `email`,
-//! `language`, `application.version`, `session.ip`, `parameters` (replaced
-//! when present), `userInfo` (from the decision) and `status`. The caller
-//! applies these edits in place, so every other byte of the file stays.
+//! `language`, `application.version`, `parameters` (replaced when present),
+//! `session.ip` (when the front gave one), `userInfo` (from the decision)
+//! and `status`. The caller applies these edits in place, so every other
+//! byte of the file stays.
+//!
+//! `session` is the daemon's: its `id` and the IP the front saw. Whatever
+//! the app sent there never reaches a file.
 
 use mobile_session_proto::Status;
 use serde_json::{Map, Value};
 
 use super::body::SignInBody;
+use crate::cmd::edit::{lookup, Edit};
 
 /// Keys a new file starts with, in the order 4D writes them.
 const LEADING_KEYS: &[&str] = &["application", "team", "language", "email", "device", "send"];
 
-/// One member to set: its path from the top-level object, and its value.
-pub type Edit<'a> = (Vec<&'a str>, Value);
+/// What the daemon writes of a sign-in besides the body.
+#[derive(Debug, Clone, Copy)]
+pub struct Written<'a> {
+    pub status: Status,
+    /// The IP the front saw, when it gave one.
+    pub ip: Option<&'a str>,
+    pub user_info: Option<&'a Map<String, Value>>,
+}
 
 /// The text of a new session file (pretty, as 4D writes them).
-pub fn new_file(
-    body: &SignInBody,
-    id: &str,
-    status: Status,
-    token: &str,
-    user_info: Option<&Map<String, Value>>,
-) -> Vec<u8> {
+pub fn new_file(body: &SignInBody, id: &str, token: &str, w: Written<'_>) -> Vec<u8> {
     let mut doc = Map::new();
     for key in LEADING_KEYS {
         if let Some(v) = body.fields.get(*key) {
@@ -38,15 +43,11 @@ pub fn new_file(
     }
     let mut session = Map::new();
     session.insert("id".into(), Value::String(id.to_string()));
-    if let Some(Value::Object(s)) = body.fields.get("session") {
-        for (k, v) in s {
-            if k != "id" {
-                session.insert(k.clone(), v.clone());
-            }
-        }
+    if let Some(ip) = w.ip {
+        session.insert("ip".into(), Value::String(ip.to_string()));
     }
     doc.insert("session".into(), Value::Object(session));
-    doc.insert("status".into(), Value::String(status.as_str().into()));
+    doc.insert("status".into(), Value::String(w.status.as_str().into()));
     doc.insert("token".into(), Value::String(token.into()));
     // Everything else the app sent (`parameters`, what a future SDK adds).
     for (k, v) in &body.fields {
@@ -54,7 +55,7 @@ pub fn new_file(
             doc.insert(k.clone(), v.clone());
         }
     }
-    if let Some(u) = user_info {
+    if let Some(u) = w.user_info {
         doc.insert("userInfo".into(), Value::Object(u.clone()));
     }
     let doc = Value::Object(doc);
@@ -66,12 +67,7 @@ pub fn new_file(
 
 /// The members a sign-in again sets in the file `current` (parsed), each
 /// only where its value differs.
-pub fn again_edits<'a>(
-    body: &'a SignInBody,
-    current: &Value,
-    status: Status,
-    user_info: Option<&Map<String, Value>>,
-) -> Vec<Edit<'a>> {
+pub fn again_edits<'a>(body: &'a SignInBody, current: &Value, w: Written<'_>) -> Vec<Edit<'a>> {
     let mut edits = Vec::new();
     let mut set = |path: Vec<&'a str>, value: &Value| {
         if value.is_null() || lookup(current, &path) == Some(value) {
@@ -96,19 +92,14 @@ pub fn again_edits<'a>(
     {
         set(vec!["application", "version"], v);
     }
-    if let Some(v) = body.fields.get("session").and_then(|s| s.get("ip")) {
-        set(vec!["session", "ip"], v);
+    if let Some(ip) = w.ip {
+        set(vec!["session", "ip"], &Value::String(ip.to_string()));
     }
-    if let Some(u) = user_info {
+    if let Some(u) = w.user_info {
         set(vec!["userInfo"], &Value::Object(u.clone()));
     }
-    set(vec!["status"], &Value::String(status.as_str().into()));
+    set(vec!["status"], &Value::String(w.status.as_str().into()));
     edits
-}
-
-/// The value at `path` in `doc`, if every step is an object that has it.
-pub fn lookup<'v>(doc: &'v Value, path: &[&str]) -> Option<&'v Value> {
-    path.iter().try_fold(doc, |v, k| v.as_object()?.get(*k))
 }
 
 #[cfg(test)]
@@ -134,8 +125,20 @@ mod tests {
             "device": {"id": "A1B2C3D4-0000-4000-8000-1234567890AB", "description": "iPad", "version": "18.0", "os": "iPadOS", "simulator": false, "jb": false},
             "language": {"id": "fr_FR", "code": "fr", "region": "FR"},
             "parameters": {"customer": 42},
-            "session": {"ip": "::1", "id": "ffff"}
+            "session": {"ip": "6.6.6.6", "id": "ffff", "role": "admin"}
         })
+    }
+
+    fn written<'a>(
+        status: Status,
+        ip: Option<&'a str>,
+        user_info: Option<&'a Map<String, Value>>,
+    ) -> Written<'a> {
+        Written {
+            status,
+            ip,
+            user_info,
+        }
     }
 
     #[test]
@@ -143,14 +146,21 @@ mod tests {
         let b = body(ios());
         let token = token::encode(&b.app_id, ID, b.team_id.as_deref());
         let info = json!({"name": "Zoé"});
-        let bytes = new_file(&b, ID, Status::Pending, &token, info.as_object());
+        let bytes = new_file(
+            &b,
+            ID,
+            &token,
+            written(Status::Pending, Some("::1"), info.as_object()),
+        );
         let rec = validate(FOLDER, ID, &bytes).unwrap();
         assert_eq!(rec.status, Status::Pending);
         let text = String::from_utf8(bytes).unwrap();
         assert!(!text.contains("hunter2") && !text.contains("password"));
         assert!(text.starts_with("{\n  \"application\"") && text.ends_with("}\n"));
         let doc: Value = serde_json::from_str(&text).unwrap();
+        // The daemon's session: nothing the app sent there.
         assert_eq!(doc["session"], json!({"id": ID, "ip": "::1"}));
+        assert!(!text.contains("6.6.6.6") && !text.contains("admin"));
         assert_eq!(doc["userInfo"], info);
         assert_eq!(doc["parameters"]["customer"], 42);
         let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
@@ -170,6 +180,10 @@ mod tests {
                 "userInfo"
             ]
         );
+        // No ip given: none stored.
+        let bytes = new_file(&b, ID, &token, written(Status::Accepted, None, None));
+        let doc: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(doc["session"], json!({"id": ID}));
     }
 
     #[test]
@@ -193,7 +207,11 @@ mod tests {
             serde_json::from_slice(crate::model::session::strip_bom(&file)).unwrap();
         let b = body(ios());
         let info = json!({"role": "sales"});
-        let edits = again_edits(&b, &current, Status::Accepted, info.as_object());
+        let edits = again_edits(
+            &b,
+            &current,
+            written(Status::Accepted, Some("::1"), info.as_object()),
+        );
         let out = with_members(&file, &edits).unwrap();
         let rec = validate(FOLDER, ID, &out).unwrap();
         assert_eq!(rec.status, Status::Accepted);
@@ -214,6 +232,7 @@ mod tests {
             json!({"id": "com.contactApp.Contact", "name": "Contact", "version": "2.0"})
         );
         assert_eq!(doc["session"], json!({"id": ID, "ip": "::1"}));
+        assert!(!text.contains("6.6.6.6"));
         assert_eq!(doc["parameters"], json!({"customer": 42}));
         assert_eq!(doc["userInfo"], info);
         // `send` and `team` are not refreshed; the rest is kept as written.
@@ -226,20 +245,15 @@ mod tests {
     #[test]
     fn nothing_changes_when_nothing_differs() {
         let b = body(ios());
-        let current: Value = serde_json::from_str(
-            &String::from_utf8(new_file(&b, ID, Status::Accepted, "t", None)).unwrap(),
-        )
-        .unwrap();
-        assert!(again_edits(&b, &current, Status::Accepted, None).is_empty());
-        let edits = again_edits(&b, &current, Status::Pending, None);
+        let ip = Some("10.0.0.1");
+        let new = new_file(&b, ID, "t", written(Status::Accepted, ip, None));
+        let current: Value = serde_json::from_slice(&new).unwrap();
+        assert!(again_edits(&b, &current, written(Status::Accepted, ip, None)).is_empty());
+        // No ip given: the one stored stays.
+        assert!(again_edits(&b, &current, written(Status::Accepted, None, None)).is_empty());
+        let edits = again_edits(&b, &current, written(Status::Pending, ip, None));
         assert_eq!(edits, vec![(vec!["status"], json!("pending"))]);
-    }
-
-    #[test]
-    fn lookups() {
-        let v = json!({"a": {"b": 1}, "c": 2});
-        assert_eq!(lookup(&v, &["a", "b"]), Some(&json!(1)));
-        assert_eq!(lookup(&v, &["c", "d"]), None);
-        assert_eq!(lookup(&v, &[]), Some(&v));
+        let edits = again_edits(&b, &current, written(Status::Accepted, Some("::2"), None));
+        assert_eq!(edits, vec![(vec!["session", "ip"], json!("::2"))]);
     }
 }

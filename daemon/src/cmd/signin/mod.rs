@@ -1,14 +1,18 @@
 //! `authenticate`: a sign-in, as 4D's `$authenticate` does it.
 //!
-//! 1. [`body`] checks the request ([`parse_body`]).
+//! 1. [`body`] checks the request ([`parse_body`]) and the IP the front saw.
 //! 2. The decision — the app's [`hook`] when it has one, else the static
 //!    rules of [`decision`] — is taken *before* the write lock: a hook may
-//!    take seconds and nothing else may wait on it. A refusal ends here:
-//!    nothing written, an existing session left as it is.
+//!    take seconds and nothing else may wait on it. The hook is told the
+//!    session it decides on (`Facts`: the id it has or will have, the IP,
+//!    the stored status). A refusal ends here: nothing written, an existing
+//!    session left as it is.
 //! 3. Under the write lock the decision meets the disk: no session for this
 //!    app + `device.id` (or an empty `device.id`) → a new file, live at once;
 //!    a session → its file edited in place ([`merge`]) by a checked rewrite,
-//!    its status decided again ([`decision::status_of`]), live at once.
+//!    its status from [`decision::status_of`] (the stored status decides
+//!    under the rules, the hook's answer wins), live at once. If the session
+//!    is no longer the one the hook was told of, the hook decides again.
 //!
 //! `password` reaches the hook only; it is never stored or logged.
 
@@ -17,66 +21,174 @@ pub mod decision;
 pub mod hook;
 pub mod merge;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mobile_session_proto::{AuthReply, Response, Status};
-use serde_json::{Map, Value};
+use mobile_session_proto::{AuthReply, ErrorCode, Response, Status};
+use serde_json::{json, Map, Value};
 
 pub use body::parse_body;
 use body::SignInBody;
 use decision::{Admission, Decision, Existing};
+use merge::Written;
 
 use super::edit::{self, check_size};
 use super::{CmdError, Context};
-use crate::config::{Policy, SessionIdFormat};
+use crate::config::{Config, Policy, SessionIdFormat};
 use crate::core::Txn;
 use crate::model::session::{validate, SessionRecord};
 use crate::model::token;
 use crate::store::{StoreError, WriteMode};
 
-pub fn handle(ctx: &Context, body: &str) -> Result<Response, CmdError> {
-    Ok(Response::Authenticated(sign_in(ctx, body)?))
+/// How many times the hook decides one sign-in when the session it was told
+/// of keeps changing before its answer can be applied.
+const DECISIONS: usize = 3;
+
+/// `ip`: the address the front saw, if it gave one.
+pub fn handle(ctx: &Context, body: &str, ip: Option<&str>) -> Result<Response, CmdError> {
+    Ok(Response::Authenticated(sign_in(ctx, body, ip)?))
 }
 
-fn sign_in(ctx: &Context, raw: &str) -> Result<AuthReply, CmdError> {
-    let body = parse_body(raw)?;
-    let config = ctx.core.config();
-    let policy = config.policy_for(&body.folder, &body.app_id);
-    let admission = match decide(&policy, &body) {
-        Decision::Admit(a) => a,
-        Decision::Refuse {
-            status_text,
-            user_info,
-        } => {
-            return Ok(AuthReply {
-                success: false,
-                id: None,
-                status: None,
-                token: None,
-                status_text,
-                user_info: user_info.map(|u| Value::Object(u).to_string()),
-            });
-        }
+/// Says at start when no sign-in can succeed, and which key opens it.
+pub fn log_policy(config: &Config, file: Option<&Path>) {
+    let Some(open_apps) = config.closed_sign_in() else {
+        return;
     };
-    let mut txn = ctx.core.txn();
-    match existing_session(&mut txn, &body) {
-        Some((name, rec)) => sign_in_again(&mut txn, &body, &admission, &name, &rec),
-        None => first_sign_in(&mut txn, config.session_id, &body, &admission),
+    let file = file.map_or("a config file (--config)".to_string(), |f| {
+        f.display().to_string()
+    });
+    let except = if open_apps.is_empty() {
+        String::new()
+    } else {
+        format!(" (except for {})", open_apps.join(", "))
+    };
+    tracing::info!(
+        "sign-in is closed: every authenticate is refused{except}, as 4D refuses every \
+         $authenticate without an On Mobile App Authentication method; `sign_in = \"open\"` \
+         under [policy] in {file} opens it (or a hook, or allow_email_domains)"
+    );
+}
+
+/// Why one attempt at a sign-in stopped short.
+enum Halt {
+    Failed(CmdError),
+    /// The session is not the one the hook was told of: decide again.
+    Stale,
+}
+
+impl From<CmdError> for Halt {
+    fn from(e: CmdError) -> Self {
+        Halt::Failed(e)
     }
 }
 
+impl From<StoreError> for Halt {
+    fn from(e: StoreError) -> Self {
+        Halt::Failed(e.into())
+    }
+}
+
+/// The session a hook decides on, as the disk has it before the decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Facts {
+    /// The id the session has, or will have.
+    id: String,
+    /// The file name and the stored status of an existing session.
+    existing: Option<(String, Status)>,
+}
+
+fn sign_in(ctx: &Context, raw: &str, ip: Option<&str>) -> Result<AuthReply, CmdError> {
+    if let Some(ip) = ip {
+        body::check_ip(ip)?;
+    }
+    let body = parse_body(raw)?;
+    let config = ctx.core.config();
+    let policy = config.policy_for(&body.folder, &body.app_id);
+    for round in 1..=DECISIONS {
+        // The rules depend on the request only; the hook is told the session.
+        let facts = match policy.hook.is_empty() {
+            true => None,
+            false => Some(look(ctx, &body, config.session_id)?),
+        };
+        let admission = match decide(&policy, &body, facts.as_ref(), ip) {
+            Decision::Admit(a) => a,
+            Decision::Refuse {
+                status_text,
+                user_info,
+            } => {
+                return Ok(AuthReply {
+                    success: false,
+                    id: None,
+                    status: None,
+                    token: None,
+                    status_text,
+                    user_info: user_info.map(|u| Value::Object(u).to_string()),
+                });
+            }
+        };
+        let mut txn = ctx.core.txn();
+        let s = SignIn {
+            body: &body,
+            admission: &admission,
+            facts: facts.as_ref(),
+            ip,
+        };
+        let attempt = match existing_session(&mut txn, &body) {
+            Some((name, rec)) => s.again(&mut txn, &name, &rec),
+            None => s.first(&mut txn, config.session_id),
+        };
+        match attempt {
+            Ok(reply) => return Ok(reply),
+            Err(Halt::Failed(e)) => return Err(e),
+            Err(Halt::Stale) => {
+                tracing::debug!(app = %body.folder, round, "the session changed while the hook decided; deciding again");
+            }
+        }
+    }
+    Err(CmdError::new(
+        ErrorCode::Conflict,
+        format!(
+            "the session of this device changed while the hook decided, {DECISIONS} times; \
+             nothing was written; try again"
+        ),
+    ))
+}
+
+/// What the disk says of this app + device now: its session, or the id a
+/// new one will have.
+fn look(ctx: &Context, body: &SignInBody, format: SessionIdFormat) -> Result<Facts, CmdError> {
+    let mut txn = ctx.core.txn();
+    Ok(match existing_session(&mut txn, body) {
+        Some((name, rec)) => Facts {
+            id: rec.id.to_string(),
+            existing: Some((name, rec.status)),
+        },
+        None => Facts {
+            id: new_session_id(format)?,
+            existing: None,
+        },
+    })
+}
+
 /// The hook's decision when the app has one, else the static rules'.
-fn decide(policy: &Policy, body: &SignInBody) -> Decision {
-    if policy.hook.is_empty() {
+fn decide(policy: &Policy, body: &SignInBody, facts: Option<&Facts>, ip: Option<&str>) -> Decision {
+    let Some(facts) = facts else {
         let d = decision::by_rules(policy, body.email.as_deref().unwrap_or(""));
         if let Decision::Refuse { status_text, .. } = &d {
             tracing::info!(app = %body.folder, "sign-in refused by the policy: {status_text}");
         }
         return d;
-    }
+    };
+    // The session as the server knows it, never as the app claims it.
+    let session = json!({
+        "id": facts.id,
+        "ip": ip,
+        "status": facts.existing.as_ref().map(|(_, s)| s.as_str()),
+    });
+    let input = body.with_session(session);
     let timeout = Duration::from_millis(policy.hook_timeout_ms);
-    match hook::run(&policy.hook, timeout, body.raw(), &body.folder) {
+    match hook::run(&policy.hook, timeout, &input, &body.folder) {
         Ok(answer) => {
             if !answer.success {
                 tracing::info!(app = %body.folder, "the hook refused the sign-in");
@@ -109,95 +221,129 @@ fn existing_session(txn: &mut Txn<'_>, body: &SignInBody) -> Option<(String, Arc
     find(txn)
 }
 
-fn first_sign_in(
-    txn: &mut Txn<'_>,
-    format: SessionIdFormat,
-    body: &SignInBody,
-    admission: &Admission,
-) -> Result<AuthReply, CmdError> {
-    let folder = &body.folder;
-    let status = decision::status_of(admission.verify, None);
-    let file = |id: &str| {
-        let token = token::encode(&body.app_id, id, body.team_id.as_deref());
-        let bytes = merge::new_file(body, id, status, &token, admission.user_info.as_ref());
-        (token, bytes)
-    };
-    // Every check before the folder is created: a refusal leaves nothing.
-    let mut id = new_session_id(format)?;
-    let (mut token, mut bytes) = file(&id);
-    check_size(bytes.len())?;
-    validate(folder, &id, &bytes).map_err(|inv| {
-        CmdError::internal(format!(
-            "the new session file would be invalid: {}",
-            inv.error
-        ))
-    })?;
-    let created = txn.ensure_folder(folder)?;
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        match txn.write(folder, &id, &bytes, WriteMode::Create) {
-            Ok(()) => break,
-            // Random ids do not collide in practice, but a clash must not overwrite.
-            Err(StoreError::Exists { .. }) if attempts < 8 => {
-                id = new_session_id(format)?;
-                (token, bytes) = file(&id);
-            }
-            Err(e) => {
-                if created {
-                    if let Err(undo) = txn.remove_folder_if_empty(folder) {
-                        tracing::warn!(app = %folder, "cannot remove the app folder created for a failed sign-in: {undo}");
-                    }
-                }
-                return Err(e.into());
-            }
-        }
-    }
-    txn.make_live(folder, &id, None);
-    tracing::info!(app = %folder, id = %id, %status, "new session");
-    Ok(admitted(id, status, token, admission))
+/// One admitted sign-in meeting the disk, under the write lock.
+struct SignIn<'a> {
+    body: &'a SignInBody,
+    admission: &'a Admission,
+    /// What the hook was told; `None` when the rules decided.
+    facts: Option<&'a Facts>,
+    ip: Option<&'a str>,
 }
 
-fn sign_in_again(
-    txn: &mut Txn<'_>,
-    body: &SignInBody,
-    admission: &Admission,
-    name: &str,
-    rec: &Arc<SessionRecord>,
-) -> Result<AuthReply, CmdError> {
-    let folder = &body.folder;
-    let mut token = String::new();
-    let mut decided = rec.status;
-    // Decided against the file as each attempt reads it: a status another
-    // writer set meanwhile is the one re-evaluated.
-    txn.rewrite(folder, name, |file| -> Result<_, CmdError> {
-        let (current, doc) =
-            edit::read_valid(folder, name, &file.bytes, "the session file of this device")?;
-        token = doc
-            .get("token")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let existing = Existing {
-            status: current.status,
-            email_changed: decision::email_changed(current.email.as_deref(), body.email.as_deref()),
-        };
-        decided = decision::status_of(admission.verify, Some(existing));
-        let edits = merge::again_edits(body, &doc, decided, admission.user_info.as_ref());
-        if edits.is_empty() {
-            return Ok(None);
+impl SignIn<'_> {
+    fn written(&self, status: Status) -> Written<'_> {
+        Written {
+            status,
+            ip: self.ip,
+            user_info: self.admission.user_info.as_ref(),
         }
-        let new = edit::apply(folder, name, &file.bytes, &edits)?;
-        Ok(Some(new))
-    })?;
-    // Live at once, unless an unpushed edit made the live copy differ from
-    // what we started from: then the server keeps serving the live copy.
-    txn.make_live(folder, name, Some(rec));
-    let status = txn
-        .views(|_, live| live.get(folder, name).map(|l| l.status))
-        .unwrap_or(decided);
-    tracing::info!(app = %folder, id = %rec.id, %status, "session signed in again");
-    Ok(admitted(rec.id.to_string(), status, token, admission))
+    }
+
+    fn first(&self, txn: &mut Txn<'_>, format: SessionIdFormat) -> Result<AuthReply, Halt> {
+        let (body, folder) = (self.body, &self.body.folder);
+        if self.facts.is_some_and(|f| f.existing.is_some()) {
+            return Err(Halt::Stale); // told of a session that is gone
+        }
+        let status = decision::status_of(self.admission, None);
+        let file = |id: &str| {
+            let token = token::encode(&body.app_id, id, body.team_id.as_deref());
+            let bytes = merge::new_file(body, id, &token, self.written(status));
+            (token, bytes)
+        };
+        // Every check before the folder is created: a refusal leaves nothing.
+        let mut id = match self.facts {
+            Some(f) => f.id.clone(),
+            None => new_session_id(format)?,
+        };
+        let (mut token, mut bytes) = file(&id);
+        check_size(bytes.len())?;
+        validate(folder, &id, &bytes).map_err(|inv| {
+            CmdError::internal(format!(
+                "the new session file would be invalid: {}",
+                inv.error
+            ))
+        })?;
+        let created = txn.ensure_folder(folder)?;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match txn.write(folder, &id, &bytes, WriteMode::Create) {
+                Ok(()) => break,
+                // The hook was told this id: it decides again on another.
+                Err(StoreError::Exists { .. }) if self.facts.is_some() => return Err(Halt::Stale),
+                // Random ids do not collide in practice, but a clash must not overwrite.
+                Err(StoreError::Exists { .. }) if attempts < 8 => {
+                    id = new_session_id(format)?;
+                    (token, bytes) = file(&id);
+                }
+                Err(e) => {
+                    if created {
+                        if let Err(undo) = txn.remove_folder_if_empty(folder) {
+                            tracing::warn!(app = %folder, "cannot remove the app folder created for a failed sign-in: {undo}");
+                        }
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        txn.make_live(folder, &id, None);
+        tracing::info!(app = %folder, id = %id, %status, "new session");
+        Ok(admitted(id, status, token, self.admission))
+    }
+
+    fn again(
+        &self,
+        txn: &mut Txn<'_>,
+        name: &str,
+        rec: &Arc<SessionRecord>,
+    ) -> Result<AuthReply, Halt> {
+        let (body, folder) = (self.body, &self.body.folder);
+        let told = match self.facts {
+            None => None,
+            Some(Facts {
+                existing: Some((n, status)),
+                ..
+            }) if n == name => Some(*status),
+            Some(_) => return Err(Halt::Stale),
+        };
+        let mut token = String::new();
+        let mut decided = rec.status;
+        // Decided against the file as each attempt reads it: a status another
+        // writer set meanwhile is the one that counts.
+        txn.rewrite(folder, name, |file| -> Result<_, Halt> {
+            let (current, doc) =
+                edit::read_valid(folder, name, &file.bytes, "the session file of this device")?;
+            if told.is_some_and(|s| s != current.status) {
+                return Err(Halt::Stale);
+            }
+            token = doc
+                .get("token")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let existing = Existing {
+                status: current.status,
+                email_changed: decision::email_changed(
+                    current.email.as_deref(),
+                    body.email.as_deref(),
+                ),
+            };
+            decided = decision::status_of(self.admission, Some(existing));
+            let edits = merge::again_edits(body, &doc, self.written(decided));
+            if edits.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(edit::apply(folder, name, &file.bytes, &edits)?))
+        })?;
+        // Live at once, unless an unpushed edit made the live copy differ from
+        // what we started from: then the server keeps serving the live copy.
+        txn.make_live(folder, name, Some(rec));
+        let status = txn
+            .views(|_, live| live.get(folder, name).map(|l| l.status))
+            .unwrap_or(decided);
+        tracing::info!(app = %folder, id = %rec.id, %status, "session signed in again");
+        Ok(admitted(rec.id.to_string(), status, token, self.admission))
+    }
 }
 
 fn admitted(id: String, status: Status, token: String, admission: &Admission) -> AuthReply {

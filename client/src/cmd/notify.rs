@@ -1,18 +1,14 @@
-//! `mobile-session notify`: its arguments, the request they make, and how
-//! the daemon's answer is printed (4D's `PushNotification` shape with
-//! `--json`, a table otherwise) and exits.
+//! `mobile-session notify`: its arguments, the request they make, and its
+//! exit code (the answer is printed by `render::notified`).
 
 use clap::{ArgGroup, Args};
-use mobile_session::{
-    Client, NotifyMessage, NotifyRecipients, NotifyReply, NotifyRequest, NotifyResult, NotifyStatus,
-};
-use serde_json::{json, Value};
+use clap_complete::engine::ArgValueCandidates;
+use mobile_session::{Client, NotifyMessage, NotifyRecipients, NotifyReply, NotifyRequest};
 
 use crate::cli::{app_arg, session_arg};
-use crate::render::{table, Cell, View};
-
-/// Exit code of an app without usable push credentials (EX_CONFIG).
-pub const EXIT_CONFIG: u8 = 78;
+use crate::completion::app_folders;
+use crate::exit::{emit, EXIT_CONFIG, EXIT_ERROR};
+use crate::render::{self, View};
 
 #[derive(Debug, Args)]
 #[command(group(
@@ -23,7 +19,7 @@ pub const EXIT_CONFIG: u8 = 78;
 ))]
 pub struct NotifyArgs {
     /// The app: a folder name, or an app id when unambiguous
-    #[arg(value_parser = app_arg)]
+    #[arg(value_parser = app_arg, add = ArgValueCandidates::new(app_folders))]
     pub app: String,
     /// Every live session of the app
     #[arg(long, conflicts_with_all = ["emails", "sessions", "device_tokens"])]
@@ -93,7 +89,7 @@ impl NotifyArgs {
 /// the credentials.
 pub async fn run(client: &Client, args: NotifyArgs, view: &View) -> anyhow::Result<u8> {
     let reply = client.notify(args.request()).await?;
-    crate::emit(&render(&reply, view))?;
+    emit(&render::notified(&reply, view))?;
     if !view.json {
         for w in &reply.warnings {
             eprintln!("warning: {w}");
@@ -109,86 +105,8 @@ pub fn exit_code(reply: &NotifyReply) -> u8 {
     if reply.config_error.is_some() {
         EXIT_CONFIG
     } else if reply.failed > 0 || !reply.errors.is_empty() {
-        1
+        EXIT_ERROR
     } else {
         0
     }
-}
-
-fn result_json(r: &NotifyResult) -> Value {
-    json!({
-        "app": r.app,
-        "id": r.id,
-        "platform": r.platform.map(|p| p.as_str()),
-        "status": r.status.as_str(),
-        "reason": r.reason,
-        "token_removed": r.token_removed,
-    })
-}
-
-pub fn reply_json(r: &NotifyReply) -> Value {
-    json!({
-        "success": r.success,
-        "warnings": r.warnings,
-        "errors": r.errors,
-        "sent": r.sent,
-        "failed": r.failed,
-        "skipped": r.skipped,
-        "results": r.results.iter().map(result_json).collect::<Vec<_>>(),
-        "app": r.app,
-        "dry_run": r.dry_run,
-    })
-}
-
-/// The counts of a `notify` event, as `watch --json` prints them.
-pub fn counts_json(n: &mobile_session::NotifyCounts) -> Value {
-    json!({"sent": n.sent, "failed": n.failed, "skipped": n.skipped, "tokens_removed": n.tokens_removed})
-}
-
-pub fn render(r: &NotifyReply, view: &View) -> String {
-    if view.json {
-        return format!("{}\n", reply_json(r));
-    }
-    if view.quiet {
-        // The sessions reached (would be, with --dry-run).
-        let reached = |x: &&NotifyResult| match r.dry_run {
-            true => x.reason.as_deref() == Some("dry run"),
-            false => x.status == NotifyStatus::Sent,
-        };
-        return r
-            .results
-            .iter()
-            .filter(reached)
-            .map(|x| format!("{}\n", x.id))
-            .collect();
-    }
-    let rows = r
-        .results
-        .iter()
-        .map(|x| {
-            let mut reason = x.reason.clone().unwrap_or_default();
-            if x.token_removed {
-                reason.push_str(" (token removed)");
-            }
-            vec![
-                Cell::from(x.app.as_str()),
-                Cell::from(x.id.as_str()),
-                Cell::from(x.platform.map_or("-", |p| p.as_str())),
-                Cell::from(x.status.as_str()),
-                Cell::from(reason),
-            ]
-        })
-        .collect();
-    let mut out = table(view, &["APP", "ID", "PLATFORM", "STATUS", "REASON"], rows);
-    let removed = r.results.iter().filter(|x| x.token_removed).count();
-    let what = if r.dry_run {
-        "dry run, nothing sent"
-    } else {
-        "notified"
-    };
-    out.push_str(&format!(
-        "{what}: {} sent, {} failed ({removed} tokens removed), {} skipped\n",
-        r.sent, r.failed, r.skipped
-    ));
-    out
 }
