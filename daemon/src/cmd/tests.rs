@@ -73,6 +73,7 @@ fn context_with(role: Role, config: Config) -> (tempfile::TempDir, Context) {
         info,
         role,
         shutdown: CancellationToken::new(),
+        hooks: Arc::new(crate::hook::Hooks::new(4, CancellationToken::new())),
         notifier: Arc::new(crate::notify::Notifier::new(CancellationToken::new())),
     };
     (dir, ctx)

@@ -101,6 +101,7 @@ pub async fn serve(stream: Stream, shared: Shared) {
         info: shared.info,
         role,
         shutdown: shared.shutdown,
+        hooks: shared.hooks,
         notifier: shared.notifier,
     };
     // One cancellation future and one idle timer for the connection's life,

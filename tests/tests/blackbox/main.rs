@@ -16,6 +16,7 @@ mod client_lib;
 mod completion;
 mod concurrency;
 mod discovery;
+mod hooks;
 mod hostile;
 mod lifecycle;
 mod notify;
