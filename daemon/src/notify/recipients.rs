@@ -165,16 +165,45 @@ pub fn select(
 mod tests {
     use super::*;
 
-    fn rec(id: &str, status: Status, email: &str, device: &str) -> SessionRecord {
-        SessionRecord {
-            id: id.into(),
-            status,
-            device_id: None,
-            email: Some(email.into()),
-            device: device.into(),
-            hash: 0,
-            claims: 0,
+    /// Records from `(id, status, e-mail, device.os, device.token)`: P is
+    /// pending; an empty os or token is left out.
+    fn recs(rows: &[(&str, char, &str, &str, &str)]) -> Vec<SessionRecord> {
+        rows.iter()
+            .map(|(id, st, email, os, token)| SessionRecord {
+                id: (*id).into(),
+                status: if *st == 'P' {
+                    Status::Pending
+                } else {
+                    Status::Accepted
+                },
+                device_id: None,
+                email: Some((*email).into()),
+                device: device(os, token).into(),
+                hash: 0,
+                claims: 0,
+            })
+            .collect()
+    }
+
+    fn device(os: &str, token: &str) -> String {
+        let mut d = serde_json::Map::new();
+        for (k, v) in [("os", os), ("token", token)] {
+            if !v.is_empty() {
+                d.insert(k.into(), v.into());
+            }
         }
+        Value::Object(d).to_string()
+    }
+
+    /// The live entries of `recs`, keyed by their lower-case ids.
+    fn lives<'a>(keys: &'a [String], recs: &'a [SessionRecord]) -> Vec<Live<'a>> {
+        keys.iter()
+            .zip(recs)
+            .map(|(k, r)| Live {
+                key_id: k,
+                record: r,
+            })
+            .collect()
     }
 
     fn ids(s: &Selection) -> Vec<&str> {
@@ -183,49 +212,17 @@ mod tests {
 
     #[test]
     fn all_skips_pending_and_token_less_sessions() {
-        let recs = [
-            rec(
-                "AA01",
-                Status::Accepted,
-                "a@x.com",
-                r#"{"os":"iOS","token":"t1"}"#,
-            ),
-            rec(
-                "aa02",
-                Status::Pending,
-                "b@x.com",
-                r#"{"os":"iPadOS","token":"t2"}"#,
-            ),
-            rec("aa03", Status::Accepted, "c@x.com", r#"{"os":"iOS"}"#),
-            rec(
-                "aa04",
-                Status::Accepted,
-                "d@x.com",
-                r#"{"os":"Android","token":"t4"}"#,
-            ),
-            rec(
-                "aa05",
-                Status::Accepted,
-                "e@x.com",
-                r#"{"os":"iOS","token":"t1"}"#,
-            ),
-            rec(
-                "aa06",
-                Status::Accepted,
-                "f@x.com",
-                r#"{"os":"Tizen","token":"t6"}"#,
-            ),
-            rec("aa07", Status::Accepted, "", r#"{"token":"t7"}"#),
-        ];
-        let keys = ["aa01", "aa02", "aa03", "aa04", "aa05", "aa06", "aa07"];
-        let live: Vec<Live<'_>> = keys
-            .iter()
-            .zip(&recs)
-            .map(|(k, r)| Live {
-                key_id: k,
-                record: r,
-            })
-            .collect();
+        let recs = recs(&[
+            ("AA01", 'A', "a@x.com", "iOS", "t1"),
+            ("aa02", 'P', "b@x.com", "iPadOS", "t2"),
+            ("aa03", 'A', "c@x.com", "iOS", ""),
+            ("aa04", 'A', "d@x.com", "Android", "t4"),
+            ("aa05", 'A', "e@x.com", "iOS", "t1"),
+            ("aa06", 'A', "f@x.com", "Tizen", "t6"),
+            ("aa07", 'A', "", "", "t7"),
+        ]);
+        let keys: Vec<String> = recs.iter().map(|r| r.id.to_lowercase()).collect();
+        let live = lives(&keys, &recs);
         let all = NotifyRecipients {
             all: true,
             ..Default::default()
@@ -259,41 +256,14 @@ mod tests {
 
     #[test]
     fn emails_sessions_and_tokens_add_up_and_unmatched_ones_are_warned_of() {
-        let recs = [
-            rec(
-                "aa01",
-                Status::Accepted,
-                "Marie@Example.com",
-                r#"{"os":"iOS","token":"t1"}"#,
-            ),
-            rec(
-                "aa02",
-                Status::Accepted,
-                "marie@example.com",
-                r#"{"os":"iOS","token":"t2"}"#,
-            ),
-            rec(
-                "aa03",
-                Status::Accepted,
-                "li@example.com",
-                r#"{"os":"iOS","token":"t3"}"#,
-            ),
-            rec(
-                "aa04",
-                Status::Accepted,
-                "zoe@example.com",
-                r#"{"os":"iOS","token":"t4"}"#,
-            ),
-        ];
-        let keys = ["aa01", "aa02", "aa03", "aa04"];
-        let live: Vec<Live<'_>> = keys
-            .iter()
-            .zip(&recs)
-            .map(|(k, r)| Live {
-                key_id: k,
-                record: r,
-            })
-            .collect();
+        let recs = recs(&[
+            ("aa01", 'A', "Marie@Example.com", "iOS", "t1"),
+            ("aa02", 'A', "marie@example.com", "iOS", "t2"),
+            ("aa03", 'A', "li@example.com", "iOS", "t3"),
+            ("aa04", 'A', "zoe@example.com", "iOS", "t4"),
+        ]);
+        let keys: Vec<String> = recs.iter().map(|r| r.id.to_lowercase()).collect();
+        let live = lives(&keys, &recs);
         let who = NotifyRecipients {
             emails: vec!["MARIE@example.com".into(), "nobody@example.com".into()],
             device_tokens: vec!["t4".into(), "t9-unknown-token".into()],
