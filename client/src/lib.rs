@@ -208,6 +208,7 @@ mod client;
 mod conn;
 mod error;
 mod events;
+mod notify;
 mod pool;
 
 pub use builder::{
@@ -223,4 +224,8 @@ pub use mobile_session_proto::{
     AppRow, AuthReply, ChangeReport, ChangedSession, DaemonStatus, ErrorCode, ErrorReply, Event,
     EventKind, Invalidity, PushReport, Role, SessionFilter, SessionRow, Status, Unpushed,
     VerifyReply, VerifyStatus,
+};
+pub use mobile_session_proto::{
+    NotifyCounts, NotifyMessage, NotifyRecipients, NotifyReply, NotifyRequest, NotifyResult,
+    NotifyStatus, Platform,
 };

@@ -74,6 +74,9 @@ pub struct Config {
     /// Per-app overrides, keyed by folder name or app id.
     #[serde(default)]
     pub apps: BTreeMap<String, AppPolicy>,
+    /// Push notifications: endpoints, trusted CA, per-app credentials.
+    #[serde(default)]
+    pub notify: crate::notify::settings::NotifySettings,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -313,7 +316,7 @@ impl Config {
                 }
             }
         }
-        Ok(())
+        self.notify.check()
     }
 
     /// The policy of one app: each key from its override by folder, else by

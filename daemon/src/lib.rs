@@ -26,6 +26,7 @@ pub mod hook;
 pub mod locks;
 pub mod log;
 pub mod model;
+pub mod notify;
 pub mod server;
 pub mod service;
 pub mod store;
@@ -373,6 +374,7 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<Stopp
         limits,
         shutdown: shutdown.clone(),
         hooks: hooks.clone(),
+        notifier: Arc::new(notify::Notifier::new(shutdown.clone())),
     };
     let created_dir = socket_guard.created_dir().map(Path::to_path_buf);
     let server = tokio::spawn(server::serve(listener, socket_guard, shared.clone()));

@@ -3,6 +3,7 @@
 //! answer into text (`render`) and an exit code.
 
 mod change;
+pub mod notify;
 mod show;
 mod sign_in;
 
@@ -127,6 +128,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             let socket = client.socket_path();
             crate::ui::run(client, &socket).await?
         }
+        Command::Notify(args) => return notify::run(&client, args, &view).await,
         Command::Completions { .. } | Command::Man(_) => {}
     }
     Ok(0)

@@ -16,6 +16,7 @@ pub mod delete;
 pub mod edit;
 pub mod error;
 pub mod logout;
+pub mod notify;
 pub mod path;
 pub mod push;
 pub mod redact;
@@ -63,6 +64,8 @@ pub struct Context {
     pub role: Role,
     pub shutdown: CancellationToken,
     pub hooks: Arc<Hooks>,
+    /// Sends push notifications; its connections outlive each command.
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 /// Whether the connection goes on after a request.
@@ -92,7 +95,8 @@ pub fn required_role(request: &Request) -> Role {
         | Request::Authenticate { .. }
         | Request::UserInfo { .. }
         | Request::Logout { .. }
-        | Request::AuthenticateFrom { .. } => Role::Admin,
+        | Request::AuthenticateFrom { .. }
+        | Request::Notify(_) => Role::Admin,
     }
 }
 
@@ -148,6 +152,7 @@ pub async fn execute<S: AsyncRead + AsyncWrite + Unpin>(
             blocking(ctx, move |c| user_info::handle(c, &token, &body)).await
         }
         Request::Logout { token } => blocking(ctx, move |c| logout::handle(c, &token)).await,
+        Request::Notify(n) => notify::run(ctx, n).await,
     };
     queue(conn, reply).await
 }

@@ -39,6 +39,7 @@ fn context_with(role: Role, config: Config) -> (tempfile::TempDir, Context) {
         role,
         shutdown: CancellationToken::new(),
         hooks: Arc::new(crate::hook::Hooks::new(4, CancellationToken::new())),
+        notifier: Arc::new(crate::notify::Notifier::new(CancellationToken::new())),
     };
     (dir, ctx)
 }
@@ -113,6 +114,18 @@ fn every_request() -> Vec<Request> {
             body: r#"{"application":{"id":"com.y"},"device":{"id":"D2"}}"#.into(),
             ip: "::1".into(),
         },
+        Request::Notify(mobile_session_proto::NotifyRequest {
+            app: "com.sample.tasks".into(),
+            recipients: mobile_session_proto::NotifyRecipients {
+                all: true,
+                ..Default::default()
+            },
+            message: mobile_session_proto::NotifyMessage {
+                title: "Hi".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
     ];
     for r in &all {
         match r {
@@ -130,7 +143,8 @@ fn every_request() -> Vec<Request> {
             | Request::Watch { .. }
             | Request::UserInfo { .. }
             | Request::Logout { .. }
-            | Request::AuthenticateFrom { .. } => {}
+            | Request::AuthenticateFrom { .. }
+            | Request::Notify(_) => {}
         }
     }
     all
@@ -166,6 +180,8 @@ fn every_request_that_writes_needs_an_admin() {
                 | Request::UserInfo { .. }
                 | Request::Logout { .. }
                 | Request::AuthenticateFrom { .. }
+                // Sends, and removes the tokens the services call gone.
+                | Request::Notify(_)
         );
         assert_eq!(
             permits(Role::Reader, required_role(&request)),

@@ -49,6 +49,7 @@ pub struct Shared {
     pub limits: limits::Limits,
     pub shutdown: CancellationToken,
     pub hooks: Arc<crate::hook::Hooks>,
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 impl Shared {

@@ -19,6 +19,7 @@ mod discovery;
 mod hooks;
 mod hostile;
 mod lifecycle;
+mod notify;
 mod packaging;
 mod protocol;
 mod push;

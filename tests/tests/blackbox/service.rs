@@ -257,6 +257,15 @@ fn security_report(unit_text: &str, drop_in: Option<&str>) -> (bool, f64, String
     (out.status.success(), exposure, text)
 }
 
+/// The settings of an ini text, without blank lines and comments.
+fn ini_settings(ini: &str) -> Vec<String> {
+    ini.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
 /// The first ```ini block after `heading` in a Markdown file.
 fn ini_block(markdown: &str, heading: &str) -> String {
     let after = markdown
@@ -309,16 +318,35 @@ fn the_documented_drop_in_gives_the_sign_in_hook_the_network() {
     }
     // The README shows the same settings.
     let readme = std::fs::read_to_string(packaging().join("../README.md")).unwrap();
-    let settings = |ini: &str| -> Vec<String> {
-        ini.lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(String::from)
-            .collect()
-    };
     assert_eq!(
-        settings(&ini_block(&readme, "## Sign-in")),
-        settings(&drop_in)
+        ini_settings(&ini_block(&readme, "## Sign-in")),
+        ini_settings(&drop_in)
+    );
+}
+
+#[test]
+fn the_notify_drop_in_opens_outbound_internet_and_stays_below_exposure_2() {
+    let unit =
+        std::fs::read_to_string(packaging().join("systemd/mobile-sessiond.service")).unwrap();
+    let drop_in = std::fs::read_to_string(packaging().join("systemd/notify.conf")).unwrap();
+    let (passed, exposure, report) = security_report(&unit, Some(&drop_in));
+    assert!(passed && exposure <= 2.0, "exposure {exposure}:\n{report}");
+    let line = |setting: &str| {
+        report
+            .lines()
+            .find(|l| l.contains(setting))
+            .unwrap_or_else(|| panic!("no {setting} in:\n{report}"))
+            .to_string()
+    };
+    assert!(line("PrivateNetwork=").contains("has access to the host's network"));
+    assert!(
+        line("RestrictAddressFamilies=~AF_(INET|INET6)").contains("may allocate Internet sockets")
+    );
+    // The docs show the same settings as the shipped file.
+    let docs = std::fs::read_to_string(packaging().join("README.md")).unwrap();
+    assert_eq!(
+        ini_settings(&ini_block(&docs, "### Push notifications")),
+        ini_settings(&drop_in)
     );
 }
 
