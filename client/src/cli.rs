@@ -4,6 +4,7 @@
 //! typo is a usage error (exit 2) before any daemon is asked.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use clap_complete::engine::ArgValueCandidates;
@@ -55,6 +56,14 @@ pub enum StatusArg {
     Pending,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortArg {
+    /// App folder, then id (the rows stream as they are read)
+    Id,
+    /// Least recently active first (last seen, or the file's last write)
+    Activity,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// One row per app folder: folder, app id, name, team, sessions, pending
@@ -82,6 +91,18 @@ pub enum Command {
         /// Only the invalid session files, each with 4D's error code (1-4)
         #[arg(long)]
         invalid: bool,
+        /// Only sessions active within DUR (last seen, or file written), e.g. 1h, 90d; by activity
+        #[arg(long, value_name = "DUR", value_parser = duration_arg)]
+        seen_after: Option<Duration>,
+        /// Only sessions not active within DUR, e.g. 90d; by activity
+        #[arg(long, value_name = "DUR", value_parser = duration_arg)]
+        seen_before: Option<Duration>,
+        /// Only sessions sharing an app and a device.id or a push token with another, group by group
+        #[arg(long, conflicts_with = "invalid")]
+        duplicates: bool,
+        /// Row order: id (app, then id) or activity (least recently active first); the --seen-* filters sort by activity
+        #[arg(long, value_enum, value_name = "ORDER")]
+        sort: Option<SortArg>,
     },
     /// The session file's whole JSON object (an invalid one as stored; with --json, one that is not a JSON object exits 1)
     #[command(after_help = "Examples:\n  mobile-session show a6a3\n  \
@@ -169,7 +190,8 @@ pub enum Command {
     },
     /// Apply the files to the live view (MOBILE APP REFRESH SESSIONS)
     #[command(
-        after_help = "Examples:\n  mobile-session push\n  mobile-session push --full --strict"
+        after_help = "Examples:\n  mobile-session push\n  mobile-session push --dry-run\n  \
+            mobile-session push --full --strict"
     )]
     Push {
         /// Re-read and re-validate every file, not only what changed
@@ -178,6 +200,9 @@ pub enum Command {
         /// Exit 1 when session files are invalid
         #[arg(long)]
         strict: bool,
+        /// Print what the push would report (counts, invalid files), and change nothing
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Rescan every folder into the disk view, then print `apps`
     #[command(after_help = "Examples:\n  mobile-session refresh")]
@@ -261,6 +286,35 @@ pub enum Command {
         Exit: 0 nothing failed (skips allowed), 1 something failed, 78 the app has no usable \
         credentials (the message names the setting), 2 bad usage.")]
     Notify(crate::cmd::notify::NotifyArgs),
+    /// Delete the sessions not active for DUR (last seen, or file written, whichever is later)
+    #[command(after_help = "Examples:\n  \
+        mobile-session purge --inactive 90d --dry-run\n  \
+        mobile-session purge --inactive 180d com.contactApp.Contact --yes --push")]
+    Purge(crate::cmd::purge::PurgeArgs),
+    /// Delete duplicate sessions: of those sharing an app and a device.id or a push token, keep the most recently active
+    #[command(after_help = "Examples:\n  \
+        mobile-session sessions --duplicates\n  \
+        mobile-session dedupe --dry-run\n  \
+        mobile-session dedupe com.sample.tasks --yes --push")]
+    Dedupe(crate::cmd::purge::DedupeArgs),
+    /// Keep devices out: delete their sessions at once and refuse their next sign-ins
+    #[command(after_help = "Examples:\n  \
+        mobile-session block a6a3 --reason 'Lost phone, call the help desk'\n  \
+        mobile-session block --app com.sample.tasks --device 0DC5132E-1EF4-407C-A832-5FE33D818AF3")]
+    Block(crate::cmd::block::BlockArgs),
+    /// Let a blocked device sign in again
+    #[command(after_help = "Examples:\n  \
+        mobile-session unblock --app com.sample.tasks --device 0DC5132E-1EF4-407C-A832-5FE33D818AF3")]
+    Unblock(crate::cmd::block::UnblockArgs),
+    /// The blocked devices: app, device, reason, time, who blocked it
+    #[command(after_help = "Examples:\n  mobile-session blocked\n  mobile-session --json blocked")]
+    Blocked,
+    /// The changes made through the daemon, oldest first: who (uid, process), what, when
+    #[command(after_help = "Examples:\n  \
+        mobile-session history --since 1d\n  \
+        mobile-session history a6a3\n  \
+        mobile-session --json history com.contactApp.Contact")]
+    History(crate::cmd::history::HistoryArgs),
     /// Print the script that makes a shell complete mobile-session's commands, options and values
     ///
     /// The script calls mobile-session back at each Tab (the daemon lists
@@ -324,6 +378,22 @@ pub fn app_arg(s: &str) -> Result<String, String> {
             "{s:?} is not an app: give a folder name such as TEAMID.com.example.app, or an app id"
         ))
     }
+}
+
+/// DUR: a duration such as `90d`, `12h`, `30min` or `2weeks`, above zero.
+pub fn duration_arg(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s.trim()) {
+        Ok(d) if d.as_secs() > 0 => Ok(d),
+        Ok(_) => Err(format!(
+            "{s:?} is less than a second; give a duration such as 1h or 90d"
+        )),
+        Err(e) => Err(format!("{s:?} is not a duration such as 1h or 90d: {e}")),
+    }
+}
+
+/// SESSION or APP, for `history`: what was deleted may be named too.
+pub fn target_arg(s: &str) -> Result<String, String> {
+    session_arg(s).or_else(|_| app_arg(s))
 }
 
 /// `--all-pending` alone means every app (the empty value).

@@ -209,6 +209,7 @@ mod conn;
 mod error;
 mod events;
 mod notify;
+mod ops;
 mod pool;
 
 pub use builder::{
@@ -224,6 +225,10 @@ pub use mobile_session_proto::{
     AppRow, AuthReply, ChangeReport, ChangedSession, DaemonStatus, ErrorCode, ErrorReply, Event,
     EventKind, Invalidity, PushReport, Role, SessionFilter, SessionRow, Status, Unpushed,
     VerifyReply, VerifyStatus,
+};
+pub use mobile_session_proto::{
+    AuditRecord, BlockEntry, BlockReport, BlockTarget, PurgeRequest, RemovalReport, RemovedSession,
+    SessionSort,
 };
 pub use mobile_session_proto::{
     NotifyCounts, NotifyMessage, NotifyRecipients, NotifyReply, NotifyRequest, NotifyResult,

@@ -21,6 +21,11 @@
 //!   `/run/mobile-sessiond/mobile-sessiond.sock` for root and
 //!   `/tmp/mobile-sessiond-UID/mobile-sessiond.sock` otherwise; a socket
 //!   handed over by the service manager (`LISTEN_FDS`) wins over all of them.
+//! - **state dir** (last seen, blocked devices, history): `--state-dir DIR`,
+//!   else `state_dir` in the config file, else `$STATE_DIRECTORY` (systemd's
+//!   `StateDirectory=`), else one folder per data dir under
+//!   `$XDG_STATE_HOME/mobile-sessiond` (or `~/.local/state/mobile-sessiond`),
+//!   else `/var/lib/mobile-sessiond`. Never inside `MobileApps`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -70,6 +75,12 @@ pub struct Args {
     /// /etc/mobile-sessiond/config.toml if it exists]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The daemon's own state: last seen, blocked devices, history; never
+    /// inside MobileApps [default: state_dir in the config file, then
+    /// $STATE_DIRECTORY (systemd), then $XDG_STATE_HOME/mobile-sessiond/DATA-HASH
+    /// (one per data dir), then /var/lib/mobile-sessiond]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Apply each settled file change to the live view without waiting for a push
     #[arg(long)]
     pub auto_push: bool,

@@ -47,6 +47,7 @@ fn main() {
             email: Some("marie.dupont@example.com".into()),
             device_token: Some("f3a9c1d2".into()),
             invalid: true,
+            ..SessionFilter::default()
         }),
         Request::Show {
             session: IOS_ID[..8].into(),

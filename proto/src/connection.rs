@@ -546,6 +546,7 @@ mod tests {
                             email,
                             device_token,
                             invalid,
+                            ..SessionFilter::default()
                         })
                     }
                 ),

@@ -34,6 +34,7 @@ mod facts;
 pub mod handshake;
 pub mod message;
 pub mod notify;
+pub mod ops;
 pub mod paths;
 
 pub use connection::{Connection, FrameError};
@@ -41,6 +42,7 @@ pub use facts::{MIN_ID_PREFIX, REDACTED};
 pub use handshake::{ClientHello, HelloOutcome, Role, ServerHello, MAGIC, PROTOCOL_VERSION};
 pub use message::*;
 pub use notify::*;
+pub use ops::*;
 
 /// The largest request frame the daemon accepts (1 MiB).
 pub const MAX_REQUEST_FRAME: usize = 1024 * 1024;

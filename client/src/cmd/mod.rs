@@ -2,15 +2,20 @@
 //! daemon decides; each arm only turns arguments into a request and the
 //! answer into text (`render`) and an exit code.
 
+pub mod block;
 mod change;
+pub mod history;
 pub mod notify;
+pub mod purge;
 mod show;
 mod sign_in;
 
+use clap::CommandFactory;
 use mobile_session::proto::paths::{client_socket, ClientSocket};
+use mobile_session::proto::SessionSort;
 use mobile_session::{AppRow, ClientBuilder, SessionFilter, Status};
 
-use crate::cli::{Cli, Command, StatusArg};
+use crate::cli::{Cli, Command, SortArg, StatusArg};
 use crate::exit::{emit, EXIT_UNAVAILABLE, SOCKET_IN_USE};
 use crate::input::Input;
 use crate::render::{self, View};
@@ -56,13 +61,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             email,
             device_token,
             invalid,
+            seen_after,
+            seen_before,
+            duplicates,
+            sort,
         } => {
+            let by_activity = seen_after.is_some() || seen_before.is_some();
+            if by_activity && sort == Some(SortArg::Id) {
+                Cli::command()
+                    .error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        "--seen-after and --seen-before list by activity: leave out --sort id",
+                    )
+                    .exit();
+            }
             let filter = SessionFilter {
                 app,
                 status: status.map(status_of),
                 email,
                 device_token,
                 invalid,
+                seen_after_secs: seen_after.map(|d| d.as_secs()),
+                seen_before_secs: seen_before.map(|d| d.as_secs()),
+                duplicates,
+                sort: match sort {
+                    Some(SortArg::Activity) => SessionSort::Activity,
+                    _ if by_activity => SessionSort::Activity,
+                    _ => SessionSort::Id,
+                },
             };
             let rows = client.sessions(filter).await?;
             emit(&render::sessions(&rows, &view, invalid))?;
@@ -90,7 +116,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             yes,
             dry_run,
         } => return change::delete(&client, &sessions, push, yes, dry_run, &view, hints).await,
-        Command::Push { full, strict } => return change::push(&client, full, strict, &view).await,
+        Command::Push {
+            full,
+            strict,
+            dry_run,
+        } => return change::push(&client, (full, strict, dry_run), &view).await,
+        Command::Purge(args) => return purge::purge(&client, args, &view).await,
+        Command::Dedupe(args) => return purge::dedupe(&client, args, &view).await,
+        Command::Block(args) => return block::block(&client, args, &view).await,
+        Command::Unblock(args) => return block::unblock(&client, args, &view).await,
+        Command::Blocked => return block::blocked(&client, &view).await,
+        Command::History(args) => return history::history(&client, args, &view).await,
         Command::Verify { .. } => return sign_in::verify(&client, input.token(), &view).await,
         Command::Authenticate { ip, .. } => {
             return sign_in::authenticate(&client, input.body(), ip.as_deref(), &view).await

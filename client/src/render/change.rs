@@ -18,8 +18,8 @@ pub fn push_json(p: &PushReport) -> Value {
     })
 }
 
-fn push_human(p: &PushReport, view: &View) -> String {
-    let mut s = format!("pushed: {p}\n");
+fn push_human(p: &PushReport, view: &View, verb: &str) -> String {
+    let mut s = format!("{verb}: {p}\n");
     for i in &p.invalid {
         let code = view.paint(&format!("code {}", i.code), Paint::Red);
         let _ = writeln!(
@@ -32,13 +32,14 @@ fn push_human(p: &PushReport, view: &View) -> String {
     s
 }
 
-pub fn push(p: &PushReport, view: &View) -> String {
+/// A push's report; `dry_run`: what a push would report (the same JSON).
+pub fn push(p: &PushReport, view: &View, dry_run: bool) -> String {
     if view.json {
         format!("{}\n", push_json(p))
     } else if view.quiet {
         String::new()
     } else {
-        push_human(p, view)
+        push_human(p, view, if dry_run { "would push" } else { "pushed" })
     }
 }
 
@@ -75,7 +76,7 @@ pub fn changed(c: &ChangeReport, view: &View) -> String {
         };
     }
     if let Some(p) = &c.push {
-        out.push_str(&push_human(p, view));
+        out.push_str(&push_human(p, view, "pushed"));
     }
     out
 }

@@ -3,15 +3,16 @@
 use mobile_session::SessionRow;
 use serde_json::{json, Value};
 
-use super::{colored, table, Cell, Paint, View};
+use super::{ago, colored, rfc3339, table, Cell, Paint, View};
 
 fn device_of(s: &SessionRow) -> Value {
     serde_json::from_str(&s.device).unwrap_or(Value::Null)
 }
 
 /// One row of `sessions --json`: exactly `app`, `id`, `status`, `email`,
-/// `device`, `path`, `unpushed` in that order, plus `code` and `error` on an
-/// invalid file's row (README.md, "JSON output").
+/// `device`, `path`, `unpushed`, `last_seen` in that order, plus `code` and
+/// `error` on an invalid file's row and `group` with `--duplicates`
+/// (README.md, "JSON output").
 pub fn session_json(s: &SessionRow) -> Value {
     let mut v = json!({
         "app": s.app,
@@ -21,10 +22,14 @@ pub fn session_json(s: &SessionRow) -> Value {
         "device": device_of(s),
         "path": s.path,
         "unpushed": s.unpushed.map(|u| u.as_str()),
+        "last_seen": s.last_seen_ms.map(rfc3339),
     });
     if let Some(inv) = &s.invalid {
         v["code"] = json!(inv.code);
         v["error"] = json!(inv.error);
+    }
+    if let Some(g) = s.group {
+        v["group"] = json!(g);
     }
     v
 }
@@ -78,22 +83,35 @@ pub fn sessions(rows: &[SessionRow], view: &View, invalid_only: bool) -> String 
             } else {
                 view.status_word(&status)
             };
-            vec![
-                Cell::from(s.app.as_str()),
-                Cell::from(s.id.as_str()),
-                colored(status, shown),
-                Cell::from(text(&d, "description")),
-                Cell::from(os),
-                Cell::from(s.email.clone().unwrap_or_default()),
-                Cell::from(s.unpushed.map_or("", |u| u.as_str())),
-            ]
+            let group = s.group.map(|g| Cell::from(g.to_string()));
+            group
+                .into_iter()
+                .chain([
+                    Cell::from(s.app.as_str()),
+                    Cell::from(s.id.as_str()),
+                    colored(status, shown),
+                    Cell::from(text(&d, "description")),
+                    Cell::from(os),
+                    Cell::from(s.email.clone().unwrap_or_default()),
+                    Cell::from(ago(s.last_seen_ms)),
+                    Cell::from(s.unpushed.map_or("", |u| u.as_str())),
+                ])
+                .collect()
         })
         .collect();
-    table(
-        view,
-        &["APP", "ID", "STATUS", "DEVICE", "OS", "EMAIL", "UNPUSHED"],
-        table_rows,
-    )
+    let header = [
+        "GROUP",
+        "APP",
+        "ID",
+        "STATUS",
+        "DEVICE",
+        "OS",
+        "EMAIL",
+        "LAST SEEN",
+        "UNPUSHED",
+    ];
+    let grouped = rows.first().is_some_and(|r| r.group.is_some());
+    table(view, &header[usize::from(!grouped)..], table_rows)
 }
 
 #[cfg(test)]
@@ -112,6 +130,8 @@ mod tests {
             path: format!("/d/MobileApps/com.x/{id}"),
             unpushed: None,
             invalid: None,
+            last_seen_ms: None,
+            group: None,
         }
     }
 
@@ -157,7 +177,16 @@ mod tests {
         let keys: Vec<&String> = valid.as_object().unwrap().keys().collect();
         assert_eq!(
             keys,
-            ["app", "id", "status", "email", "device", "path", "unpushed"]
+            [
+                "app",
+                "id",
+                "status",
+                "email",
+                "device",
+                "path",
+                "unpushed",
+                "last_seen"
+            ]
         );
     }
 

@@ -188,6 +188,8 @@ pub(crate) mod tests {
             path: format!("/data/MobileApps/{app}/{id}"),
             unpushed: None,
             invalid: None,
+            last_seen_ms: None,
+            group: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! `verify TOKEN`: the hot path. Answered inline from the live view (no
-//! blocking pool, no disk): a decode on the stack and one hash lookup.
+//! blocking pool, no disk): a decode on the stack and one hash lookup, and
+//! the sighting stamped in the live record (`state::seen`).
 //! Anything that is not a token of a live session is `unknown`.
 use std::cell::RefCell;
 
@@ -19,14 +20,17 @@ pub fn reply(ctx: &Context, token: &str) -> VerifyReply {
         FOLDER.with_borrow_mut(|folder| {
             write_app_folder(folder, &c.app_id, Some(&c.team_id));
             ctx.core.read_live(|live| match live.get(folder, &c.id) {
-                Some(rec) if rec.is_of(&c.app_id, &c.team_id) => VerifyReply {
-                    status: match rec.status {
-                        Status::Accepted => VerifyStatus::Accepted,
-                        Status::Pending => VerifyStatus::Pending,
-                    },
-                    id: Some(rec.id.to_string()),
-                    app: Some(folder.clone()),
-                },
+                Some(rec) if rec.is_of(&c.app_id, &c.team_id) => {
+                    ctx.state.seen.touch(folder, rec);
+                    VerifyReply {
+                        status: match rec.status {
+                            Status::Accepted => VerifyStatus::Accepted,
+                            Status::Pending => VerifyStatus::Pending,
+                        },
+                        id: Some(rec.id.to_string()),
+                        app: Some(folder.clone()),
+                    }
+                }
                 _ => VerifyReply::unknown(),
             })
         })

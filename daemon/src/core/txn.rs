@@ -174,6 +174,7 @@ impl<'a> Txn<'a> {
         let mut ev = Event::new(EventKind::Pushed);
         ev.push = Some(report.clone());
         self.core.emit(ev);
+        self.core.pushed(&report);
         report
     }
 

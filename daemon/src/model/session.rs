@@ -34,6 +34,8 @@ pub struct SessionRecord {
     pub hash: u64,
     /// [`claims_hash`] of its `application.id` and `team.id`.
     pub claims: u64,
+    /// When the live session was last seen (not part of the content).
+    pub seen: super::seen::SeenCell,
 }
 
 impl SessionRecord {
@@ -302,6 +304,7 @@ pub fn validate(folder: &str, file_name: &str, bytes: &[u8]) -> Result<SessionRe
         device: fields.device.unwrap_or_else(|| "null".into()).into(),
         hash: content_hash(text.as_bytes()),
         claims: claims_hash(app_id, team_id.unwrap_or("")),
+        seen: Default::default(),
     })
 }
 

@@ -224,6 +224,11 @@ fn the_default_config_is_one_the_daemon_accepts() {
         "ca_file",
         "apns_url",
         "fcm_url",
+        "state_dir",
+        "last_seen",
+        "history_max_bytes",
+        "on_push",
+        "on_push_timeout_ms",
     ] {
         assert!(keys.iter().any(|k| k == key), "{key} is not documented");
     }

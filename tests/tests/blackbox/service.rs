@@ -112,6 +112,8 @@ fn socket_activation_uses_the_passed_socket_and_leaves_it() {
         .arg(&data)
         .arg("--config")
         .arg(&config)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
         // A path nobody binds: the daemon must use fd 3, not this.
         .arg("--socket")
         .arg(dir.path().join("unused.sock"))
@@ -405,6 +407,14 @@ fn launchd_plist_is_well_formed() {
     assert!(args.contains(&"--config") && args.contains(&"--socket"));
     assert!(!args.contains(&"--data-dir"));
     assert!(args.contains(&"/var/run/mobile-sessiond/mobile-sessiond.sock"));
+    // The daemon's user has no home to keep its state in: the notes make
+    // the folder the plist names.
+    let state = args
+        .iter()
+        .position(|a| *a == "--state-dir")
+        .map(|i| args[i + 1]);
+    let notes = std::fs::read_to_string(packaging().join("README.md")).unwrap();
+    assert!(state.is_some_and(|s| notes.contains(&format!("-m 0700 {s}"))));
     assert!(
         !args
             .iter()

@@ -17,9 +17,11 @@
 //! How what is read of the files becomes entries of the disk view is
 //! [`super::reconcile`]'s; the `sessions` listing is [`rows`].
 
+mod preview;
 mod push;
 mod rows;
 
+pub use preview::preview;
 pub use push::{push_incremental, unpushed_count, unpushed_of};
 pub use rows::{rows_page, RowCursor, RowSource};
 
