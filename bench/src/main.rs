@@ -17,8 +17,11 @@
 //! runs, with the CPU time each server spends per request; with
 //! `BENCH_ONLY_ROUND_TRIP=1` only the round trip against its floor, with the
 //! daemon's CPU time per round trip; with `BENCH_ONLY_NOTIFY=1` only the
-//! push notifications per second to the local APNs stand-in (`notify.rs`).
+//! push notifications per second to the local APNs stand-in (`notify.rs`);
+//! with `BENCH_ONLY_LAST_SEEN=1` only verify's throughput with last seen
+//! recorded against without (`last_seen.rs`).
 
+mod last_seen;
 mod notify;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -54,6 +57,10 @@ fn main() {
         "generated {sessions} session files, {:.1} MiB",
         bytes as f64 / 1048576.0
     );
+    if std::env::var_os("BENCH_ONLY_LAST_SEEN").is_some() {
+        last_seen::bench(&bin, dir.path(), &data, &tokens);
+        return;
+    }
 
     // Floor for the push: read every file, single-threaded, page cache warm.
     let files = list_files(&data.join("MobileApps"));
@@ -362,6 +369,7 @@ fn main() {
     );
 
     daemon.stop();
+    last_seen::bench(&bin, dir.path(), &data, &tokens);
     notify::bench(&bin, dir.path());
 }
 
@@ -484,6 +492,8 @@ impl Daemon {
             .arg(data)
             .arg("--socket")
             .arg(sock)
+            .arg("--state-dir")
+            .arg(data.with_file_name("state"))
             .arg("--log-level")
             .arg("warn")
             .stdin(Stdio::null())

@@ -131,6 +131,12 @@ fn every_shell_completes_subcommands_their_options_and_values() {
         );
         assert_eq!(got("sessions --status "), ["accepted", "pending"], "{name}");
         assert_eq!(got("set-status p"), ["pending"], "{name}");
+        assert_eq!(got("ded"), ["dedupe"], "{name}");
+        assert_eq!(got("purge --ina"), ["--inactive"], "{name}");
+        assert_eq!(got("sessions --seen-b"), ["--seen-before"], "{name}");
+        assert_eq!(got("sessions --sort a"), ["activity"], "{name}");
+        assert_eq!(got("block --rea"), ["--reason"], "{name}");
+        assert_eq!(got("push --dr"), ["--dry-run"], "{name}");
         let shells = got("completions ");
         for s in ["bash", "zsh", "fish"] {
             assert!(shells.iter().any(|o| o == s), "{name}: {shells:?}");

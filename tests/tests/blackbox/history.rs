@@ -171,3 +171,22 @@ fn a_notification_sent_is_recorded_a_dry_run_is_not() {
     assert_eq!(all[0]["after"]["sent"], 2);
     assert_eq!(all[0]["uid"], unsafe { libc::geteuid() });
 }
+
+#[test]
+fn the_operators_commands_have_man_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(crate::common::client_bin())
+        .arg("man")
+        .arg("--out-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    for cmd in ["purge", "dedupe", "block", "unblock", "blocked", "history"] {
+        let page = std::fs::read_to_string(dir.path().join(format!("mobile-session-{cmd}.1")))
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+        assert!(page.contains("mobile\\-session"), "{cmd}");
+    }
+    let main = std::fs::read_to_string(dir.path().join("mobile-session.1")).unwrap();
+    assert!(main.contains("history") && main.contains("dedupe"));
+}

@@ -105,8 +105,9 @@ fn on_push_reads_the_report_and_never_fails_the_push() {
     let mut d = Daemon::prepare(&Opts::default());
     let out = d.dir.path().join("reports");
     let env = d.dir.path().join("env");
+    // The environment first: once the report is there, so is it.
     let script = format!(
-        "cat >> {0}; echo >> {0}; echo \"$MOBILE_SESSIOND_DATA_DIR|$HOME|$RUST_LOG\" > {1}",
+        "echo \"$MOBILE_SESSIOND_DATA_DIR|$HOME|$RUST_LOG\" > {1}; cat >> {0}; echo >> {0}",
         out.display(),
         env.display()
     );
@@ -121,7 +122,9 @@ fn on_push_reads_the_report_and_never_fails_the_push() {
     d.ok(&["push"]);
     d.ok(&["set-status", "pending", SEED_ID]);
     let report = d.json(&["push"]);
-    wait_until("on_push ran", || !lines(&out).is_empty());
+    wait_until("on_push ran", || {
+        std::fs::read_to_string(&out).is_ok_and(|t| t.ends_with('\n'))
+    });
     let got = lines(&out);
     assert_eq!(got.len(), 1, "{got:?}");
     let told: Value = serde_json::from_str(&got[0]).unwrap();
