@@ -41,6 +41,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         legend: !cli.no_legend,
         color: use_color() && !cli.json,
     };
+    if let Command::Sessions {
+        seen_after,
+        seen_before,
+        sort: Some(SortArg::Id),
+        ..
+    } = &cli.command
+    {
+        if seen_after.is_some() || seen_before.is_some() {
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--seen-after and --seen-before list by activity: leave out --sort id",
+                )
+                .exit();
+        }
+    }
     let socket: ClientSocket = client_socket(cli.socket.as_deref());
     if let ClientSocket::Explicit(path) = &socket {
         let _ = SOCKET_IN_USE.set(path.clone());
@@ -67,14 +83,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             sort,
         } => {
             let by_activity = seen_after.is_some() || seen_before.is_some();
-            if by_activity && sort == Some(SortArg::Id) {
-                Cli::command()
-                    .error(
-                        clap::error::ErrorKind::ArgumentConflict,
-                        "--seen-after and --seen-before list by activity: leave out --sort id",
-                    )
-                    .exit();
-            }
             let filter = SessionFilter {
                 app,
                 status: status.map(status_of),

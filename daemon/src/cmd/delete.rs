@@ -9,7 +9,7 @@ use super::{after_some, audit, changed_session, CmdError, Context};
 use crate::model::view::DiskView;
 
 /// The status of a session's valid file, as the disk view has it.
-pub fn disk_status(disk: &DiskView, t: &Target) -> Option<mobile_session_proto::Status> {
+fn disk_status(disk: &DiskView, t: &Target) -> Option<mobile_session_proto::Status> {
     let entry = disk.get(&t.key())?;
     entry.state.as_ref().ok().map(|r| r.status)
 }

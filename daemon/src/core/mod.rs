@@ -65,8 +65,9 @@ pub struct Stats {
 
 /// The daemon's state. Its locks nest in one order only: `write` → `disk`
 /// → `live`, then at most one *leaf* lock (`config`, `barrier`,
-/// `retries`, `counts`, `watcher_state`, `push_listener`), taken last, held for a copy or
-/// an assignment, never across I/O or while taking another lock.
+/// `retries`, `counts`, `watcher_state`, `push_listener`), taken last,
+/// held for a copy or an assignment, never across I/O or while taking
+/// another lock.
 pub struct Core {
     store: SessionStore,
     /// Leaf. The configuration in force: copied out (an `Arc`) by whoever

@@ -62,13 +62,22 @@ impl State {
         apps: &Path,
         config: &crate::config::Config,
     ) -> Result<Self, StateError> {
+        // Checked before anything is created: a folder made inside
+        // MobileApps would be taken for an app's.
+        let inside = |d: &Path| d.starts_with(apps);
+        if inside(&resolved(dir).map_err(StateError::io(dir))?) {
+            return Err(StateError::InsideMobileApps {
+                state: dir.to_path_buf(),
+                apps: apps.to_path_buf(),
+            });
+        }
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
             .map_err(StateError::io(dir))?;
         let dir = dir.canonicalize().map_err(StateError::io(dir))?;
-        if dir.starts_with(apps) {
+        if inside(&dir) {
             return Err(StateError::InsideMobileApps {
                 state: dir,
                 apps: apps.to_path_buf(),
@@ -124,6 +133,28 @@ fn session_keys(core: &crate::core::Core) -> Vec<crate::model::names::SessionKey
         keys.extend(live.keys().filter(|k| disk.get(k).is_none()).cloned());
         keys
     })
+}
+
+/// Where `dir` is: absolute, component by component, the links of what
+/// exists resolved and `..` taken as a creation would take it.
+fn resolved(dir: &Path) -> std::io::Result<PathBuf> {
+    use std::path::Component;
+    let mut at = PathBuf::new();
+    for c in std::path::absolute(dir)?.components() {
+        match c {
+            Component::ParentDir => {
+                at.pop();
+            }
+            Component::CurDir => {}
+            other => {
+                at.push(other);
+                if let Ok(real) = at.canonicalize() {
+                    at = real;
+                }
+            }
+        }
+    }
+    Ok(at)
 }
 
 /// The state dir, in the order the module says; `data_dir` (resolved)
@@ -254,6 +285,27 @@ mod tests {
             resolve(None, Some(Path::new("/y")), Path::new("/d")),
             PathBuf::from("/y")
         );
+    }
+
+    #[test]
+    fn a_state_dir_inside_mobileapps_is_refused_before_it_is_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let apps = dir.path().join("MobileApps");
+        std::fs::create_dir(&apps).unwrap();
+        let apps = apps.canonicalize().unwrap();
+        let config = crate::config::Config::default();
+        // Through a link, and through `..`: the same place.
+        std::os::unix::fs::symlink(&apps, dir.path().join("link")).unwrap();
+        for d in [
+            apps.join("state/x"),
+            dir.path().join("link/state"),
+            dir.path().join("other/../MobileApps/s"),
+        ] {
+            let e = State::open(&d, &apps, &config).err().expect("refused");
+            assert!(matches!(e, StateError::InsideMobileApps { .. }), "{d:?}");
+        }
+        assert_eq!(std::fs::read_dir(&apps).unwrap().count(), 0, "made inside");
+        assert!(State::open(&dir.path().join("state"), &apps, &config).is_ok());
     }
 
     #[test]

@@ -104,6 +104,10 @@ fn a_kill_9_loses_no_more_than_the_persistence_interval() {
     d.spawn(&Opts::default());
     assert_eq!(seen_of(&d, SEED_ID), seed, "lost by a kill -9");
     // The daemon's own state is never inside MobileApps.
+    let state = d.state_dir().canonicalize().unwrap();
+    assert!(d
+        .log_text()
+        .contains(&format!("state_dir={}", state.display())));
     assert!(!d.state_dir().starts_with(d.apps_dir()));
     let inside = crate::common::snapshot(&d.apps_dir());
     assert!(inside
@@ -162,4 +166,73 @@ fn seen_filters_keep_and_order_by_activity() {
         d.cli(&["sessions", "--seen-after", "soon"]).status.code(),
         Some(2)
     );
+}
+
+/// Runs the daemon with `extra` arguments and `env`, and no `--state-dir`
+/// unless `extra` has one; waits until it answers, then stops it.
+fn run_once(d: &Daemon, extra: &[&std::ffi::OsStr], env: &[(&str, &std::path::Path)]) {
+    let mut cmd = std::process::Command::new(crate::common::daemon_bin());
+    cmd.arg("--data-dir")
+        .arg(&d.data)
+        .arg("--socket")
+        .arg(&d.socket)
+        .arg("--config")
+        .arg(d.dir.path().join("config.toml"))
+        .args(extra)
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("XDG_STATE_HOME")
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    wait_until("the daemon answers", || d.cli(&["status"]).status.success());
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn the_state_dir_follows_systemd_or_the_user_and_never_goes_inside_mobileapps() {
+    let d = Daemon::prepare(&Opts::default());
+    let systemd = d.dir.path().join("systemd-state");
+    std::fs::create_dir(&systemd).unwrap();
+    run_once(&d, &[], &[("STATE_DIRECTORY", &systemd)]);
+    assert!(systemd.join("history.jsonl").is_file());
+    // The user's state dir: one folder per data dir in it.
+    let xdg = d.dir.path().join("xdg");
+    run_once(&d, &[], &[("XDG_STATE_HOME", &xdg)]);
+    let ours: Vec<_> = std::fs::read_dir(xdg.join("mobile-sessiond"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert!(ours[0].starts_with("Data-"), "{ours:?}");
+    // --state-dir wins over both.
+    let flag = d.dir.path().join("flag-state");
+    run_once(
+        &d,
+        &["--state-dir".as_ref(), flag.as_os_str()],
+        &[("STATE_DIRECTORY", &systemd)],
+    );
+    assert!(flag.join("history.jsonl").is_file());
+    // Inside MobileApps: refused at start, nothing written there.
+    let inside = d.apps_dir().join("state");
+    let out = crate::common::daemon_once(&[
+        "--data-dir".as_ref(),
+        d.data.as_os_str(),
+        "--socket".as_ref(),
+        d.socket.as_os_str(),
+        "--config".as_ref(),
+        d.dir.path().join("config.toml").as_os_str(),
+        "--state-dir".as_ref(),
+        inside.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        crate::common::stderr(&out).contains("inside MobileApps"),
+        "{}",
+        crate::common::stderr(&out)
+    );
+    assert!(!inside.exists(), "a folder was made inside MobileApps");
 }
