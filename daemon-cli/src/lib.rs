@@ -188,6 +188,14 @@ pub mod man {
             "Parent of the default per-user socket folder mobile-sessiond/.",
         ),
         ("XDG_DATA_HOME", "Parent of the last-resort data dir mobile-sessiond/."),
+        (
+            "STATE_DIRECTORY",
+            "The state dir when neither --state-dir nor state_dir names one (systemd's StateDirectory=).",
+        ),
+        (
+            "XDG_STATE_HOME",
+            "Parent of the user's state dirs mobile-sessiond/DATA-HASH/ (one per data dir; else ~/.local/state).",
+        ),
         ("RUST_LOG", "The log filter when --log-level is not given."),
         (
             "LISTEN_FDS, LISTEN_PID",
@@ -207,6 +215,22 @@ pub mod man {
         (
             "DATA_DIR/MobileApps/APP/ID",
             "One session file per device, as a 4D server writes them.",
+        ),
+        (
+            "STATE_DIR/last-seen, STATE_DIR/last-seen.journal",
+            "When each session was last seen: a snapshot and the lines added since (SECONDS FOLDER/ID).",
+        ),
+        (
+            "STATE_DIR/blocked.json",
+            "The blocked devices (block, unblock, blocked).",
+        ),
+        (
+            "STATE_DIR/history.jsonl, history.jsonl.1 to .4",
+            "The changes made through the daemon, one JSON object a line, rotated past history_max_bytes.",
+        ),
+        (
+            "/var/lib/mobile-sessiond",
+            "The state dir under systemd, and of a daemon without HOME.",
         ),
         (
             "/run/mobile-sessiond/mobile-sessiond.sock",

@@ -60,8 +60,21 @@ impl std::fmt::Debug for SeenCell {
     }
 }
 
-/// Seconds since the Unix epoch now.
+/// Seconds since the Unix epoch now. On Linux from the coarse clock: a
+/// read of the kernel's last tick (about 4 ns, against 30 for the precise
+/// clock), which `verify` pays on every hit.
 pub fn now_secs() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid timespec for the call to fill.
+        if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } == 0 {
+            return u64::try_from(ts.tv_sec).unwrap_or(0);
+        }
+    }
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -91,5 +104,17 @@ mod tests {
         let copy = c.clone();
         assert_eq!(copy.secs(), 0);
         assert_eq!(copy, c);
+    }
+
+    #[test]
+    fn the_coarse_clock_is_the_clock() {
+        let before = now_ms() / 1000;
+        let coarse = now_secs();
+        let after = now_ms() / 1000;
+        // A tick (a few ms) behind at most.
+        assert!(
+            before <= coarse + 1 && coarse <= after,
+            "{before} {coarse} {after}"
+        );
     }
 }
