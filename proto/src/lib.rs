@@ -19,6 +19,8 @@
 //!    before reading the answers. `Sessions` is answered by one or more
 //!    [`Response::SessionsPage`] frames (the last has `done = true`), `Watch`
 //!    by a stream of [`Response::Event`]s that ends only with the connection.
+//!    `History` answers one [`Response::HistoryPage`]; the client asks again
+//!    from its `next` cursor until there is none.
 //!
 //! A malformed frame (too long, not decodable) gets a [`Response::Error`] and
 //! the daemon closes that connection; other connections are not affected.
