@@ -69,8 +69,14 @@ pub struct Audit {
 
 impl Audit {
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, StateError> {
-        let file = open_append(dir, FILE).map_err(StateError::io(&dir.join(FILE)))?;
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let path = dir.join(FILE);
+        let mut file = open_append(dir, FILE).map_err(StateError::io(&path))?;
+        let mut len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        // A line a crash tore: the next record starts a line of its own.
+        if std::fs::read(&path).is_ok_and(|t| t.last().is_some_and(|&b| b != b'\n')) {
+            file.write_all(b"\n").map_err(StateError::io(&path))?;
+            len += 1;
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
             max_bytes,
@@ -273,12 +279,15 @@ mod tests {
     }
 
     #[test]
-    fn a_torn_line_is_not_read() {
+    fn a_torn_line_is_not_read_and_the_next_record_stands_apart() {
         let dir = tempfile::tempdir().unwrap();
         let audit = Audit::open(dir.path(), 1 << 20).unwrap();
         audit.append(&rec(1));
         let mut f = open_append(dir.path(), FILE).unwrap();
         f.write_all(b"{\"time\":\"2024").unwrap();
         assert_eq!(all(&audit, 0), [rec(1)]);
+        let reopened = Audit::open(dir.path(), 1 << 20).unwrap();
+        reopened.append(&rec(2));
+        assert_eq!(all(&reopened, 0), [rec(1), rec(2)]);
     }
 }

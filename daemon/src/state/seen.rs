@@ -64,6 +64,8 @@ struct Table {
 struct Files {
     journal: u64,
     snapshot: u64,
+    /// The journal ends in a torn line: the next append starts a new one.
+    torn: bool,
 }
 
 impl SeenStore {
@@ -89,6 +91,9 @@ impl SeenStore {
                 Err(e) => return Err(StateError::io(&path)(e)),
             };
             *size = text.len() as u64;
+            if name == JOURNAL {
+                sizes.torn = text.last().is_some_and(|&b| b != b'\n');
+            }
             let skipped = store.load(&text);
             if skipped > 0 {
                 tracing::warn!(path = %path.display(), "{skipped} unreadable lines skipped");
@@ -184,6 +189,9 @@ impl SeenStore {
         let mut files = lock(&self.files);
         let unwritten = std::mem::take(&mut self.absorb().unwritten);
         let mut lines = String::new();
+        if files.torn && !unwritten.is_empty() {
+            lines.push('\n');
+        }
         for (key, secs) in &unwritten {
             lines.push_str(&format!("{secs} {}\n", key.as_str()));
         }
@@ -202,6 +210,7 @@ impl SeenStore {
                 return Err(e);
             }
             files.journal += lines.len() as u64;
+            files.torn = false;
         }
         if files.journal > JOURNAL_FLOOR.max(files.snapshot) {
             self.fold(&mut files, keys())?;
@@ -229,6 +238,7 @@ impl SeenStore {
         std::fs::File::create(self.dir.join(JOURNAL))?.sync_all()?;
         files.snapshot = text.len() as u64;
         files.journal = 0;
+        files.torn = false;
         // Sightings taken in meanwhile stay (they are not written yet).
         let mut table = lock(&self.table);
         let fresh: std::collections::HashSet<u64> = table
@@ -310,6 +320,11 @@ mod tests {
         assert_eq!(seen(&store, "f", "ab12"), Some(100));
         assert_eq!(seen(&store, "f", "cd34"), Some(200));
         assert_eq!(seen(&store, "f", "ab1"), None);
+        // The next append does not run on from the torn line.
+        store.touch("f", &record("ef56", Status::Accepted, "x"));
+        store.flush(Vec::new).unwrap();
+        let again = SeenStore::open(dir.path(), true).unwrap();
+        assert!(seen(&again, "f", "ef56").is_some());
     }
 
     #[test]
