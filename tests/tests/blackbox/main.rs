@@ -30,3 +30,4 @@ mod signin;
 mod ui;
 mod verify;
 mod watcher;
+mod writing;
