@@ -21,6 +21,7 @@ mod lifecycle;
 mod packaging;
 mod protocol;
 mod push;
+mod remote;
 mod rewrite;
 mod safety;
 mod service;

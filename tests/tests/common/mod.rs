@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod sdk;
+mod sshd;
 #[allow(unused_imports)] // not every test binary signs in
 pub use sdk::*;
+#[allow(unused_imports)] // nor goes through ssh
+pub use sshd::*;
 
 pub const SEED_ID: &str = "7023d9205074199d1c16fc00d24354e778137675";
 pub const SEED_TOKEN: &str = "eyJhcHBOYW1lSUQiOiJjb20uY29udGFjdEFwcC5Db250YWN0IiwiaWQiOiI3MDIzZDkyMDUwNzQxOTlkMWMxNmZjMDBkMjQzNTRlNzc4MTM3Njc1IiwidGVhbUlEIjoiVVRUN1ZEWDhXNSJ9";
