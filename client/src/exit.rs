@@ -105,6 +105,13 @@ fn hint(e: &ClientError) -> Option<String> {
         ClientError::Busy { .. } => {
             Some("hint: the daemon serves as many clients as it may; try again shortly".into())
         }
+        // Over ssh, the user the daemon judged is the one ssh logs in as.
+        ClientError::Refused { .. } => at_socket().starts_with(" on ").then(|| {
+            format!(
+                "hint: the daemon{} judges the user ssh logs in as there (ssh://USER@HOST)",
+                at_socket()
+            )
+        }),
         ClientError::Timeout { .. } => Some(format!(
             "hint: mobile-sessiond{} may be stuck or overloaded (or the network to it): its log \
              says what it is doing (`journalctl -u mobile-sessiond`); try again",

@@ -6,7 +6,7 @@ mod change;
 mod show;
 mod sign_in;
 
-use mobile_session::{AppRow, SessionFilter, Status};
+use mobile_session::{AppRow, Client, SessionFilter, Status};
 
 use crate::cli::{Cli, Command, StatusArg};
 use crate::exit::{emit, DAEMON_AT, EXIT_UNAVAILABLE};
@@ -106,21 +106,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             let host = client.host();
             emit(&render::status(&status, &socket, host.as_deref(), &view))?;
         }
-        Command::Watch { app } => {
-            let mut events = client.watch(app).await?;
-            while let Some(event) = events.next_event().await {
-                emit(&render::event(&event?, &view))?;
-            }
-            eprintln!(
-                "error: mobile-sessiond closed the event stream{} (it stopped or restarted)",
-                DAEMON_AT.get().map(String::as_str).unwrap_or_default()
-            );
-            return Ok(EXIT_UNAVAILABLE);
-        }
+        Command::Watch { app } => return watch(&client, app, &view).await,
         Command::Ui => crate::ui::run(client, builder).await?,
         Command::Completions { .. } | Command::Man(_) | Command::DialStdio => {}
     }
     Ok(0)
+}
+
+/// Events until the daemon closes the stream (69), or until interrupted:
+/// then it ends as the signal would (130, 143), having closed its
+/// connection, so that an ssh connection of this run's own stops with it.
+async fn watch(client: &Client, app: Option<String>, view: &View) -> anyhow::Result<u8> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut events = client.watch(app).await?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            event = events.next_event() => match event {
+                Some(event) => emit(&render::event(&event?, view))?,
+                None => break,
+            },
+            _ = interrupt.recv() => return Ok(130),
+            _ = terminate.recv() => return Ok(143),
+        }
+    }
+    eprintln!(
+        "error: mobile-sessiond closed the event stream{} (it stopped or restarted)",
+        DAEMON_AT.get().map(String::as_str).unwrap_or_default()
+    );
+    Ok(EXIT_UNAVAILABLE)
 }
 
 fn apps(rows: &[AppRow], view: &View) -> anyhow::Result<()> {

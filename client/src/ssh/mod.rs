@@ -39,8 +39,10 @@ use crate::{ClientError, Connected, Connector, RemoteFailure, SshAddress};
 /// Linux, and exists on macOS).
 pub const DEFAULT_REMOTE_SOCKET: &str = "/var/run/mobile-sessiond/mobile-sessiond.sock";
 
-/// Reaches the daemon on another host through the `ssh` program (see the
-/// module documentation of the crate's README, "Many servers").
+/// Reaches the daemon on another host through the `ssh` program: each
+/// stream runs `mobile-session dial-stdio` over there (or, without it,
+/// goes through ssh's forwarding of the daemon's socket), and the streams
+/// of one connector share one ssh login.
 pub struct SshConnector {
     invocation: Arc<Invocation>,
     share: bool,
@@ -125,7 +127,8 @@ impl SshConnector {
         self
     }
 
-    /// The program run on the other host (default `mobile-session`).
+    /// The program run on the other host (default `mobile-session`), as
+    /// the remote user's shell reads it (a path with blanks needs quotes).
     pub fn remote_program(mut self, program: impl Into<String>) -> Self {
         Arc::make_mut(&mut self.invocation).remote_program = program.into();
         self
@@ -177,9 +180,16 @@ impl SshConnector {
     ) -> Result<Result<Connected, String>, ClientError> {
         let inv = &self.invocation;
         let workspace = self.workspace().await?;
-        let mut cmd = inv.base(self.batch_now());
+        let batch = self.batch_now();
+        let mut cmd = inv.base(batch);
         if let Some(m) = &master {
             cmd.args(m.client_options());
+        }
+        // An ssh that cannot ask anything stays out of the terminal's
+        // process group: Ctrl-C reaches this program, which closes its
+        // streams, instead of cutting them under it.
+        if master.is_some() || batch {
+            cmd.process_group(0);
         }
         inv.destination(&mut cmd);
         cmd.arg(args::remote_command(
@@ -322,6 +332,18 @@ impl SshConnector {
             Some(w) => w.clone(),
             None => st.workspace.insert(Workspace::create()?).clone(),
         })
+    }
+}
+
+impl std::fmt::Debug for SshConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshConnector")
+            .field("address", &self.invocation.address)
+            .field("program", &self.invocation.program)
+            .field("words", &self.invocation.words)
+            .field("share", &self.share)
+            .field("batch", &self.batch)
+            .finish()
     }
 }
 

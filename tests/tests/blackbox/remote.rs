@@ -92,6 +92,18 @@ fn over_ssh_every_answer_is_the_one_the_socket_gives() {
     let mut remote = steady(remote);
     remote.as_object_mut().unwrap().remove("host");
     assert_eq!(remote, steady(d.json(&["status"])));
+    // The file is over there: its path, and no file manager opened here.
+    let out = over(&sshd, Login::Root, &url, &["path", IPAD_ID, "--open"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("{}\n", d.file(IOS, IPAD_ID).display())
+    );
+    assert!(
+        stderr(&out).contains(&format!("not opened: the file is on {}", sshd.url(None))),
+        "{}",
+        stderr(&out)
+    );
     // Exit codes cross too: verify of a pending session is 3.
     let out = over(&sshd, Login::Root, &url, &["verify", IPAD_TOKEN]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
@@ -176,8 +188,11 @@ fn an_admin_command_over_ssh_changes_the_remote_daemon() {
         reader.join().unwrap()
     });
     assert!(shown);
-    let _ = watch.kill();
-    let _ = watch.wait();
+    // Ctrl-C: it ends as interrupted, and stops its ssh connection itself.
+    // SAFETY: a plain kill(2) of our own child.
+    unsafe { libc::kill(watch.id() as i32, libc::SIGINT) };
+    assert_eq!(watch.wait().unwrap().code(), Some(130));
+    nothing_left(&sshd);
 }
 
 #[test]
@@ -308,6 +323,31 @@ fn the_remote_users_rights_apply_and_a_refusal_names_the_group_there() {
             sshd.url(None),
             d.socket.display()
         )) && err.contains("usermod -aG adm"),
+        "{err}"
+    );
+    // Let in by the file system, refused by the daemon (not in its groups):
+    // the daemon judged the user ssh logged in as, and says so.
+    let d = Daemon::start_with(Opts {
+        config: Some("reader_group = \"daemon\"\n".into()),
+        ..Default::default()
+    });
+    open_to_others(&d);
+    std::fs::set_permissions(
+        d.socket.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(&d.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = over(
+        &sshd,
+        Login::Nobody,
+        &sshd.url(Some(&d.socket)),
+        &["status"],
+    );
+    assert_eq!(out.status.code(), Some(77), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("refused") && err.contains("uid 65534") && err.contains("ssh logs in as"),
         "{err}"
     );
     nothing_left(&sshd);
