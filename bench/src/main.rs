@@ -16,7 +16,10 @@
 //! `BENCH_ONLY_THROUGHPUT=1` only the verify/Redis throughput comparison
 //! runs, with the CPU time each server spends per request; with
 //! `BENCH_ONLY_ROUND_TRIP=1` only the round trip against its floor, with the
-//! daemon's CPU time per round trip.
+//! daemon's CPU time per round trip; with `BENCH_ONLY_NOTIFY=1` only the
+//! push notifications per second to the local APNs stand-in (`notify.rs`).
+
+mod notify;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -36,6 +39,10 @@ fn main() {
     let sessions: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100_000);
     let only_throughput = std::env::var_os("BENCH_ONLY_THROUGHPUT").is_some();
     let dir = tempfile::tempdir().expect("tempdir");
+    if std::env::var_os("BENCH_ONLY_NOTIFY").is_some() {
+        notify::bench(&bin, dir.path());
+        return;
+    }
     println!(
         "# mobile-sessiond benchmarks ({sessions} sessions, {} cores)",
         cores()
@@ -355,6 +362,7 @@ fn main() {
     );
 
     daemon.stop();
+    notify::bench(&bin, dir.path());
 }
 
 fn cores() -> usize {

@@ -270,6 +270,14 @@ pub enum Command {
         after_help = "Examples:\n  mobile-session ui\n  mobile-session --socket /run/mobile-sessiond/mobile-sessiond.sock ui"
     )]
     Ui,
+    /// Send a push notification to the devices of an app's live sessions (APNs, FCM)
+    #[command(after_help = "Examples:\n  \
+        mobile-session notify com.contactApp.Contact --all --title 'New data' --body 'Pull to refresh'\n  \
+        mobile-session notify com.sample.tasks --email li.wei@example.com --title Hi --data '{\"dataClass\":\"Tasks\"}'\n  \
+        mobile-session --json notify com.contactApp.Contact --all --title Test --dry-run\n\n\
+        Exit: 0 nothing failed (skips allowed), 1 something failed, 78 the app has no usable \
+        credentials (the message names the setting), 2 bad usage.")]
+    Notify(crate::cmd::notify::NotifyArgs),
     /// Print the script that makes a shell complete mobile-session's commands, options and values
     ///
     /// The script calls mobile-session back at each Tab (the daemon lists

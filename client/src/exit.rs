@@ -5,7 +5,8 @@
 //! `authenticate`); 4 unknown token or refused (`verify`, `authenticate`,
 //! `user-info`, `logout`); 69 the daemon cannot be reached (on another
 //! host: ssh cannot reach it either), is busy or went away; 77 permission
-//! denied on the socket (there too), or refused by the daemon.
+//! denied on the socket (there too), or refused by the daemon; 78
+//! `notify` of an app without usable push credentials.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,8 @@ pub const EXIT_PENDING: u8 = 3;
 pub const EXIT_UNKNOWN: u8 = 4;
 pub const EXIT_UNAVAILABLE: u8 = 69;
 pub const EXIT_NOPERM: u8 = 77;
+/// `notify` of an app without usable push credentials (EX_CONFIG).
+pub const EXIT_CONFIG: u8 = 78;
 
 /// Standard output was closed by its reader (`mobile-session sessions | head -1`):
 /// not an error worth a word.
@@ -86,6 +89,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             ErrorCode::BadRequest => EXIT_USAGE,
             ErrorCode::UnknownToken | ErrorCode::Refused => EXIT_UNKNOWN,
             ErrorCode::Busy | ErrorCode::ShuttingDown => EXIT_UNAVAILABLE,
+            ErrorCode::NotifyConfig => EXIT_CONFIG,
             _ => EXIT_ERROR,
         },
         _ => EXIT_ERROR,

@@ -210,6 +210,7 @@ mod connector;
 mod destination;
 mod error;
 mod events;
+mod notify;
 mod pool;
 #[cfg(feature = "ssh")]
 mod ssh;
@@ -234,4 +235,8 @@ pub use mobile_session_proto::{
     AppRow, AuthReply, ChangeReport, ChangedSession, DaemonStatus, ErrorCode, ErrorReply, Event,
     EventKind, Invalidity, PushReport, Role, SessionFilter, SessionRow, Status, Unpushed,
     VerifyReply, VerifyStatus,
+};
+pub use mobile_session_proto::{
+    NotifyCounts, NotifyMessage, NotifyRecipients, NotifyReply, NotifyRequest, NotifyResult,
+    NotifyStatus, Platform,
 };

@@ -10,6 +10,8 @@
 //! poll_interval_ms = 1000            # polling period for watcher = "poll"
 //! max_connections = 4096             # clients at once; more are told "busy"
 //! idle_timeout_ms = 300000           # close a client idle this long
+//! max_hooks = 32                     # sign-in hooks at once (default 16 per core)
+//! hook_env = ["LDAP_URI", "LDAP_*"]  # the daemon's variables hooks also get
 //! session_id = "hex40"               # new session ids: "hex40" or "uuid" (4D v20+)
 //! file_mode = "0660"                 # new session files (their folders follow)
 //! [policy]                           # sign-in defaults for every app
@@ -52,6 +54,15 @@ pub struct Config {
     /// this long is closed (default 300000; `watch` streams are exempt
     /// while they read).
     pub idle_timeout_ms: Option<u64>,
+    /// Sign-in hooks running at once (default 16 per core, 16 to 256, and
+    /// always kept within the open-file limit); a sign-in beyond waits for
+    /// a place at most its `hook_timeout_ms`, then is told the server is busy.
+    pub max_hooks: Option<u64>,
+    /// The daemon's environment variables every hook gets besides its
+    /// clean environment: names, or prefixes ending in `*`. A policy's own
+    /// `hook_env` adds to these.
+    #[serde(default)]
+    pub hook_env: Vec<String>,
     /// How new session ids look.
     #[serde(default)]
     pub session_id: SessionIdFormat,
@@ -63,6 +74,9 @@ pub struct Config {
     /// Per-app overrides, keyed by folder name or app id.
     #[serde(default)]
     pub apps: BTreeMap<String, AppPolicy>,
+    /// Push notifications: endpoints, trusted CA, per-app credentials.
+    #[serde(default)]
+    pub notify: crate::notify::settings::NotifySettings,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -129,6 +143,9 @@ impl TryFrom<String> for FileMode {
     }
 }
 
+/// The largest `max_hooks` accepted.
+pub const MAX_MAX_HOOKS: u64 = 4096;
+
 /// How long a hook may take when `hook_timeout_ms` is not set.
 pub const DEFAULT_HOOK_TIMEOUT_MS: u64 = 5000;
 /// The longest `hook_timeout_ms` accepted: a sign-in waits that long at most.
@@ -145,6 +162,11 @@ pub struct Policy {
     pub hook: Vec<String>,
     #[serde(default = "default_hook_timeout")]
     pub hook_timeout_ms: u64,
+    /// The daemon's environment variables the hook gets besides its clean
+    /// environment (names, or prefixes ending in `*`); resolved for one app
+    /// by [`Config::policy_for`], the top-level `hook_env` comes too.
+    #[serde(default)]
+    pub hook_env: Vec<String>,
     /// Unset: closed until configured.
     #[serde(default)]
     pub sign_in: Option<SignInMode>,
@@ -168,6 +190,7 @@ impl Default for Policy {
         Self {
             hook: Vec::new(),
             hook_timeout_ms: DEFAULT_HOOK_TIMEOUT_MS,
+            hook_env: Vec::new(),
             sign_in: None,
             allow_email_domains: Vec::new(),
             accept_email_domains: Vec::new(),
@@ -193,6 +216,7 @@ pub struct AppPolicy {
     /// `[]` turns the default hook off for this app.
     pub hook: Option<Vec<String>>,
     pub hook_timeout_ms: Option<u64>,
+    pub hook_env: Option<Vec<String>>,
     pub sign_in: Option<SignInMode>,
     pub allow_email_domains: Option<Vec<String>>,
     pub accept_email_domains: Option<Vec<String>>,
@@ -231,7 +255,7 @@ impl Config {
     /// What TOML types cannot say: a hook names a program, a timeout is
     /// neither zero nor endless.
     fn check(&self) -> Result<(), String> {
-        let ranges: [(&str, Option<u64>, u64, u64); 5] = [
+        let ranges: [(&str, Option<u64>, u64, u64); 6] = [
             ("settle_ms", self.settle_ms, 1, 60_000),
             ("poll_interval_ms", self.poll_interval_ms, 10, 3_600_000),
             (
@@ -242,6 +266,7 @@ impl Config {
             ),
             ("max_connections", self.max_connections, 1, 1 << 20),
             ("idle_timeout_ms", self.idle_timeout_ms, 100, 86_400_000),
+            ("max_hooks", self.max_hooks, 1, MAX_MAX_HOOKS),
         ];
         for (key, value, min, max) in ranges {
             if let Some(v) = value {
@@ -249,6 +274,21 @@ impl Config {
                     return Err(format!("{key} = {v} is out of range ({min} to {max})"));
                 }
             }
+        }
+        let every_hook_env = self
+            .apps
+            .values()
+            .filter_map(|a| a.hook_env.as_ref())
+            .chain([&self.hook_env, &self.policy.hook_env])
+            .flatten();
+        if let Some(bad) = every_hook_env
+            .into_iter()
+            .find(|e| !crate::hook::env::is_pattern(e))
+        {
+            return Err(format!(
+                "hook_env: {bad:?} is not a variable name (letters, digits and _, not starting \
+                 with a digit), or a prefix of one ending in *"
+            ));
         }
         let policies = std::iter::once((
             "[policy]".to_string(),
@@ -276,7 +316,7 @@ impl Config {
                 }
             }
         }
-        Ok(())
+        self.notify.check()
     }
 
     /// The policy of one app: each key from its override by folder, else by
@@ -291,6 +331,13 @@ impl Config {
             hook_timeout_ms: o
                 .and_then(|o| o.hook_timeout_ms)
                 .unwrap_or(p.hook_timeout_ms),
+            hook_env: o
+                .and_then(|o| o.hook_env.as_ref())
+                .unwrap_or(&p.hook_env)
+                .iter()
+                .chain(&self.hook_env)
+                .cloned()
+                .collect(),
             sign_in: o.and_then(|o| o.sign_in).or(p.sign_in),
             allow_email_domains: o
                 .and_then(|o| o.allow_email_domains.clone())
@@ -376,6 +423,21 @@ mod tests {
     }
 
     #[test]
+    fn hook_limits_and_environment() {
+        let c = Config::parse(
+            "max_hooks = 3\nhook_env = [\"VAULT_*\"]\n[policy]\nhook_env = [\"LDAP_URI\"]\n\
+             [apps.b]\nhook_env = []\n",
+        )
+        .unwrap();
+        assert_eq!(c.max_hooks, Some(3));
+        // The top-level list goes to every hook, a policy's adds to it.
+        assert_eq!(c.policy_for("a", "a").hook_env, ["LDAP_URI", "VAULT_*"]);
+        assert_eq!(c.policy_for("b", "b").hook_env, ["VAULT_*"]);
+        let d = Config::parse("").unwrap();
+        assert_eq!((d.max_hooks, d.hook_env.len()), (None, 0));
+    }
+
+    #[test]
     fn closed_sign_in_names_the_apps_that_open_it() {
         let c = Config::parse(
             "[apps.\"com.a\"]\nsign_in = \"open\"\n[apps.b]\nverify = true\n[apps.c]\nhook = [\"/h\"]\n",
@@ -450,6 +512,13 @@ mod tests {
             "[policy]\nhook_timeout_ms = 0",
             "[apps.x]\nhook_timeout_ms = 999999999",
             "[apps.x]\nhook = [\"\", \"a\"]",
+            "max_hooks = 0",
+            "max_hooks = 100000",
+            "hook_env = [\"A=B\"]",
+            "hook_env = [\"*\"]",
+            "hook_env = \"LDAP_URI\"",
+            "[policy]\nhook_env = [\"X Y\"]",
+            "[apps.x]\nhook_env = [\"1X\"]",
         ] {
             assert!(Config::parse(bad).is_err(), "{bad}");
         }

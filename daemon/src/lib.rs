@@ -11,6 +11,7 @@
 //!   goes through its [`core::Txn`];
 //! - [`cmd`]: the rules of each request, and the only place that builds a
 //!   response and decides what a reader may see;
+//! - [`hook`]: sign-in hooks as supervised, bounded child processes;
 //! - [`watcher`]: inotify, polling or notify's native watcher, feeding the
 //!   core, and the push barrier;
 //! - [`server`]: the socket, the handshake and one task per connection;
@@ -21,9 +22,11 @@
 pub mod cmd;
 pub mod config;
 pub mod core;
+pub mod hook;
 pub mod locks;
 pub mod log;
 pub mod model;
+pub mod notify;
 pub mod server;
 pub mod service;
 pub mod store;
@@ -183,6 +186,7 @@ fn reload(
             "idle_timeout_ms",
             old.idle_timeout_ms != config.idle_timeout_ms,
         ),
+        ("max_hooks", old.max_hooks != config.max_hooks),
         ("file_mode", old.file_mode != config.file_mode),
     ];
     for (key, changed) in restart_only {
@@ -261,13 +265,30 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<Stopp
             .unwrap_or_else(|| mobile_session_proto::paths::socket_path(None)),
     };
     let fd_limit = server::limits::raise_fd_limit();
-    let limits =
-        server::limits::Limits::new(config.max_connections, config.idle_timeout_ms, fd_limit);
+    let limits = server::limits::Limits::new(
+        config.max_connections,
+        config.idle_timeout_ms,
+        fd_limit,
+        config.max_hooks,
+    );
     tracing::debug!(
         ?fd_limit,
         max_connections = limits.max_connections,
+        max_hooks = limits.max_hooks,
         "limits"
     );
+    if let (Some(wanted), Some(fds)) = (config.max_hooks, fd_limit) {
+        if limits.max_hooks < wanted {
+            tracing::warn!(
+                "max_hooks = {wanted} does not fit in the open-file limit of {fds}: at most {} sign-in hooks run at once",
+                limits.max_hooks
+            );
+        }
+    }
+    let hooks = Arc::new(hook::Hooks::new(
+        limits.max_hooks as usize,
+        shutdown.clone(),
+    ));
     let access = server::access::Access::new(
         config.admin_group.as_deref(),
         config.reader_group.as_deref(),
@@ -352,6 +373,8 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<Stopp
         access: Arc::new(std::sync::RwLock::new(Arc::new(access))),
         limits,
         shutdown: shutdown.clone(),
+        hooks: hooks.clone(),
+        notifier: Arc::new(notify::Notifier::new(shutdown.clone())),
     };
     let created_dir = socket_guard.created_dir().map(Path::to_path_buf);
     let server = tokio::spawn(server::serve(listener, socket_guard, shared.clone()));
@@ -405,22 +428,38 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<Stopp
     }
     service::stopping();
     shutdown.cancel();
+    // No hook starts from now on; those running may finish, up to a point
+    // inside the connections' grace, so that their sign-ins are answered.
+    let hooks_stop = {
+        let hooks = hooks.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(hook::STOP_GRACE).await;
+            hooks.kill_all();
+        })
+    };
     // A second SIGTERM or SIGINT while connections finish: stop waiting.
-    let impatient = tokio::spawn(async move {
-        while let Some(sig) = signals.next().await {
-            if sig != SIGHUP {
-                tracing::warn!(
-                    "{} again while stopping: exiting now, without waiting for the connections in flight",
-                    signal_name(sig)
-                );
-                std::process::exit(1);
+    let impatient = {
+        let hooks = hooks.clone();
+        tokio::spawn(async move {
+            while let Some(sig) = signals.next().await {
+                if sig != SIGHUP {
+                    tracing::warn!(
+                        "{} again while stopping: exiting now, without waiting for the connections in flight",
+                        signal_name(sig)
+                    );
+                    hooks.kill_all();
+                    std::process::exit(1);
+                }
             }
-        }
-    });
+        })
+    };
     // No new reload; one in progress finishes on the blocking pool.
     drop(reload);
     reloads.abort();
     let _ = server.await;
+    // Whatever still runs (the grace ran out) goes before the daemon does.
+    hooks_stop.abort();
+    hooks.kill_all();
     let _ = retries.await;
     watcher.stopped().await;
     impatient.abort();

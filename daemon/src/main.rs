@@ -66,8 +66,8 @@ fn main() -> ExitCode {
     match ran {
         // Only the start-up scan may still be reading: no need to wait.
         Ok(Stopped::DuringStartUpScan) => runtime.shutdown_background(),
-        // Work still on the blocking pool (a hook, a rescan) may not hold
-        // the exit up for long.
+        // Work still on the blocking pool (a rescan) may not hold the exit
+        // up for long; sign-in hooks are killed by then.
         _ => runtime.shutdown_timeout(std::time::Duration::from_secs(5)),
     }
     match ran {

@@ -31,6 +31,8 @@ impl Request {
             | Request::Push { .. }
             | Request::Refresh => true,
             Request::Delete { dry_run, .. } => *dry_run,
+            // A second notification is a second one on every device.
+            Request::Notify(n) => n.dry_run,
             // A second status change or sign-in would report "already so"
             // for what the first one did; a stream is not an answer.
             Request::SetStatus { .. }
@@ -48,7 +50,10 @@ impl Request {
     /// sign of a daemon gone, so it is not given the usual request timeout.
     pub fn scales_with_data(&self) -> bool {
         match self {
-            Request::Sessions(_) | Request::Push { .. } | Request::Refresh => true,
+            // A notification goes to every device of an app, with retries.
+            Request::Sessions(_) | Request::Push { .. } | Request::Refresh | Request::Notify(_) => {
+                true
+            }
             Request::SetStatus { sessions, push, .. } => *push || sessions.len() > 1,
             Request::Delete {
                 sessions,

@@ -33,12 +33,14 @@ pub mod connection;
 mod facts;
 pub mod handshake;
 pub mod message;
+pub mod notify;
 pub mod paths;
 
 pub use connection::{Connection, FrameError};
 pub use facts::{MIN_ID_PREFIX, REDACTED};
 pub use handshake::{ClientHello, HelloOutcome, Role, ServerHello, MAGIC, PROTOCOL_VERSION};
 pub use message::*;
+pub use notify::*;
 
 /// The largest request frame the daemon accepts (1 MiB).
 pub const MAX_REQUEST_FRAME: usize = 1024 * 1024;

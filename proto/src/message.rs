@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::notify::{NotifyCounts, NotifyReply, NotifyRequest};
+
 /// A session's status as 4D knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Status {
@@ -88,6 +90,8 @@ pub enum Request {
         body: String,
         ip: String,
     },
+    /// Sends a push notification to the devices of an app's live sessions.
+    Notify(NotifyRequest),
 }
 
 // Tokens are bearer credentials and sign-in bodies carry a password: a
@@ -145,6 +149,7 @@ impl std::fmt::Debug for Request {
                 .field("body", &format_args!("<{} bytes>", body.len()))
                 .field("ip", ip)
                 .finish(),
+            Request::Notify(n) => f.debug_tuple("Notify").field(n).finish(),
         }
     }
 }
@@ -184,6 +189,8 @@ pub enum Response {
     UserInfoStored(ChangedSession),
     /// `Logout` deleted this session.
     LoggedOut(ChangedSession),
+    /// What `Notify` sent, or would send (`dry_run`).
+    Notified(NotifyReply),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,6 +399,8 @@ pub enum EventKind {
     Rescan,
     /// The watcher fell behind and missed `count` events.
     Lagged,
+    /// A `notify` command ended; `notify` holds its counts.
+    Notified,
 }
 
 impl EventKind {
@@ -405,6 +414,7 @@ impl EventKind {
             EventKind::Invalid => "invalid",
             EventKind::Rescan => "rescan",
             EventKind::Lagged => "lagged",
+            EventKind::Notified => "notified",
         }
     }
 }
@@ -425,6 +435,8 @@ pub struct Event {
     /// Missed events for `Lagged`, sessions for `Rescan`.
     pub count: Option<u64>,
     pub message: Option<String>,
+    /// Counts for `Notified`.
+    pub notify: Option<NotifyCounts>,
 }
 
 impl Event {
@@ -443,6 +455,7 @@ impl Event {
             push: None,
             count: None,
             message: None,
+            notify: None,
         }
     }
 }
@@ -475,6 +488,10 @@ pub enum ErrorCode {
     Busy,
     /// A sign-in was refused by the policy or its hook.
     Refused,
+    /// `notify`: the app has no push credentials, or they cannot be used
+    /// (a key file that cannot be read, a service account refused); the
+    /// message names the setting to fix. Nothing was sent.
+    NotifyConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -486,6 +503,7 @@ pub struct ErrorReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::NotifyRecipients;
 
     #[test]
     fn debug_hides_secrets() {
@@ -531,5 +549,19 @@ mod tests {
             user_info: None,
         };
         assert!(!format!("{r:?}").contains("eyJzZWNyZXQ"));
+        let n = format!(
+            "{:?}",
+            Request::Notify(NotifyRequest {
+                recipients: NotifyRecipients {
+                    device_tokens: vec!["apns-secret".into()],
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+        );
+        assert!(
+            !n.contains("apns-secret") && n.contains("<1 tokens>"),
+            "{n}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! answer into text (`render`) and an exit code.
 
 mod change;
+pub mod notify;
 mod show;
 mod sign_in;
 
@@ -108,6 +109,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Watch { app } => return watch(&client, app, &view).await,
         Command::Ui => crate::ui::run(client, builder).await?,
+        Command::Notify(args) => return notify::run(&client, args, &view).await,
         Command::Completions { .. } | Command::Man(_) | Command::DialStdio => {}
     }
     Ok(0)

@@ -33,6 +33,7 @@ pub fn event(e: &Event, view: &View) -> String {
         put("push", e.push.as_ref().map(push_json));
         put("count", e.count.map(|c| json!(c)));
         put("message", e.message.as_ref().map(|m| json!(m)));
+        put("notify", e.notify.as_ref().map(super::notify::counts_json));
         return format!("{}\n", Value::Object(m));
     }
     if view.quiet {
@@ -63,6 +64,13 @@ pub fn event(e: &Event, view: &View) -> String {
     }
     if let Some(n) = e.count {
         let _ = write!(line, " ({n})");
+    }
+    if let Some(n) = &e.notify {
+        let _ = write!(
+            line,
+            " {} sent, {} failed, {} skipped, {} tokens removed",
+            n.sent, n.failed, n.skipped, n.tokens_removed
+        );
     }
     if let Some(m) = &e.message {
         let _ = write!(line, ": {m}");

@@ -9,6 +9,7 @@ mod apps;
 mod auth;
 mod change;
 mod event;
+mod notify;
 mod sessions;
 mod status;
 
@@ -16,6 +17,7 @@ pub use apps::apps;
 pub use auth::{authenticated, not_ok, not_signed_in, session_done, verify};
 pub use change::{changed, dry_run, push};
 pub use event::event;
+pub use notify::notified;
 pub use sessions::sessions;
 pub use status::status;
 

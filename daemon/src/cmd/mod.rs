@@ -6,7 +6,9 @@
 //! Where a request runs: `verify` and `status` are answered inline on the
 //! connection's thread (a hash lookup, a copy of the counts); `sessions` and
 //! `watch` stream on the connection; everything that reads or writes files
-//! runs on the blocking pool, so the I/O thread never waits on a disk.
+//! runs on the blocking pool, so the I/O thread never waits on a disk. A
+//! sign-in awaits its hook on the connection's thread (a child process, see
+//! [`crate::hook`]) and sends only its file work to the pool.
 
 pub mod apps;
 pub mod body;
@@ -14,6 +16,7 @@ pub mod delete;
 pub mod edit;
 pub mod error;
 pub mod logout;
+pub mod notify;
 pub mod path;
 pub mod push;
 pub mod redact;
@@ -37,6 +40,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use crate::core::Core;
+use crate::hook::Hooks;
 pub use error::CmdError;
 use resolve::Target;
 
@@ -52,13 +56,16 @@ pub struct DaemonInfo {
 }
 
 /// What a request runs with: the core, the daemon's facts, the caller's
-/// role, and the daemon's shutdown signal.
+/// role, the daemon's shutdown signal and its sign-in hooks.
 #[derive(Clone)]
 pub struct Context {
     pub core: Arc<Core>,
     pub info: Arc<DaemonInfo>,
     pub role: Role,
     pub shutdown: CancellationToken,
+    pub hooks: Arc<Hooks>,
+    /// Sends push notifications; its connections outlive each command.
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 /// Whether the connection goes on after a request.
@@ -88,7 +95,8 @@ pub fn required_role(request: &Request) -> Role {
         | Request::Authenticate { .. }
         | Request::UserInfo { .. }
         | Request::Logout { .. }
-        | Request::AuthenticateFrom { .. } => Role::Admin,
+        | Request::AuthenticateFrom { .. }
+        | Request::Notify(_) => Role::Admin,
     }
 }
 
@@ -134,16 +142,17 @@ pub async fn execute<S: AsyncRead + AsyncWrite + Unpin>(
         } => blocking(ctx, move |c| delete::handle(c, &sessions, push, dry_run)).await,
         Request::Push { full } => blocking(ctx, move |c| push::handle(c, full)).await,
         Request::Refresh => blocking(ctx, refresh::handle).await,
-        Request::Authenticate { body } => {
-            blocking(ctx, move |c| signin::handle(c, &body, None)).await
-        }
+        // Boxed: a sign-in's future is large, and would otherwise sit in
+        // every connection's.
+        Request::Authenticate { body } => answer(Box::pin(signin::handle(ctx, body, None)).await),
         Request::AuthenticateFrom { body, ip } => {
-            blocking(ctx, move |c| signin::handle(c, &body, Some(&ip))).await
+            answer(Box::pin(signin::handle(ctx, body, Some(ip))).await)
         }
         Request::UserInfo { token, body } => {
             blocking(ctx, move |c| user_info::handle(c, &token, &body)).await
         }
         Request::Logout { token } => blocking(ctx, move |c| logout::handle(c, &token)).await,
+        Request::Notify(n) => notify::run(ctx, n).await,
     };
     queue(conn, reply).await
 }
@@ -163,12 +172,23 @@ async fn blocking<F>(ctx: &Context, f: F) -> Response
 where
     F: FnOnce(&Context) -> Result<Response, CmdError> + Send + 'static,
 {
+    answer(on_pool(ctx, f).await)
+}
+
+/// Runs `f` on the blocking pool and gives back what it returns.
+async fn on_pool<T, F>(ctx: &Context, f: F) -> Result<T, CmdError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Context) -> Result<T, CmdError> + Send + 'static,
+{
     let ctx = ctx.clone();
-    match tokio::task::spawn_blocking(move || f(&ctx)).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => error(e),
-        Err(e) => error(CmdError::internal(format!("the command failed: {e}"))),
-    }
+    tokio::task::spawn_blocking(move || f(&ctx))
+        .await
+        .unwrap_or_else(|e| Err(CmdError::internal(format!("the command failed: {e}"))))
+}
+
+fn answer(r: Result<Response, CmdError>) -> Response {
+    r.unwrap_or_else(error)
 }
 
 pub fn error(e: CmdError) -> Response {

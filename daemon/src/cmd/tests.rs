@@ -1,7 +1,6 @@
 //! The commands' rules against a core on a temporary copy of the example
 //! data, driven through `execute` over an in-memory connection.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,42 +14,9 @@ use super::*;
 use crate::config::Config;
 use crate::core::Core;
 use crate::store::SessionStore;
-
-const IOS: &str = "UTT7VDX8W5.com.contactApp.Contact";
-const SEED_ID: &str = "7023d9205074199d1c16fc00d24354e778137675";
-const IPAD_ID: &str = "a6a3a4506513270e269e0d37f2a74de452e6b438";
-const SEED_TOKEN: &str = "eyJhcHBOYW1lSUQiOiJjb20uY29udGFjdEFwcC5Db250YWN0IiwiaWQiOiI3MDIzZDkyMDUwNzQxOTlkMWMxNmZjMDBkMjQzNTRlNzc4MTM3Njc1IiwidGVhbUlEIjoiVVRUN1ZEWDhXNSJ9";
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-        }
-    }
-}
-
-/// Every file under `root` with its bytes.
-fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push((e.path(), std::fs::read(e.path()).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
+use mobile_session_tests::fixtures::{
+    copy_tree, examples, snapshot, IOS, IPAD_ID, SEED_ID, SEED_TOKEN,
+};
 
 fn context(role: Role) -> (tempfile::TempDir, Context) {
     context_with(role, Config::default())
@@ -58,8 +24,7 @@ fn context(role: Role) -> (tempfile::TempDir, Context) {
 
 fn context_with(role: Role, config: Config) -> (tempfile::TempDir, Context) {
     let dir = tempfile::tempdir().unwrap();
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/Data");
-    copy_tree(&examples, dir.path());
+    copy_tree(&examples(), dir.path());
     let store = SessionStore::open(dir.path()).unwrap();
     let core = Arc::new(Core::open(store, config).unwrap());
     let info = Arc::new(DaemonInfo {
@@ -73,6 +38,8 @@ fn context_with(role: Role, config: Config) -> (tempfile::TempDir, Context) {
         info,
         role,
         shutdown: CancellationToken::new(),
+        hooks: Arc::new(crate::hook::Hooks::new(4, CancellationToken::new())),
+        notifier: Arc::new(crate::notify::Notifier::new(CancellationToken::new())),
     };
     (dir, ctx)
 }
@@ -147,6 +114,18 @@ fn every_request() -> Vec<Request> {
             body: r#"{"application":{"id":"com.y"},"device":{"id":"D2"}}"#.into(),
             ip: "::1".into(),
         },
+        Request::Notify(mobile_session_proto::NotifyRequest {
+            app: "com.sample.tasks".into(),
+            recipients: mobile_session_proto::NotifyRecipients {
+                all: true,
+                ..Default::default()
+            },
+            message: mobile_session_proto::NotifyMessage {
+                title: "Hi".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
     ];
     for r in &all {
         match r {
@@ -164,7 +143,8 @@ fn every_request() -> Vec<Request> {
             | Request::Watch { .. }
             | Request::UserInfo { .. }
             | Request::Logout { .. }
-            | Request::AuthenticateFrom { .. } => {}
+            | Request::AuthenticateFrom { .. }
+            | Request::Notify(_) => {}
         }
     }
     all
@@ -200,6 +180,8 @@ fn every_request_that_writes_needs_an_admin() {
                 | Request::UserInfo { .. }
                 | Request::Logout { .. }
                 | Request::AuthenticateFrom { .. }
+                // Sends, and removes the tokens the services call gone.
+                | Request::Notify(_)
         );
         assert_eq!(
             permits(Role::Reader, required_role(&request)),

@@ -8,16 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::Core;
-
-/// Something to read again.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Retry {
-    /// A session file: its folder and its name as on disk.
-    File(String, String),
-    /// An app folder's listing.
-    Folder(String),
-}
+use super::{Core, Retry};
 
 const FIRST: Duration = Duration::from_millis(100);
 const LAST: Duration = Duration::from_secs(30);
@@ -48,14 +39,6 @@ impl RetryQueue {
     pub fn forget(&mut self, what: &Retry) {
         if !self.pending.is_empty() {
             self.pending.remove(what);
-        }
-    }
-
-    /// A file was read fine (no allocation when nothing is pending).
-    pub fn forget_file(&mut self, folder: &str, name: &str) {
-        if !self.pending.is_empty() {
-            self.pending
-                .remove(&Retry::File(folder.to_string(), name.to_string()));
         }
     }
 
@@ -146,7 +129,7 @@ mod tests {
             q.schedule(f.clone(), t0);
         }
         assert_eq!(q.next_due(), Some(t0 + LAST));
-        q.forget_file("A", "abcd");
+        q.forget(&f);
         assert!(q.is_empty());
     }
 

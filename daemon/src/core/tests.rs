@@ -8,7 +8,9 @@ use std::sync::Arc;
 use mobile_session_proto::Status;
 
 use super::*;
+use crate::model::names::SessionKey;
 use crate::model::token;
+use crate::store::WriteMode;
 
 const APP: &str = "com.a";
 

@@ -67,22 +67,14 @@ pub fn diff_event(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::session::{content_hash, Fault, Invalid, SessionRecord};
+    use crate::model::session::{Fault, Invalid};
+    use crate::model::testgen::record;
     use mobile_session_proto::Status;
-    use std::sync::Arc;
 
     fn entry(status: Status, text: &str) -> DiskEntry {
         DiskEntry {
             name: "abcd".into(),
-            state: Ok(Arc::new(SessionRecord {
-                id: "abcd".into(),
-                status,
-                device_id: None,
-                email: None,
-                device: "null".into(),
-                hash: content_hash(text.as_bytes()),
-                claims: 0,
-            })),
+            state: Ok(record("abcd", status, text)),
         }
     }
 

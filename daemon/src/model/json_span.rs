@@ -39,6 +39,39 @@ pub fn set_member(text: &str, path: &[&str], value: &Value) -> Option<String> {
     Some(out)
 }
 
+/// `text` (a JSON object) without the member at `path` (every member of
+/// that name in its object, as parsers keep the last): the member and one
+/// separator next to it go, every other byte stays. `text` unchanged when
+/// there is no such member; `None` when `text` is not an object.
+pub fn remove_member(text: &str, path: &[&str]) -> Option<String> {
+    let (last, parents) = path.split_last()?;
+    let mut out = text.to_string();
+    loop {
+        let mut open = skip_ws(out.as_bytes(), 0);
+        object_at(&out, open)?;
+        for key in parents {
+            let obj = object_at(&out, open)?;
+            match obj.members.iter().rev().find(|m| m.key == *key) {
+                Some(m) if out.as_bytes().get(m.value.start) == Some(&b'{') => open = m.value.start,
+                _ => return Some(out),
+            }
+        }
+        let obj = object_at(&out, open)?;
+        let ms = &obj.members;
+        let Some(i) = ms.iter().rposition(|m| m.key == *last) else {
+            return Some(out);
+        };
+        let range = if ms.len() == 1 {
+            obj.open + 1..obj.close
+        } else if i + 1 == ms.len() {
+            ms[i - 1].value.end..ms[i].value.end
+        } else {
+            ms[i].key_span.start..ms[i + 1].key_span.start
+        };
+        out.replace_range(range, "");
+    }
+}
+
 /// One member of an object as written.
 struct Member {
     key: String,
@@ -742,5 +775,49 @@ mod tests {
                 prop_assert_eq!(lone_surrogate(&text), None);
             }
         }
+    }
+
+    #[test]
+    fn remove_member_takes_one_member_and_its_separator() {
+        let cases = [
+            (
+                r#"{"a":1,"device":{"id":"x","token":"t"}}"#,
+                r#"{"a":1,"device":{"id":"x"}}"#,
+            ),
+            (
+                r#"{"device":{"token":"t","id":"x"}}"#,
+                r#"{"device":{"id":"x"}}"#,
+            ),
+            (
+                r#"{"device":{"token":"t"},"b":2}"#,
+                r#"{"device":{},"b":2}"#,
+            ),
+            (
+                "{\r\n  \"device\": {\r\n    \"id\": \"x\",\r\n    \"token\": \"t\"\r\n  }\r\n}",
+                "{\r\n  \"device\": {\r\n    \"id\": \"x\"\r\n  }\r\n}",
+            ),
+            (
+                "{\n  \"device\": {\n    \"token\": \"t\",\n    \"os\": \"iOS\"\n  }\n}",
+                "{\n  \"device\": {\n    \"os\": \"iOS\"\n  }\n}",
+            ),
+            // Every member of that name goes.
+            (
+                r#"{"device":{"token":"a","id":"x","token":"b"}}"#,
+                r#"{"device":{"id":"x"}}"#,
+            ),
+            // Nothing to remove: unchanged.
+            (r#"{"device":{"id":"x"}}"#, r#"{"device":{"id":"x"}}"#),
+            (r#"{"device":"str"}"#, r#"{"device":"str"}"#),
+            (r#"{"a":1}"#, r#"{"a":1}"#),
+        ];
+        for (before, after) in cases {
+            assert_eq!(
+                remove_member(before, &["device", "token"]).as_deref(),
+                Some(after),
+                "{before}"
+            );
+            let _: Value = serde_json::from_str(after).unwrap();
+        }
+        assert_eq!(remove_member("[1]", &["device", "token"]), None);
     }
 }

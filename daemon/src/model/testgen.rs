@@ -1,13 +1,48 @@
-//! proptest generators shared by the model's properties: JSON values, JSON
-//! texts laid out in any style, session documents, and damaged bytes.
+//! What the model's tests build from: plain records and disk entries, and
+//! the proptest generators of their properties — JSON values, JSON texts
+//! laid out in any style, session documents, and damaged bytes.
+
+use std::sync::Arc;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 use super::names::app_folder;
+use super::session::{content_hash, Fault, Invalid, SessionRecord};
 use super::token;
+use super::view::DiskEntry;
 use mobile_session_proto::Status;
+
+/// A record of session `id` whose content is `text` (two records are the
+/// same content when their texts are).
+pub fn record(id: &str, status: Status, text: &str) -> Arc<SessionRecord> {
+    Arc::new(SessionRecord {
+        id: id.into(),
+        status,
+        device_id: None,
+        email: None,
+        device: "null".into(),
+        hash: content_hash(text.as_bytes()),
+        claims: 0,
+    })
+}
+
+/// A valid, accepted file named `name` whose content is `text`.
+pub fn valid_entry(name: &str, text: &str) -> DiskEntry {
+    DiskEntry {
+        name: name.into(),
+        state: Ok(record(name, Status::Accepted, text)),
+    }
+}
+
+/// A file named `name` that is not well-formed JSON.
+pub fn invalid_entry(name: &str) -> DiskEntry {
+    DiskEntry {
+        name: name.into(),
+        state: Err(Invalid::new(Fault::Json, "x")),
+    }
+}
 
 /// Any JSON value, a few levels deep, with any Unicode in its strings.
 pub fn json_value() -> impl Strategy<Value = Value> {

@@ -101,6 +101,8 @@ pub async fn serve(stream: Stream, shared: Shared) {
         info: shared.info,
         role,
         shutdown: shared.shutdown,
+        hooks: shared.hooks,
+        notifier: shared.notifier,
     };
     // One cancellation future and one idle timer for the connection's life,
     // not one per request: arming a timer per request costs a lock on the

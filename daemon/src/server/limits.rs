@@ -1,10 +1,13 @@
 //! How many clients the daemon serves, and for how long it waits on them.
 //!
 //! Every connection costs a descriptor, and so does every file the daemon
-//! reads. So the daemon raises its soft open-file limit to the hard one at
-//! start, and keeps the number of connections below that limit with room
-//! to spare for file work: a flood of idle clients then gets "busy" answers
-//! instead of starving the reads that keep sessions live.
+//! reads and every running sign-in hook (its pipes). So the daemon raises
+//! its soft open-file limit to the hard one at start, sets room aside for
+//! `max_hooks` hooks, and keeps the number of connections below what is
+//! left with room to spare for file work: a flood of idle clients then gets
+//! "busy" answers instead of starving the reads that keep sessions live,
+//! and a flood of sign-ins waits for a hook's place instead of failing to
+//! start one.
 
 use std::time::Duration;
 
@@ -16,6 +19,20 @@ pub const ADMIN_RESERVE: u64 = 8;
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Busy answers being given at once; past it, a new client is closed at once.
 pub const REFUSALS_AT_ONCE: usize = 64;
+/// Descriptors one running hook holds: its three pipes, and the pidfd the
+/// runtime watches it with.
+pub const FDS_PER_HOOK: u64 = 4;
+/// More for the one being started (hooks start one at a time, on the I/O
+/// thread): both ends of each pipe until it is spawned, and std's
+/// exec-error pipe where it forks instead of `posix_spawn`.
+pub const FDS_STARTING_HOOK: u64 = 4;
+
+/// `max_hooks` when not configured: 16 per core, from 16 to 256.
+pub fn default_max_hooks() -> u64 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u64);
+    (16 * cores).clamp(16, 256)
+}
+
 /// How long a refused (busy) client has to say hello before we answer anyway.
 pub const BUSY_HELLO_WAIT: Duration = Duration::from_secs(1);
 
@@ -40,36 +57,64 @@ pub struct Limits {
     pub max_connections: u64,
     /// A connection that neither asks nor reads for this long is closed.
     pub idle_timeout: Duration,
+    /// Sign-in hooks running at once.
+    pub max_hooks: u64,
 }
 
 impl Limits {
-    /// The configured limits, with the connection cap kept below what the
-    /// open-file limit allows.
+    /// The configured limits, with the hooks and the connections kept
+    /// within what the open-file limit allows.
     pub fn new(
         configured_max: Option<u64>,
         idle_timeout_ms: Option<u64>,
         fd_limit: Option<u64>,
+        configured_hooks: Option<u64>,
     ) -> Self {
         let wanted = configured_max.unwrap_or(DEFAULT_MAX_CONNECTIONS).max(1);
+        let hooks = configured_hooks.unwrap_or_else(default_max_hooks).max(1);
+        let (max_connections, max_hooks) = match fd_limit {
+            Some(fds) => {
+                let budget = Budget::within(fds, hooks);
+                (wanted.min(budget.connections), budget.hooks)
+            }
+            None => (wanted, hooks),
+        };
         Self {
-            max_connections: match fd_limit {
-                Some(fds) => wanted.min(connections_within(fds)),
-                None => wanted,
-            },
+            max_connections,
             idle_timeout: idle_timeout_ms
                 .map_or(DEFAULT_IDLE_TIMEOUT, Duration::from_millis)
                 .max(Duration::from_millis(1)),
+            max_hooks,
         }
     }
 }
 
-/// Connections that fit under an open-file limit of `fds`, leaving room for
-/// the rest: standard streams, the runtime, the watcher, the scan workers
-/// (two descriptors each), the admins' reserve and refusals being answered.
-pub fn connections_within(fds: u64) -> u64 {
-    let refusals = (REFUSALS_AT_ONCE as u64).min(fds / 8);
-    let reserve = 32 + ADMIN_RESERVE + refusals + fds / 16;
-    fds.saturating_sub(reserve).max(1)
+/// How an open-file limit is shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub connections: u64,
+    pub hooks: u64,
+}
+
+impl Budget {
+    /// What fits under an open-file limit of `fds`, after the room for the
+    /// rest (standard streams, the runtime, the watcher, the scan workers
+    /// with two descriptors each, the admins' reserve and refusals being
+    /// answered): up to `hooks` hooks, in at most a quarter of what is left
+    /// and at least one, then the connections.
+    pub fn within(fds: u64, hooks: u64) -> Self {
+        let refusals = (REFUSALS_AT_ONCE as u64).min(fds / 8);
+        let reserve = 32 + ADMIN_RESERVE + refusals + fds / 16;
+        let spare = fds.saturating_sub(reserve);
+        let hooks = hooks
+            .min((spare / 4).saturating_sub(FDS_STARTING_HOOK) / FDS_PER_HOOK)
+            .max(1);
+        let hook_fds = hooks * FDS_PER_HOOK + FDS_STARTING_HOOK;
+        Self {
+            connections: spare.saturating_sub(hook_fds).max(1),
+            hooks,
+        }
+    }
 }
 
 /// Raises the soft open-file limit to the hard one (a systemd unit's default
@@ -117,15 +162,53 @@ mod tests {
 
     #[test]
     fn the_cap_stays_below_the_descriptor_limit() {
-        assert_eq!(Limits::new(None, None, Some(1 << 20)).max_connections, 4096);
-        let low = Limits::new(None, None, Some(64)).max_connections;
-        assert!(low > 0 && low < 64 - 16, "{low}");
-        assert_eq!(Limits::new(Some(10), None, Some(1024)).max_connections, 10);
-        assert!(Limits::new(None, None, Some(1024)).max_connections < 1024);
-        assert_eq!(connections_within(0), 1);
         assert_eq!(
-            Limits::new(None, Some(0), None).idle_timeout,
+            Limits::new(None, None, Some(1 << 20), None).max_connections,
+            4096
+        );
+        let low = Limits::new(None, None, Some(64), None).max_connections;
+        assert!(low > 0 && low < 64 - 16, "{low}");
+        assert_eq!(
+            Limits::new(Some(10), None, Some(1024), None).max_connections,
+            10
+        );
+        assert!(Limits::new(None, None, Some(1024), None).max_connections < 1024);
+        assert_eq!(
+            Budget::within(0, 32),
+            Budget {
+                connections: 1,
+                hooks: 1
+            }
+        );
+        assert_eq!(
+            Limits::new(None, Some(0), None, None).idle_timeout,
             Duration::from_millis(1)
         );
+    }
+
+    #[test]
+    fn hooks_have_their_room_and_connections_the_rest() {
+        for fds in [64, 96, 256, 1024, 4096, 65536, 1 << 20] {
+            let b = Budget::within(fds, 32);
+            let hook_fds = b.hooks * FDS_PER_HOOK + FDS_STARTING_HOOK;
+            assert!(b.hooks >= 1 && b.connections >= 1, "{fds}: {b:?}");
+            assert!(
+                b.connections + hook_fds + 32 + ADMIN_RESERVE <= fds,
+                "{fds}: {b:?}"
+            );
+        }
+        // A service's limit has room for every hook wanted.
+        assert_eq!(Budget::within(65536, 32).hooks, 32);
+        assert_eq!(
+            Limits::new(None, None, Some(65536), Some(256)).max_hooks,
+            256
+        );
+        // A small one keeps one, and connections besides.
+        let tiny = Limits::new(None, None, Some(64), Some(32));
+        assert_eq!(tiny.max_hooks, 1);
+        assert!(tiny.max_connections >= 2, "{tiny:?}");
+        // No limit known: as configured.
+        assert_eq!(Limits::new(None, None, None, Some(7)).max_hooks, 7);
+        assert!((16..=256).contains(&default_max_hooks()));
     }
 }

@@ -25,7 +25,10 @@ use access::Access;
 use tokio_util::sync::CancellationToken;
 
 /// How long shutdown waits for in-flight requests.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+// Running hooks are killed inside the grace, so their sign-ins are answered.
+const _: () = assert!(crate::hook::STOP_GRACE.as_secs() + 2 <= SHUTDOWN_GRACE.as_secs());
 
 /// Counts a connection for `status` while it lives.
 struct Connected(Arc<Core>);
@@ -45,6 +48,8 @@ pub struct Shared {
     pub access: Arc<RwLock<Arc<Access>>>,
     pub limits: limits::Limits,
     pub shutdown: CancellationToken,
+    pub hooks: Arc<crate::hook::Hooks>,
+    pub notifier: Arc<crate::notify::Notifier>,
 }
 
 impl Shared {

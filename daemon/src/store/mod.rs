@@ -8,31 +8,35 @@
 //! regular files (FIFOs, devices, sockets, directories, symlinks) are never
 //! opened for reading: they are reported as such from their `lstat`.
 //!
-//! Writes are atomic: a temporary dot-file in the same folder, fsync,
-//! rename over the old file, fsync of the folder. A crash at any instant
-//! leaves the old or the new file, never a torn one. A rewrite is also
-//! *checked* ([`WriteMode::ReplaceIfUnchanged`]): it only replaces the very
-//! version it read, so a change made meanwhile by another writer (the 4D
-//! server) is never lost — see [`SessionStore::write`].
+//! Reads ([`read`]) give a [`FileVersion`]. Writes ([`write`]) are atomic:
+//! a temporary dot-file in the same folder, fsync, rename over the old
+//! file, fsync of the folder. A crash at any instant leaves the old or the
+//! new file, never a torn one. A rewrite is also *checked*
+//! ([`WriteMode::ReplaceIfUnchanged`]): it only replaces the very version
+//! it read, so a change made meanwhile by another writer (the 4D server) is
+//! never lost — see [`SessionStore::write`].
 
 mod lease;
+mod read;
 pub mod scan;
 pub mod share;
+mod write;
 
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+pub use read::{FileStamp, FileVersion};
+pub use write::{is_write_temp, WriteMode, TEMP_SUFFIX};
+
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 
 use crate::model::names::{is_app_folder_name, is_plain_name, is_session_name, MANIFEST};
+use crate::model::reconcile::Failure;
+use read::read_regular;
 
 /// Session files larger than this are reported invalid instead of being read.
 pub const MAX_SESSION_FILE: u64 = 1024 * 1024;
-
-/// The suffix of our atomic-write temporaries: `.<session id>.<12 hex>.tmp`.
-pub const TEMP_SUFFIX: &str = ".tmp";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -59,6 +63,19 @@ impl StoreError {
         matches!(self, StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
     }
 
+    /// Said of an app folder: it is gone, or is no folder now (a symlink).
+    pub fn is_gone(&self) -> bool {
+        self.is_not_found() || matches!(self, StoreError::NotRegular { .. })
+    }
+
+    /// The error as the view's reconciliation sees it.
+    pub fn failure(&self) -> Failure {
+        Failure {
+            transient: self.is_transient(),
+            message: self.to_string(),
+        }
+    }
+
     /// An error that says nothing about the file itself and may pass on
     /// its own (out of descriptors or memory, an I/O hiccup, an interrupted
     /// call): the file's last good reading should be kept and retried.
@@ -82,57 +99,6 @@ impl StoreError {
             )
         )
     }
-}
-
-/// What identifies one version of a file: enough to see any rewrite
-/// (rename or in place) between a read and a write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileStamp {
-    pub ino: u64,
-    pub size: u64,
-    pub mtime: (i64, i64),
-    pub ctime: (i64, i64),
-}
-
-impl FileStamp {
-    fn of(st: &rfs::Stat) -> Self {
-        #[allow(clippy::unnecessary_cast)] // the field types differ by platform
-        Self {
-            ino: st.st_ino as u64,
-            size: st.st_size as u64,
-            mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
-            ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
-        }
-    }
-}
-
-/// A file as read: its bytes and the version they are. Read for a rewrite,
-/// it may also hold a read lease until it is dropped (see [`lease`]).
-#[derive(Debug)]
-pub struct FileBytes {
-    pub bytes: Vec<u8>,
-    pub stamp: FileStamp,
-    lease: Option<lease::Lease>,
-}
-
-impl FileBytes {
-    /// Whether no writer opened the file since it was read (always true
-    /// without a lease: then only the bytes and inode tell).
-    fn undisturbed(&self) -> bool {
-        self.lease.as_ref().is_none_or(lease::Lease::intact)
-    }
-}
-
-/// How [`SessionStore::write`] treats the file it writes.
-#[derive(Debug, Clone, Copy)]
-pub enum WriteMode<'a> {
-    /// A new file (the store's file mode, its folder's group); fails with
-    /// [`StoreError::Exists`] if the name is taken, even by a file that
-    /// appears meanwhile.
-    Create,
-    /// Replaces the file, provided it is still the version read (same inode,
-    /// same bytes); else fails with [`StoreError::Changed`] and writes nothing.
-    ReplaceIfUnchanged(&'a FileBytes),
 }
 
 /// The `MobileApps` folder of one data dir.
@@ -285,186 +251,6 @@ impl SessionStore {
                 .is_ok_and(|dir| rfs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok())
     }
 
-    /// Reads one session file (never through a symlink, at most 1 MiB).
-    pub fn read(&self, folder: &str, name: &str) -> Result<FileBytes, StoreError> {
-        Self::check_name(name)?;
-        let dir = self.open_folder(folder)?;
-        self.read_in(&dir, folder, name)
-    }
-
-    /// Reads one session file to rewrite it: as `read`, and where it can,
-    /// under a read lease held until the result is dropped, so a writer
-    /// that opens the file meanwhile is seen by the checked write.
-    pub fn read_for_rewrite(&self, folder: &str, name: &str) -> Result<FileBytes, StoreError> {
-        Self::check_name(name)?;
-        let dir = self.open_folder(folder)?;
-        let path = || self.session_path(folder, name);
-        let (file, _) = open_regular(&dir, name, &path)?;
-        // Read (and stamp) after the lease: a writer that had the file open
-        // has finished by now.
-        let (bytes, stamp, lease) = match lease::Lease::take(file) {
-            lease::Taken::Lease(l) => {
-                let (bytes, stamp) = read_open(l.file(), MAX_SESSION_FILE, &path)?;
-                (bytes, stamp, Some(l))
-            }
-            lease::Taken::Unavailable(f) => {
-                let (bytes, stamp) = read_open(&f, MAX_SESSION_FILE, &path)?;
-                (bytes, stamp, None)
-            }
-        };
-        Ok(FileBytes {
-            bytes,
-            stamp,
-            lease,
-        })
-    }
-
-    /// Reads one session file of a folder opened with `open_folder`.
-    pub fn read_in(
-        &self,
-        dir: &OwnedFd,
-        folder: &str,
-        name: &str,
-    ) -> Result<FileBytes, StoreError> {
-        Self::check_name(name)?;
-        read_regular(dir, name, MAX_SESSION_FILE, || {
-            self.session_path(folder, name)
-        })
-    }
-
-    /// Writes a session file atomically (see [`WriteMode`]): a temporary
-    /// dot-file in the same folder, fsync, then a link (create) or a checked
-    /// rename (replace), then an fsync of the folder. A replaced file keeps
-    /// its mode, and its owner where allowed (as root); a new one gets the
-    /// store's file mode and its folder's group ([`share`]).
-    ///
-    /// The check of a replace: just before the rename, the file must still
-    /// be the inode and the bytes that were read. Where the platform can
-    /// (Linux `renameat2(RENAME_EXCHANGE)`, macOS `RENAME_SWAP`), the new
-    /// file is *swapped* in and the file it displaced is checked again, so a
-    /// writer that replaced or rewrote the file between the check and the
-    /// swap is seen too, and the swap undone. Read with
-    /// [`SessionStore::read_for_rewrite`], the file is also under a read
-    /// lease (Linux): a writer that opens it, or held it open, is seen even
-    /// if its bytes come late. ARCHITECTURE.md tells what remains.
-    pub fn write(
-        &self,
-        folder: &str,
-        name: &str,
-        bytes: &[u8],
-        mode: WriteMode<'_>,
-    ) -> Result<(), StoreError> {
-        Self::check_name(name)?;
-        let dir = self.open_folder(folder)?;
-        let path = self.session_path(folder, name);
-        let old = match (mode, rfs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)) {
-            (WriteMode::Create, Ok(_)) => return Err(StoreError::Exists { path }),
-            (WriteMode::Create, Err(rustix::io::Errno::NOENT)) => None,
-            (WriteMode::ReplaceIfUnchanged(_), Ok(st))
-                if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile =>
-            {
-                return Err(StoreError::NotRegular { path });
-            }
-            (WriteMode::ReplaceIfUnchanged(_), Ok(st)) => Some(st),
-            (_, Err(e)) => return Err(Self::io(path)(e)),
-        };
-        let tmp_name = format!(".{name}.{}{TEMP_SUFFIX}", random_suffix());
-        let tmp_path = self.session_path(folder, &tmp_name);
-        let fd = rfs::openat(
-            &dir,
-            tmp_name.as_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
-        )
-        .map_err(Self::io(tmp_path.clone()))?;
-        let mut tmp_exists = true;
-        let result = (|| {
-            if let Some(st) = &old {
-                rfs::fchmod(&fd, Mode::from_raw_mode(st.st_mode & 0o7777))
-                    .map_err(Self::io(tmp_path.clone()))?;
-                // Only root may give a file away. Elsewhere the owner stays
-                // ours, but the group can be kept when we belong to it (the
-                // 4D server's group, shared with the daemon's user).
-                if rustix::process::geteuid().is_root() {
-                    rfs::fchown(
-                        &fd,
-                        Some(rfs::Uid::from_raw(st.st_uid)),
-                        Some(rfs::Gid::from_raw(st.st_gid)),
-                    )
-                    .map_err(Self::io(tmp_path.clone()))?;
-                } else if rustix::process::getegid().as_raw() != st.st_gid {
-                    let _ = rfs::fchown(&fd, None, Some(rfs::Gid::from_raw(st.st_gid)));
-                }
-            } else {
-                share::new_file(&fd, &dir, self.file_mode).map_err(Self::io(tmp_path.clone()))?;
-            }
-            let mut file = std::fs::File::from(fd);
-            file.write_all(bytes)
-                .and_then(|()| file.sync_all())
-                .map_err(|source| StoreError::Io {
-                    path: tmp_path.clone(),
-                    source,
-                })?;
-            drop(file);
-            match mode {
-                WriteMode::Create => {
-                    // Link, not rename: fails if a file of that name appeared meanwhile.
-                    rfs::linkat(&dir, tmp_name.as_str(), &dir, name, AtFlags::empty()).map_err(
-                        |e| match e {
-                            rustix::io::Errno::EXIST => StoreError::Exists { path: path.clone() },
-                            e => Self::io(path.clone())(e),
-                        },
-                    )?;
-                }
-                WriteMode::ReplaceIfUnchanged(expected) => {
-                    if !still(&dir, name, expected) {
-                        return Err(StoreError::Changed { path: path.clone() });
-                    }
-                    if swap(&dir, &tmp_name, name).map_err(Self::io(path.clone()))? {
-                        // The temporary name now holds the displaced file.
-                        if !still(&dir, &tmp_name, expected) {
-                            // Someone rewrote it meanwhile: put theirs back
-                            // (ours, then at the temporary name, goes).
-                            if !matches!(swap(&dir, &tmp_name, name), Ok(true)) {
-                                // Theirs is at the temporary name: never remove it.
-                                tmp_exists = false;
-                                if let Err(e) = rfs::renameat(&dir, tmp_name.as_str(), &dir, name) {
-                                    // Keep it under a name no clean-up removes.
-                                    let saved = format!(".{name}.{}.saved", random_suffix());
-                                    let kept = rfs::renameat(
-                                        &dir,
-                                        tmp_name.as_str(),
-                                        &dir,
-                                        saved.as_str(),
-                                    );
-                                    tracing::error!(
-                                        "{}: another writer's version could not be put back ({e}); it is kept as {} ({})",
-                                        path.display(),
-                                        self.session_path(folder, &saved).display(),
-                                        if kept.is_ok() { "restore it by hand" } else { "and could not even be renamed: it is at the temporary name" }
-                                    );
-                                    return Err(Self::io(path.clone())(e));
-                                }
-                            }
-                            return Err(StoreError::Changed { path: path.clone() });
-                        }
-                    } else {
-                        rfs::renameat(&dir, tmp_name.as_str(), &dir, name)
-                            .map_err(Self::io(path.clone()))?;
-                        tmp_exists = false;
-                    }
-                }
-            }
-            Ok(())
-        })();
-        if tmp_exists {
-            // Our temporary, or the version a swap displaced: either way ours to remove.
-            let _ = rfs::unlinkat(&dir, tmp_name.as_str(), AtFlags::empty());
-        }
-        result?;
-        rfs::fsync(&dir).map_err(Self::io(self.root.join(folder)))
-    }
-
     /// Deletes one session file (a regular file, never a link target).
     pub fn delete(&self, folder: &str, name: &str) -> Result<(), StoreError> {
         Self::check_name(name)?;
@@ -565,171 +351,51 @@ impl SessionStore {
     }
 }
 
-/// Opens a regular file of `dir` read-only. The entry's type is checked
-/// before it is opened (a FIFO or a device is never opened), and again on
-/// the descriptor, in case it was swapped in between.
-fn open_regular(
-    dir: &OwnedFd,
-    name: &str,
-    path: &impl Fn() -> PathBuf,
-) -> Result<(std::fs::File, rfs::Stat), StoreError> {
-    #[cfg(test)]
-    if let Some(errno) = faults::get(name) {
-        return Err(StoreError::Io {
-            path: path(),
-            source: std::io::Error::from_raw_os_error(errno),
-        });
-    }
-    let st = rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| SessionStore::io(path())(e))?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(StoreError::NotRegular { path: path() });
-    }
-    let fd = rfs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
-        Mode::empty(),
-    )
-    .map_err(|e| {
-        if e == rustix::io::Errno::LOOP {
-            StoreError::NotRegular { path: path() }
-        } else {
-            SessionStore::io(path())(e)
-        }
-    })?;
-    let st = rfs::fstat(&fd).map_err(|e| SessionStore::io(path())(e))?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(StoreError::NotRegular { path: path() });
-    }
-    Ok((std::fs::File::from(fd), st))
-}
-
-/// Reads an open file whole (at most `max` bytes), with its stamp.
-fn read_open(
-    mut file: &std::fs::File,
-    max: u64,
-    path: &impl Fn() -> PathBuf,
-) -> Result<(Vec<u8>, FileStamp), StoreError> {
-    let st = rfs::fstat(file).map_err(|e| SessionStore::io(path())(e))?;
-    if st.st_size as u64 > max {
-        return Err(StoreError::TooLarge { path: path() });
-    }
-    let mut buf = Vec::with_capacity(st.st_size as usize);
-    // Read one byte past the limit so a file that grew is still caught.
-    (&mut file)
-        .take(max + 1)
-        .read_to_end(&mut buf)
-        .map_err(|source| StoreError::Io {
-            path: path(),
-            source,
-        })?;
-    if buf.len() as u64 > max {
-        return Err(StoreError::TooLarge { path: path() });
-    }
-    Ok((buf, FileStamp::of(&st)))
-}
-
-/// Reads a regular file of `dir` (at most `max` bytes).
-fn read_regular(
-    dir: &OwnedFd,
-    name: &str,
-    max: u64,
-    path: impl Fn() -> PathBuf,
-) -> Result<FileBytes, StoreError> {
-    let (file, _) = open_regular(dir, name, &path)?;
-    let (bytes, stamp) = read_open(&file, max, &path)?;
-    Ok(FileBytes {
-        bytes,
-        stamp,
-        lease: None,
-    })
-}
-
-/// Whether `name` in `dir` is still the version `expected` was read from:
-/// the same inode holding the same bytes, and (under a lease) opened for
-/// writing by nobody since. The bytes are compared, not only the times: a
-/// same-size rewrite within one clock tick keeps the mtime.
-fn still(dir: &OwnedFd, name: &str, expected: &FileBytes) -> bool {
-    match read_regular(dir, name, MAX_SESSION_FILE, PathBuf::new) {
-        Ok(now) => {
-            now.stamp.ino == expected.stamp.ino
-                && now.bytes == expected.bytes
-                && expected.undisturbed()
-        }
-        Err(_) => false,
-    }
-}
-
-/// Atomically exchanges two names of `dir`; false where the platform or
-/// the file system cannot (the caller then renames).
-fn swap(dir: &OwnedFd, a: &str, b: &str) -> Result<bool, rustix::io::Errno> {
-    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
-    {
-        match rfs::renameat_with(dir.as_fd(), a, dir.as_fd(), b, rfs::RenameFlags::EXCHANGE) {
-            Ok(()) => Ok(true),
-            Err(
-                rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS | rustix::io::Errno::NOTSUP,
-            ) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
-    {
-        let _ = (dir.as_fd(), a, b);
-        Ok(false)
-    }
-}
-
-/// Whether a name is one of our atomic-write temporaries: `.<hex>.<12 hex>.tmp`.
-/// Only these are ever removed as leftovers of an interrupted write.
-pub fn is_write_temp(name: &str) -> bool {
-    let Some(inner) = name
-        .strip_prefix('.')
-        .and_then(|n| n.strip_suffix(TEMP_SUFFIX))
-    else {
-        return false;
-    };
-    let Some((id, rand)) = inner.rsplit_once('.') else {
-        return false;
-    };
-    is_session_name(id) && rand.len() == 12 && rand.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn random_suffix() -> String {
-    let mut b = [0u8; 6];
-    // A clash only makes O_EXCL fail, so a weak fallback is harmless.
-    if getrandom::fill(&mut b).is_err() {
-        b = (std::process::id() as u64 ^ 0x5eed).to_le_bytes()[..6]
-            .try_into()
-            .unwrap_or([7; 6]);
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Errors the tests of the layers above make reads of a given file name
-/// fail with (an EMFILE is hard to provoke for one file only).
+/// Errors the tests make reads, or writes, of a given file name fail with
+/// (an EMFILE or an ENOSPC is hard to provoke for one file only).
 #[cfg(test)]
 pub mod faults {
     use std::collections::HashMap;
     use std::sync::Mutex;
 
-    static FAULTS: Mutex<Option<HashMap<String, i32>>> = Mutex::new(None);
+    /// By (is a write, file name).
+    static FAULTS: Mutex<Option<HashMap<(bool, String), i32>>> = Mutex::new(None);
+
+    fn put(write: bool, name: &str, errno: Option<i32>) {
+        let mut f = FAULTS.lock().unwrap_or_else(|e| e.into_inner());
+        let map = f.get_or_insert_with(HashMap::new);
+        match errno {
+            Some(e) => map.insert((write, name.to_string()), e),
+            None => map.remove(&(write, name.to_string())),
+        };
+    }
+
+    fn get_for(write: bool, name: &str) -> Option<i32> {
+        let f = FAULTS.lock().unwrap_or_else(|e| e.into_inner());
+        f.as_ref()?.get(&(write, name.to_string())).copied()
+    }
 
     /// Reads of `name` fail with `errno` (`None`: they work again). Use
     /// names no other test uses: tests run in parallel.
     pub fn set(name: &str, errno: Option<i32>) {
-        let mut f = FAULTS.lock().unwrap_or_else(|e| e.into_inner());
-        let map = f.get_or_insert_with(HashMap::new);
-        match errno {
-            Some(e) => map.insert(name.to_string(), e),
-            None => map.remove(name),
-        };
+        put(false, name, errno);
+    }
+
+    /// Writing the bytes of a new version of `name` fails with `errno`.
+    pub fn set_write(name: &str, errno: Option<i32>) {
+        put(true, name, errno);
     }
 
     pub(super) fn get(name: &str) -> Option<i32> {
-        let f = FAULTS.lock().unwrap_or_else(|e| e.into_inner());
-        f.as_ref()?.get(name).copied()
+        get_for(false, name)
+    }
+
+    /// The error a write of `name`'s bytes is to fail with, if any.
+    pub(super) fn fail_write(name: &str) -> std::io::Result<()> {
+        match get_for(true, name) {
+            Some(errno) => Err(std::io::Error::from_raw_os_error(errno)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -747,7 +413,7 @@ mod tests {
 
     /// Whether a checked rewrite of T.com.x/abcd, read as `read`, is refused
     /// because the file changed since.
-    fn changed_meanwhile(s: &SessionStore, read: &FileBytes) -> bool {
+    fn changed_meanwhile(s: &SessionStore, read: &FileVersion) -> bool {
         matches!(
             s.write(
                 "T.com.x",
@@ -850,7 +516,7 @@ mod tests {
             })
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while read.undisturbed() {
+        while read.lease_unbroken() {
             assert!(
                 std::time::Instant::now() < deadline,
                 "the lease never broke"
@@ -861,6 +527,34 @@ mod tests {
         drop(read);
         writer.join().unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"0123456789");
+    }
+
+    #[test]
+    fn a_write_that_fails_leaves_the_old_file_whole_and_no_temporary() {
+        let (_d, s) = store();
+        // Names of their own: the faults apply to every test's writes of them.
+        let (old, new) = ("5ace0001", "5ace0002");
+        let p = s.session_path("T.com.x", old);
+        std::fs::write(&p, "old").unwrap();
+        faults::set_write(old, Some(libc::ENOSPC));
+        faults::set_write(new, Some(libc::ENOSPC));
+        let read = s.read_for_rewrite("T.com.x", old).unwrap();
+        let no_space = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Io { source, .. }) if source.raw_os_error() == Some(libc::ENOSPC));
+        assert!(no_space(s.write(
+            "T.com.x",
+            old,
+            b"new",
+            WriteMode::ReplaceIfUnchanged(&read)
+        )));
+        assert!(no_space(s.write("T.com.x", new, b"new", WriteMode::Create)));
+        faults::set_write(old, None);
+        faults::set_write(new, None);
+        assert_eq!(std::fs::read(&p).unwrap(), b"old");
+        let left: Vec<_> = std::fs::read_dir(s.root().join("T.com.x"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, [old]);
     }
 
     #[test]

@@ -1,52 +1,39 @@
 //! Reading session files into disk-view entries: one file, or every file of
 //! `MobileApps` on all cores (the start-up scan, `refresh`, `push --full`).
 //!
-//! A read ends in one of three ways ([`EntryRead`]): the file is found
+//! A read ends in one of the ways [`FileRead`] names: the file is found
 //! (valid, or invalid for its content or a permanent condition such as
 //! EACCES or not being a regular file), it is gone, or a *transient* error
-//! (out of descriptors, EIO, …) says nothing about it — then the caller
-//! keeps what it knew and tries again later, instead of dropping a live
-//! session for a hiccup.
+//! (out of descriptors, EIO, …) says nothing about it. What the view makes
+//! of each is [`crate::model::reconcile`]'s.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::model::app::{app_label, AppLabel};
+use crate::model::reconcile::{names_the_app, one_name_per_id, FileRead, FolderScan, Scanned};
 use crate::model::session::{content_hash, strip_bom, validate, Fault, Invalid};
 use crate::model::view::DiskEntry;
 
 use super::{SessionStore, StoreError};
 
-/// The outcome of reading one session file.
-#[derive(Debug)]
-pub enum EntryRead {
-    /// The file's entry; for a valid file, also what it says of its app.
-    Found(DiskEntry, Option<AppLabel>),
-    /// No such file (any more).
-    Gone,
-    /// A transient error: keep the last reading and retry.
-    Transient(StoreError),
-    /// The app folder itself cannot be opened (permissions, a hiccup): this
-    /// says nothing about the file, whose last reading should be kept.
-    FolderUnreadable(StoreError),
-}
-
 /// Reads and validates one file.
-pub fn read_entry(store: &SessionStore, folder: &str, name: &str) -> EntryRead {
+pub fn read_entry(store: &SessionStore, folder: &str, name: &str) -> FileRead {
     let dir = match store.open_folder(folder) {
         Ok(dir) => dir,
-        // Gone, or no longer a folder (a symlink now): no file of ours there.
-        Err(e) if e.is_not_found() || matches!(e, StoreError::NotRegular { .. }) => {
-            return EntryRead::Gone
-        }
-        Err(e) => return EntryRead::FolderUnreadable(e),
+        // No file of ours there.
+        Err(e) if e.is_gone() => return FileRead::Gone,
+        Err(e) => return FileRead::FolderUnreadable(e.failure()),
     };
-    classify(
-        folder,
-        name,
-        store.read_in(&dir, folder, name).map(|f| f.bytes),
-        true,
-    )
+    match store.read_in(&dir, folder, name) {
+        Ok(file) => classify(folder, name, Ok(&file.bytes), true),
+        Err(e) => classify(folder, name, Err(e), true),
+    }
+}
+
+/// What a file we have just written reads as: its bytes are at hand.
+pub fn written(folder: &str, name: &str, bytes: &[u8]) -> FileRead {
+    classify(folder, name, Ok(bytes), true)
 }
 
 /// Whether the view already holds a valid entry for exactly this content:
@@ -60,63 +47,34 @@ pub fn nothing_known(_: &str, _: &str, _: &str, _: u64) -> bool {
     false
 }
 
-/// One session file as a scan found it.
-#[derive(Debug)]
-pub enum Scanned {
-    /// The same content as the entry the view holds (see [`Known`]).
-    Same,
-    /// Read and validated.
-    Read(DiskEntry),
-    /// A transient error: the last reading should be kept, and the file
-    /// (named so on disk) read again.
-    Transient { name: String, error: StoreError },
-}
-
 fn classify(
     folder: &str,
     name: &str,
-    read: Result<Vec<u8>, StoreError>,
+    read: Result<&[u8], StoreError>,
     want_label: bool,
-) -> EntryRead {
+) -> FileRead {
     let (state, label) = match read {
-        Ok(bytes) => match validate(folder, name, &bytes) {
+        Ok(bytes) => match validate(folder, name, bytes) {
             Ok(rec) => (
                 Ok(Arc::new(rec)),
-                if want_label { app_label(&bytes) } else { None },
+                if want_label { app_label(bytes) } else { None },
             ),
             Err(inv) => (Err(inv), None),
         },
-        Err(e) if e.is_not_found() => return EntryRead::Gone,
-        Err(e) if e.is_transient() => return EntryRead::Transient(e),
+        Err(e) if e.is_not_found() => return FileRead::Gone,
+        Err(e) if e.is_transient() => return FileRead::Transient(e.failure()),
         Err(e) => (
             Err(Invalid::new(Fault::Json, format!("cannot be read: {e}"))),
             None,
         ),
     };
-    EntryRead::Found(
+    FileRead::Found(
         DiskEntry {
             name: name.into(),
             state,
         },
         label,
     )
-}
-
-/// One app folder as a scan found it.
-#[derive(Debug)]
-pub struct ScannedFolder {
-    pub folder: String,
-    /// Every session file found, by lower-case id, in no particular order.
-    /// `Err` when the folder could not be listed (permissions, a transient
-    /// error): its last known entries should be kept.
-    pub entries: Result<Vec<(String, Scanned)>, StoreError>,
-    /// What the valid session with the smallest (lower-case) id says of its
-    /// app, with that id.
-    pub session_label: Option<(String, AppLabel)>,
-    pub manifest_label: Option<AppLabel>,
-    /// Files not read: a name differing only in case stands for their
-    /// session (see [`one_name_per_id`]).
-    pub shadowed: Vec<String>,
 }
 
 /// The entries read from part of one folder, by index in the scan.
@@ -138,8 +96,8 @@ const SLICE: usize = 512;
 /// is reported [`Scanned::Same`], not validated again: a rescan of
 /// unchanged files allocates nothing that lasts. Fails only when
 /// `MobileApps` itself cannot be listed.
-pub fn scan(store: &SessionStore, known: Known<'_>) -> Result<Vec<ScannedFolder>, StoreError> {
-    let mut folders: Vec<ScannedFolder> = Vec::new();
+pub fn scan(store: &SessionStore, known: Known<'_>) -> Result<Vec<FolderScan>, StoreError> {
+    let mut folders: Vec<FolderScan> = Vec::new();
     let mut names: Vec<Vec<String>> = Vec::new();
     for folder in store.app_folders()? {
         let listed = store.session_names(&folder);
@@ -150,14 +108,11 @@ pub fn scan(store: &SessionStore, known: Known<'_>) -> Result<Vec<ScannedFolder>
         let (entries, list, shadowed) = match listed {
             Ok(list) => {
                 let (list, shadowed) = one_name_per_id(list);
-                for name in &shadowed {
-                    tracing::warn!(app = %folder, file = %name, "two session files differ only in the case of their names: the one whose name sorts first stands for the session, this one is ignored");
-                }
                 (Ok(Vec::with_capacity(list.len())), list, shadowed)
             }
-            Err(e) => (Err(e), Vec::new(), Vec::new()),
+            Err(e) => (Err(e.failure()), Vec::new(), Vec::new()),
         };
-        folders.push(ScannedFolder {
+        folders.push(FolderScan {
             folder,
             entries,
             session_label: None,
@@ -195,7 +150,7 @@ pub fn scan(store: &SessionStore, known: Known<'_>) -> Result<Vec<ScannedFolder>
         let f = &mut folders[slice.folder];
         match slice.folder_error {
             // Unreadable since it was listed: its entries are kept whole.
-            Some(e) => f.entries = Err(e),
+            Some(e) => f.entries = Err(e.failure()),
             None => {
                 if let Ok(all) = &mut f.entries {
                     all.extend(slice.entries);
@@ -203,35 +158,13 @@ pub fn scan(store: &SessionStore, known: Known<'_>) -> Result<Vec<ScannedFolder>
             }
         }
         if let Some((id, label)) = slice.label {
-            if f.session_label.as_ref().is_none_or(|(best, _)| id < *best) {
+            let best = f.session_label.as_ref().map(|(best, _)| best.as_str());
+            if names_the_app(&id, best) {
                 f.session_label = Some((id, label));
             }
         }
     }
     Ok(folders)
-}
-
-/// Session ids are matched regardless of case, so of several files whose
-/// names differ only in case one stands for the session: the name that sorts
-/// first (the same one at every scan). Returns the names kept, sorted, and
-/// the others.
-pub fn one_name_per_id(mut names: Vec<String>) -> (Vec<String>, Vec<String>) {
-    // Case folded byte by byte, allocating nothing.
-    names.sort_by(|a, b| {
-        a.bytes()
-            .map(|c| c.to_ascii_lowercase())
-            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
-            .then_with(|| a.cmp(b))
-    });
-    let mut kept: Vec<String> = Vec::with_capacity(names.len());
-    let mut shadowed = Vec::new();
-    for n in names {
-        match kept.last() {
-            Some(k) if k.eq_ignore_ascii_case(&n) => shadowed.push(n),
-            _ => kept.push(n),
-        }
-    }
-    (kept, shadowed)
 }
 
 fn read_slices(
@@ -257,7 +190,7 @@ fn read_slices(
         let dir = match store.open_folder(folder) {
             Ok(d) => d,
             // Gone since it was listed: it has no files any more.
-            Err(e) if e.is_not_found() || matches!(e, StoreError::NotRegular { .. }) => {
+            Err(e) if e.is_gone() => {
                 out.push(slice);
                 continue;
             }
@@ -270,29 +203,30 @@ fn read_slices(
         };
         for n in names {
             let key = n.to_ascii_lowercase();
-            // Only a valid file that would be the folder's new smallest id
-            // is asked for its app label: a few per slice.
-            let want = slice.label.as_ref().is_none_or(|(id, _)| key < *id);
-            let read = store.read_in(&dir, folder, n).map(|f| f.bytes);
-            if let Ok(bytes) = &read {
+            // Only a valid file that would name the app is asked for its
+            // label: a few per slice.
+            let want = names_the_app(&key, slice.label.as_ref().map(|(id, _)| id.as_str()));
+            let read = match store.read_in(&dir, folder, n) {
                 // `validate` hashes the text after its BOM; so must this.
-                if known(folder, &key, n, content_hash(strip_bom(bytes))) {
+                Ok(file) if known(folder, &key, n, content_hash(strip_bom(&file.bytes))) => {
                     slice.entries.push((key, Scanned::Same));
                     continue;
                 }
-            }
-            let found = match classify(folder, n, read, want) {
-                EntryRead::Found(entry, label) => {
+                Ok(file) => classify(folder, n, Ok(&file.bytes), want),
+                Err(e) => classify(folder, n, Err(e), want),
+            };
+            let found = match read {
+                FileRead::Found(entry, label) => {
                     if let Some(label) = label {
                         slice.label = Some((key.clone(), label));
                     }
                     Scanned::Read(entry)
                 }
-                EntryRead::Gone => continue,
-                EntryRead::Transient(error) | EntryRead::FolderUnreadable(error) => {
+                FileRead::Gone => continue,
+                FileRead::Transient(failure) | FileRead::FolderUnreadable(failure) => {
                     Scanned::Transient {
                         name: n.clone(),
-                        error,
+                        failure,
                     }
                 }
             };
@@ -305,16 +239,6 @@ fn read_slices(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_name_stands_for_ids_that_differ_in_case() {
-        let names = ["abcd", "ABCE", "ABCD", "AbCd", "ffff"]
-            .map(String::from)
-            .to_vec();
-        let (kept, shadowed) = one_name_per_id(names);
-        assert_eq!(kept, ["ABCD", "ABCE", "ffff"]);
-        assert_eq!(shadowed, ["AbCd", "abcd"]);
-    }
 
     #[test]
     fn scan_reads_every_folder_and_labels_it() {

@@ -80,6 +80,11 @@ fn the_package_lists_every_file_that_must_ship() {
         dest("../systemd/mobile-sessiond.tmpfiles.conf"),
         "usr/lib/tmpfiles.d/mobile-sessiond.conf"
     );
+    // The push-notification drop-in ships as a document, not in force.
+    assert_eq!(
+        dest("../systemd/notify.conf"),
+        "usr/share/doc/mobile-sessiond/notify.conf"
+    );
     // Under /etc, hence a conffile: an admin's edits survive upgrades.
     assert_eq!(dest("../config.toml"), "etc/mobile-sessiond/config.toml");
 
@@ -208,14 +213,33 @@ fn the_default_config_is_one_the_daemon_accepts() {
         "idle_timeout_ms",
         "session_id",
         "file_mode",
+        "max_hooks",
         "hook",
         "hook_timeout_ms",
+        "hook_env",
         "sign_in",
         "allow_email_domains",
         "accept_email_domains",
         "verify",
+        "ca_file",
+        "apns_url",
+        "fcm_url",
     ] {
         assert!(keys.iter().any(|k| k == key), "{key} is not documented");
+    }
+    // The per-app push credentials are documented in a commented example.
+    for key in [
+        "apns_key_file",
+        "apns_key_id",
+        "apns_team_id",
+        "apns_environment",
+        "fcm_service_account",
+        "fcm_project_id",
+    ] {
+        assert!(
+            config.contains(&format!("\n# {key} = ")),
+            "{key} is not documented"
+        );
     }
     let d = Daemon::start_with(Opts {
         config: Some(uncommented),

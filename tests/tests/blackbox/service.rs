@@ -119,7 +119,9 @@ fn socket_activation_uses_the_passed_socket_and_leaves_it() {
         .stderr(log)
         .spawn()
         .expect("systemd-socket-activate (Debian package systemd) is needed; .ci/run installs it");
-    wait_until("the activator listens", || sock.exists());
+    // The activator creates the file before it listens: wait for the
+    // listening socket itself, or a first connection may be refused.
+    wait_until("the activator listens", || listening(&sock));
     let cli = |args: &[&str]| {
         Command::new(client_bin())
             .arg("--socket")
@@ -154,6 +156,23 @@ fn socket_activation_uses_the_passed_socket_and_leaves_it() {
     });
     assert!(st.unwrap().success());
     assert!(sock.exists(), "an activated socket is not unlinked");
+}
+
+/// Whether a Unix socket bound at `path` is listening, from the kernel's
+/// table (`/proc/net/unix`), without connecting (which would activate it).
+fn listening(path: &Path) -> bool {
+    // __SO_ACCEPTCON in the Flags column marks a listening socket.
+    const ACCEPTCON: u32 = 0x0001_0000;
+    let Ok(table) = std::fs::read_to_string("/proc/net/unix") else {
+        return path.exists();
+    };
+    let path = path.to_string_lossy();
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.len() >= 8
+            && fields[7] == path
+            && u32::from_str_radix(fields[3], 16).is_ok_and(|flags| flags & ACCEPTCON != 0)
+    })
 }
 
 fn packaging() -> std::path::PathBuf {
@@ -257,6 +276,15 @@ fn security_report(unit_text: &str, drop_in: Option<&str>) -> (bool, f64, String
     (out.status.success(), exposure, text)
 }
 
+/// The settings of an ini text, without blank lines and comments.
+fn ini_settings(ini: &str) -> Vec<String> {
+    ini.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
 /// The first ```ini block after `heading` in a Markdown file.
 fn ini_block(markdown: &str, heading: &str) -> String {
     let after = markdown
@@ -309,16 +337,35 @@ fn the_documented_drop_in_gives_the_sign_in_hook_the_network() {
     }
     // The README shows the same settings.
     let readme = std::fs::read_to_string(packaging().join("../README.md")).unwrap();
-    let settings = |ini: &str| -> Vec<String> {
-        ini.lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(String::from)
-            .collect()
-    };
     assert_eq!(
-        settings(&ini_block(&readme, "## Sign-in")),
-        settings(&drop_in)
+        ini_settings(&ini_block(&readme, "## Sign-in")),
+        ini_settings(&drop_in)
+    );
+}
+
+#[test]
+fn the_notify_drop_in_opens_outbound_internet_and_stays_below_exposure_2() {
+    let unit =
+        std::fs::read_to_string(packaging().join("systemd/mobile-sessiond.service")).unwrap();
+    let drop_in = std::fs::read_to_string(packaging().join("systemd/notify.conf")).unwrap();
+    let (passed, exposure, report) = security_report(&unit, Some(&drop_in));
+    assert!(passed && exposure <= 2.0, "exposure {exposure}:\n{report}");
+    let line = |setting: &str| {
+        report
+            .lines()
+            .find(|l| l.contains(setting))
+            .unwrap_or_else(|| panic!("no {setting} in:\n{report}"))
+            .to_string()
+    };
+    assert!(line("PrivateNetwork=").contains("has access to the host's network"));
+    assert!(
+        line("RestrictAddressFamilies=~AF_(INET|INET6)").contains("may allocate Internet sockets")
+    );
+    // The docs show the same settings as the shipped file.
+    let docs = std::fs::read_to_string(packaging().join("README.md")).unwrap();
+    assert_eq!(
+        ini_settings(&ini_block(&docs, "### Push notifications")),
+        ini_settings(&drop_in)
     );
 }
 

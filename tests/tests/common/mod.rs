@@ -16,14 +16,8 @@ pub use sdk::*;
 #[allow(unused_imports)] // nor goes through ssh
 pub use sshd::*;
 
-pub const SEED_ID: &str = "7023d9205074199d1c16fc00d24354e778137675";
-pub const SEED_TOKEN: &str = "eyJhcHBOYW1lSUQiOiJjb20uY29udGFjdEFwcC5Db250YWN0IiwiaWQiOiI3MDIzZDkyMDUwNzQxOTlkMWMxNmZjMDBkMjQzNTRlNzc4MTM3Njc1IiwidGVhbUlEIjoiVVRUN1ZEWDhXNSJ9";
-pub const IPAD_ID: &str = "a6a3a4506513270e269e0d37f2a74de452e6b438";
-pub const IPAD_TOKEN: &str = "eyJhcHBOYW1lSUQiOiJjb20uY29udGFjdEFwcC5Db250YWN0IiwiaWQiOiJhNmEzYTQ1MDY1MTMyNzBlMjY5ZTBkMzdmMmE3NGRlNDUyZTZiNDM4IiwidGVhbUlEIjoiVVRUN1ZEWDhXNSJ9";
-pub const ANDROID_ID: &str = "1818e811892f902bd23f0824128b2f330c5c7fd0";
-pub const ANDROID_TOKEN: &str = "eyJhcHBOYW1lSUQiOiJjb20uc2FtcGxlLnRhc2tzIiwiaWQiOiIxODE4ZTgxMTg5MmY5MDJiZDIzZjA4MjQxMjhiMmYzMzBjNWM3ZmQwIiwidGVhbUlEIjoiIn0";
-pub const IOS: &str = "UTT7VDX8W5.com.contactApp.Contact";
-pub const ANDROID: &str = "com.sample.tasks";
+// The example data's ids and tokens, `examples`, `copy_tree`, `snapshot`.
+pub use mobile_session_tests::fixtures::*;
 
 /// A generous deadline for conditions; tests never sleep for a fixed time.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -68,24 +62,6 @@ pub fn daemon_bin() -> PathBuf {
 
 pub fn client_bin() -> PathBuf {
     bin_dir().join("mobile-session")
-}
-
-/// The example data tree shipped in the repository.
-pub fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/Data")
-}
-
-pub fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-        }
-    }
 }
 
 /// Gives `root` and everything under it to `uid` (and the group of the same number).
@@ -615,25 +591,6 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Every file under `root` with its bytes (for "untouched" checks).
-pub fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let e = e.unwrap();
-            let t = e.file_type().unwrap();
-            if t.is_dir() {
-                stack.push(e.path());
-            } else if t.is_file() {
-                out.push((e.path(), std::fs::read(e.path()).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// A valid session document for `app_id` (+ team) and `id`.

@@ -17,8 +17,8 @@
 use mobile_session_proto::Status;
 use serde_json::{Map, Value};
 
-use super::hook::Answer;
 use crate::config::{Policy, SignInMode};
+use crate::hook::Answer;
 
 pub const ACCEPTED_TEXT: &str = "Accepted: this device is signed in.";
 pub const PENDING_TEXT: &str = "This device is awaiting validation: an administrator must accept it (or you follow the link sent by e-mail), then sign in again.";

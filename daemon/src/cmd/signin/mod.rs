@@ -1,11 +1,11 @@
 //! `authenticate`: a sign-in, as 4D's `$authenticate` does it.
 //!
 //! 1. [`body`] checks the request ([`parse_body`]) and the IP the front saw.
-//! 2. The decision — the app's [`hook`] when it has one, else the static
-//!    rules of [`decision`] — is taken *before* the write lock: a hook may
-//!    take seconds and nothing else may wait on it. The hook is told the
-//!    session it decides on (`Facts`: the id it has or will have, the IP,
-//!    the stored status). A refusal ends here: nothing written, an existing
+//! 2. The decision — the app's hook when it has one, else the static rules
+//!    of [`decision`] — is taken *before* the write lock: a hook may take
+//!    seconds and nothing else may wait on it. The hook is told the session
+//!    it decides on (`Facts`: the id it has or will have, the IP, the
+//!    stored status). A refusal ends here: nothing written, an existing
 //!    session left as it is.
 //! 3. Under the write lock the decision meets the disk: no session for this
 //!    app + `device.id` (or an empty `device.id`) → a new file, live at once;
@@ -14,19 +14,24 @@
 //!    under the rules, the hook's answer wins), live at once. If the session
 //!    is no longer the one the hook was told of, the hook decides again.
 //!
+//! The file work (reading the body, looking the session up, writing it)
+//! runs on the blocking pool, a few sign-ins at a time; the hook is awaited
+//! on the connection's thread ([`crate::hook`]), holding no thread.
+//!
 //! `password` reaches the hook only; it is never stored or logged.
 
 pub mod body;
 pub mod decision;
-pub mod hook;
 pub mod merge;
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mobile_session_proto::{AuthReply, ErrorCode, Response, Status};
 use serde_json::{json, Map, Value};
+use tokio::sync::Semaphore;
 
 pub use body::parse_body;
 use body::SignInBody;
@@ -37,6 +42,7 @@ use super::edit::{self, check_size};
 use super::{CmdError, Context};
 use crate::config::{Config, Policy, SessionIdFormat};
 use crate::core::Txn;
+use crate::hook::{self, HookError};
 use crate::model::session::{validate, SessionRecord};
 use crate::model::token;
 use crate::store::{StoreError, WriteMode};
@@ -45,9 +51,17 @@ use crate::store::{StoreError, WriteMode};
 /// of keeps changing before its answer can be applied.
 const DECISIONS: usize = 3;
 
+/// What a sign-in answers when every hook's place stays taken.
+const BUSY_TEXT: &str = "The server is busy, try again in a moment.";
+
+/// Sign-ins' file work on the blocking pool at once. It is serialised by the
+/// write lock anyway; bounded, a flood of sign-ins leaves the pool's threads
+/// to the commands, pushes and the watcher.
+static POOL_PLACES: Semaphore = Semaphore::const_new(4);
+
 /// `ip`: the address the front saw, if it gave one.
-pub fn handle(ctx: &Context, body: &str, ip: Option<&str>) -> Result<Response, CmdError> {
-    Ok(Response::Authenticated(sign_in(ctx, body, ip)?))
+pub async fn handle(ctx: &Context, body: String, ip: Option<String>) -> Result<Response, CmdError> {
+    Ok(Response::Authenticated(sign_in(ctx, body, ip).await?))
 }
 
 /// Says at start when no sign-in can succeed, and which key opens it.
@@ -98,52 +112,52 @@ struct Facts {
     existing: Option<(String, Status)>,
 }
 
-fn sign_in(ctx: &Context, raw: &str, ip: Option<&str>) -> Result<AuthReply, CmdError> {
-    if let Some(ip) = ip {
-        body::check_ip(ip)?;
-    }
-    let body = parse_body(raw)?;
-    let config = ctx.core.config();
-    let policy = config.policy_for(&body.folder, &body.app_id);
+/// A request read and checked, with its app's policy.
+struct Request {
+    body: SignInBody,
+    policy: Policy,
+    ip: Option<String>,
+    format: SessionIdFormat,
+}
+
+/// What the hook is asked: the session as the disk has it, and the body
+/// the hook reads, with that session in it.
+struct Question {
+    facts: Facts,
+    input: String,
+}
+
+/// Where the first step on the pool left a sign-in.
+enum Begun {
+    /// The rules decided: the answer.
+    Done(AuthReply),
+    /// The app has a hook: what to ask it.
+    Ask(Arc<Request>, Question),
+}
+
+async fn sign_in(ctx: &Context, raw: String, ip: Option<String>) -> Result<AuthReply, CmdError> {
+    let (req, mut question) = match pooled(ctx, move |ctx| begin(ctx, &raw, ip)).await? {
+        Begun::Done(reply) => return Ok(reply),
+        Begun::Ask(req, question) => (req, question),
+    };
     for round in 1..=DECISIONS {
-        // The rules depend on the request only; the hook is told the session.
-        let facts = match policy.hook.is_empty() {
-            true => None,
-            false => Some(look(ctx, &body, config.session_id)?),
-        };
-        let admission = match decide(&policy, &body, facts.as_ref(), ip) {
+        let admission = match ask_hook(ctx, &req, &question).await? {
             Decision::Admit(a) => a,
             Decision::Refuse {
                 status_text,
                 user_info,
-            } => {
-                return Ok(AuthReply {
-                    success: false,
-                    id: None,
-                    status: None,
-                    token: None,
-                    status_text,
-                    user_info: user_info.map(|u| Value::Object(u).to_string()),
-                });
-            }
+            } => return Ok(refused(status_text, user_info)),
         };
-        let mut txn = ctx.core.txn();
-        let s = SignIn {
-            body: &body,
-            admission: &admission,
-            facts: facts.as_ref(),
-            ip,
-        };
-        let attempt = match existing_session(&mut txn, &body) {
-            Some((name, rec)) => s.again(&mut txn, &name, &rec),
-            None => s.first(&mut txn, config.session_id),
-        };
-        match attempt {
-            Ok(reply) => return Ok(reply),
-            Err(Halt::Failed(e)) => return Err(e),
-            Err(Halt::Stale) => {
-                tracing::debug!(app = %body.folder, round, "the session changed while the hook decided; deciding again");
-            }
+        let (r, facts) = (req.clone(), question.facts.clone());
+        if let Some(reply) =
+            pooled(ctx, move |ctx| apply(ctx, &r, Some(&facts), &admission)).await?
+        {
+            return Ok(reply);
+        }
+        tracing::debug!(app = %req.body.folder, round, "the session changed while the hook decided");
+        if round < DECISIONS {
+            let r = req.clone();
+            question = pooled(ctx, move |ctx| look(ctx, &r)).await?;
         }
     }
     Err(CmdError::new(
@@ -155,51 +169,153 @@ fn sign_in(ctx: &Context, raw: &str, ip: Option<&str>) -> Result<AuthReply, CmdE
     ))
 }
 
-/// What the disk says of this app + device now: its session, or the id a
-/// new one will have.
-fn look(ctx: &Context, body: &SignInBody, format: SessionIdFormat) -> Result<Facts, CmdError> {
-    let mut txn = ctx.core.txn();
-    Ok(match existing_session(&mut txn, body) {
-        Some((name, rec)) => Facts {
-            id: rec.id.to_string(),
-            existing: Some((name, rec.status)),
-        },
-        None => Facts {
-            id: new_session_id(format)?,
-            existing: None,
-        },
-    })
+/// Runs a sign-in's file work on the blocking pool, among the few allowed.
+async fn pooled<T, F>(ctx: &Context, f: F) -> Result<T, CmdError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Context) -> Result<T, CmdError> + Send + 'static,
+{
+    let _place = POOL_PLACES
+        .acquire()
+        .await
+        .map_err(|_| CmdError::internal("the sign-in queue is closed"))?;
+    super::on_pool(ctx, f).await
 }
 
-/// The hook's decision when the app has one, else the static rules'.
-fn decide(policy: &Policy, body: &SignInBody, facts: Option<&Facts>, ip: Option<&str>) -> Decision {
-    let Some(facts) = facts else {
-        let d = decision::by_rules(policy, body.email.as_deref().unwrap_or(""));
-        if let Decision::Refuse { status_text, .. } = &d {
-            tracing::info!(app = %body.folder, "sign-in refused by the policy: {status_text}");
-        }
-        return d;
+/// Reads the request; without a hook, the whole sign-in.
+fn begin(ctx: &Context, raw: &str, ip: Option<String>) -> Result<Begun, CmdError> {
+    if let Some(ip) = &ip {
+        body::check_ip(ip)?;
+    }
+    let body = parse_body(raw)?;
+    let config = ctx.core.config();
+    let req = Request {
+        policy: config.policy_for(&body.folder, &body.app_id),
+        body,
+        ip,
+        format: config.session_id,
     };
-    // The session as the server knows it, never as the app claims it.
-    let session = json!({
+    if !req.policy.hook.is_empty() {
+        let question = look(ctx, &req)?;
+        return Ok(Begun::Ask(Arc::new(req), question));
+    }
+    let email = req.body.email.as_deref().unwrap_or("");
+    let admission = match decision::by_rules(&req.policy, email) {
+        Decision::Admit(a) => a,
+        Decision::Refuse {
+            status_text,
+            user_info,
+        } => {
+            tracing::info!(app = %req.body.folder, "sign-in refused by the policy: {status_text}");
+            return Ok(Begun::Done(refused(status_text, user_info)));
+        }
+    };
+    // Told nothing, the rules cannot have decided on a stale session.
+    apply(ctx, &req, None, &admission)?
+        .map(Begun::Done)
+        .ok_or_else(|| CmdError::internal("a sign-in decided by the rules was found stale"))
+}
+
+fn refused(status_text: String, user_info: Option<Map<String, Value>>) -> AuthReply {
+    AuthReply {
+        success: false,
+        id: None,
+        status: None,
+        token: None,
+        status_text,
+        user_info: user_info.map(|u| Value::Object(u).to_string()),
+    }
+}
+
+/// What the disk says of this app + device now (its session, or the id a
+/// new one will have), and the hook's input telling it so. The session
+/// is as the server knows it, never as the app claims it.
+fn look(ctx: &Context, req: &Request) -> Result<Question, CmdError> {
+    let facts = {
+        let mut txn = ctx.core.txn();
+        match existing_session(&mut txn, &req.body) {
+            Some((name, rec)) => Facts {
+                id: rec.id.to_string(),
+                existing: Some((name, rec.status)),
+            },
+            None => Facts {
+                id: new_session_id(req.format)?,
+                existing: None,
+            },
+        }
+    };
+    let input = req.body.with_session(json!({
         "id": facts.id,
-        "ip": ip,
+        "ip": req.ip,
         "status": facts.existing.as_ref().map(|(_, s)| s.as_str()),
-    });
-    let input = body.with_session(session);
-    let timeout = Duration::from_millis(policy.hook_timeout_ms);
-    match hook::run(&policy.hook, timeout, &input, &body.folder) {
+    }));
+    Ok(Question { facts, input })
+}
+
+/// The hook's decision. A hook that fails refuses (fail closed); one that
+/// found no free place, or was stopped with the daemon, is an error the
+/// client reports as "busy" or "stopping" (exit 69).
+async fn ask_hook(ctx: &Context, req: &Request, q: &Question) -> Result<Decision, CmdError> {
+    let folder = &req.body.folder;
+    let vars = [
+        ("MOBILE_SESSIOND_APP", OsString::from(folder)),
+        ("MOBILE_SESSIOND_SESSION_ID", OsString::from(&q.facts.id)),
+        (
+            "MOBILE_SESSIOND_DATA_DIR",
+            ctx.info.data_dir.clone().into_os_string(),
+        ),
+    ];
+    let call = hook::Call {
+        argv: &req.policy.hook,
+        input: &q.input,
+        timeout: Duration::from_millis(req.policy.hook_timeout_ms),
+        vars: &vars,
+        pass: &req.policy.hook_env,
+        app: folder,
+    };
+    match ctx.hooks.run(call).await {
         Ok(answer) => {
             if !answer.success {
-                tracing::info!(app = %body.folder, "the hook refused the sign-in");
+                tracing::info!(app = %folder, "the hook refused the sign-in");
             }
-            decision::by_hook(answer)
+            Ok(decision::by_hook(answer))
         }
+        Err(HookError::Busy { .. }) => Err(CmdError::new(ErrorCode::Busy, BUSY_TEXT)),
+        Err(HookError::Stopped) => Err(CmdError::new(
+            ErrorCode::ShuttingDown,
+            "The server is stopping, try again in a moment.",
+        )),
         Err(e) => {
-            let program = policy.hook.first().map_or("", String::as_str);
-            tracing::warn!(app = %body.folder, hook = %program, "sign-in refused: the hook {e}");
-            decision::hook_failed()
+            let program = req.policy.hook.first().map_or("", String::as_str);
+            tracing::warn!(app = %folder, hook = %program, "sign-in refused: the hook {e}");
+            Ok(decision::hook_failed())
         }
+    }
+}
+
+/// An admitted sign-in meeting the disk, under the write lock; `None` when
+/// the session is no longer the one the hook was told of.
+fn apply(
+    ctx: &Context,
+    req: &Request,
+    facts: Option<&Facts>,
+    admission: &Admission,
+) -> Result<Option<AuthReply>, CmdError> {
+    let mut txn = ctx.core.txn();
+    let s = SignIn {
+        body: &req.body,
+        admission,
+        facts,
+        ip: req.ip.as_deref(),
+    };
+    let attempt = match existing_session(&mut txn, &req.body) {
+        Some((name, rec)) => s.again(&mut txn, &name, &rec),
+        None => s.first(&mut txn, req.format),
+    };
+    match attempt {
+        Ok(reply) => Ok(Some(reply)),
+        Err(Halt::Stale) => Ok(None),
+        Err(Halt::Failed(e)) => Err(e),
     }
 }
 
