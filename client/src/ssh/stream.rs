@@ -16,6 +16,19 @@ use super::master::Master;
 use crate::connector::quiet;
 use crate::{ClientError, RemoteFailure, Transport};
 
+/// `AsyncWrite::poll_flush` and `poll_shutdown`, passed on to a field.
+macro_rules! flush_and_shutdown_of {
+    ($field:ident) => {
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.$field).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.$field).poll_shutdown(cx)
+        }
+    };
+}
+
 /// `ssh HOST mobile-session dial-stdio`: its stdout is the daemon's
 /// answers, its stdin our requests. Dropping it kills that ssh process
 /// (one channel of the shared connection, when there is one).
@@ -46,13 +59,7 @@ impl AsyncWrite for PipeStream {
         Pin::new(&mut self.stdin).poll_write(cx, buf)
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stdin).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stdin).poll_shutdown(cx)
-    }
+    flush_and_shutdown_of!(stdin);
 }
 
 impl Transport for PipeStream {
@@ -146,13 +153,7 @@ impl AsyncWrite for ForwardStream {
         }
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
+    flush_and_shutdown_of!(stream);
 }
 
 impl Transport for ForwardStream {

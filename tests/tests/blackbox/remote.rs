@@ -34,6 +34,18 @@ fn json_over(sshd: &Sshd, url: &str, args: &[&str]) -> Value {
         .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", stdout(&out)))
 }
 
+/// A daemon on the example data, an sshd, and the address of the one
+/// through the other; `None` where sshd cannot run.
+fn daemon_over_ssh() -> Option<(Daemon, Sshd, String)> {
+    if !can_run_sshd() {
+        return None;
+    }
+    let d = Daemon::start();
+    let sshd = Sshd::start();
+    let url = sshd.url(Some(&d.socket));
+    Some((d, sshd, url))
+}
+
 /// `status --json` without what changes from one call to the next.
 fn steady(mut status: Value) -> Value {
     for key in ["uptime", "connections", "watchers"] {
@@ -65,12 +77,9 @@ fn nothing_left(sshd: &Sshd) {
 
 #[test]
 fn over_ssh_every_answer_is_the_one_the_socket_gives() {
-    if !can_run_sshd() {
+    let Some((d, sshd, url)) = daemon_over_ssh() else {
         return;
-    }
-    let d = Daemon::start();
-    let sshd = Sshd::start();
-    let url = sshd.url(Some(&d.socket));
+    };
     for args in [
         &["apps"][..],
         &["sessions"],
@@ -151,12 +160,9 @@ fn over_ssh_every_answer_is_the_one_the_socket_gives() {
 
 #[test]
 fn an_admin_command_over_ssh_changes_the_remote_daemon() {
-    if !can_run_sshd() {
+    let Some((d, sshd, url)) = daemon_over_ssh() else {
         return;
-    }
-    let d = Daemon::start();
-    let sshd = Sshd::start();
-    let url = sshd.url(Some(&d.socket));
+    };
     assert_eq!(d.cli(&["verify", IPAD_TOKEN]).status.code(), Some(3));
     let report = json_over(&sshd, &url, &["accept", IPAD_ID, "--push"]);
     assert_eq!(report["sessions"][0]["status"], "accepted", "{report}");
@@ -174,12 +180,14 @@ fn an_admin_command_over_ssh_changes_the_remote_daemon() {
         .spawn()
         .unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(watch.stdout.take().unwrap()));
-    // The stream is open once a change made after it shows up.
-    let shown = std::thread::scope(|s| {
+    // The stream is open once a change made after it shows up. The reader
+    // is handed back: the watch must not find its output closed.
+    let (shown, _lines) = std::thread::scope(|s| {
         let reader = s.spawn(move || {
-            lines
+            let shown = lines
                 .find(|l| l.as_ref().is_ok_and(|l| l.contains("\"pushed\"")))
-                .is_some()
+                .is_some();
+            (shown, lines)
         });
         wait_until("the watch over ssh reports a push", || {
             d.ok(&["push"]);
@@ -197,11 +205,9 @@ fn an_admin_command_over_ssh_changes_the_remote_daemon() {
 
 #[test]
 fn a_dead_socket_or_an_unreachable_host_exits_69_naming_the_host() {
-    if !can_run_sshd() {
+    let Some((d, sshd, url)) = daemon_over_ssh() else {
         return;
-    }
-    let d = Daemon::start();
-    let sshd = Sshd::start();
+    };
     let host = sshd.url(None);
     // No socket at that path over there.
     let missing = d.dir.path().join("run").join("nobody-here.sock");
@@ -240,8 +246,8 @@ fn a_dead_socket_or_an_unreachable_host_exits_69_naming_the_host() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let url = format!("ssh://root@127.0.0.1:{closed}{}", d.socket.display());
-    let out = over(&sshd, Login::Root, &url, &["status"]);
+    let elsewhere = format!("ssh://root@127.0.0.1:{closed}{}", d.socket.display());
+    let out = over(&sshd, Login::Root, &elsewhere, &["status"]);
     assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
     let err = stderr(&out);
     let unreachable = format!("ssh://root@127.0.0.1:{closed}");
@@ -255,7 +261,7 @@ fn a_dead_socket_or_an_unreachable_host_exits_69_naming_the_host() {
     );
     // A host whose key is not the one known: ssh refuses, nothing is sent.
     std::fs::write(sshd.dir.path().join("known_hosts"), "").unwrap();
-    let out = over(&sshd, Login::Root, &sshd.url(Some(&d.socket)), &["status"]);
+    let out = over(&sshd, Login::Root, &url, &["status"]);
     assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("Host key verification failed"),
@@ -272,11 +278,7 @@ fn the_remote_users_rights_apply_and_a_refusal_names_the_group_there() {
     }
     let sshd = Sshd::start();
     // A reader over there may look, with tokens redacted, and not write.
-    let d = Daemon::start_with(Opts {
-        config: Some("reader_group = \"nogroup\"\n".into()),
-        ..Default::default()
-    });
-    open_to_others(&d);
+    let d = for_others_with("reader_group = \"nogroup\"\n", None);
     let url = sshd.url(Some(&d.socket));
     let out = over(&sshd, Login::Nobody, &url, &["--json", "show", IPAD_ID]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -298,25 +300,8 @@ fn the_remote_users_rights_apply_and_a_refusal_names_the_group_there() {
 
     // Shut out by the socket's folder: the remote side reads the ACL there
     // and names the group to join, and the exit code is 77 as locally.
-    let d = Daemon::start_with(Opts {
-        config: Some("admin_group = \"adm\"\n".into()),
-        ..Default::default()
-    });
-    open_to_others(&d);
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(
-        d.socket.parent().unwrap(),
-        std::fs::Permissions::from_mode(0o750),
-    )
-    .unwrap();
-    let out = over(
-        &sshd,
-        Login::Nobody,
-        &sshd.url(Some(&d.socket)),
-        &["status"],
-    );
-    assert_eq!(out.status.code(), Some(77), "{}", stderr(&out));
-    let err = stderr(&out);
+    let d = for_others_with("admin_group = \"adm\"\n", Some(0o750));
+    let err = status_as_nobody_77(&sshd, &d);
     assert!(
         err.starts_with(&format!(
             "error: on {}: permission denied on the mobile-sessiond socket {}",
@@ -327,25 +312,10 @@ fn the_remote_users_rights_apply_and_a_refusal_names_the_group_there() {
     );
     // Let in by the file system, refused by the daemon (not in its groups):
     // the daemon judged the user ssh logged in as, and says so.
-    let d = Daemon::start_with(Opts {
-        config: Some("reader_group = \"daemon\"\n".into()),
-        ..Default::default()
-    });
-    open_to_others(&d);
-    std::fs::set_permissions(
-        d.socket.parent().unwrap(),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    let d = for_others_with("reader_group = \"daemon\"\n", Some(0o755));
+    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&d.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let out = over(
-        &sshd,
-        Login::Nobody,
-        &sshd.url(Some(&d.socket)),
-        &["status"],
-    );
-    assert_eq!(out.status.code(), Some(77), "{}", stderr(&out));
-    let err = stderr(&out);
+    let err = status_as_nobody_77(&sshd, &d);
     assert!(
         err.contains("refused") && err.contains("uid 65534") && err.contains("ssh logs in as"),
         "{err}"
@@ -353,24 +323,40 @@ fn the_remote_users_rights_apply_and_a_refusal_names_the_group_there() {
     nothing_left(&sshd);
 }
 
-/// Lets other users reach the daemon's socket folder (the temp dir is 0700).
-fn open_to_others(d: &Daemon) {
+/// `status` over ssh as `nobody`, which must exit 77; its stderr.
+fn status_as_nobody_77(sshd: &Sshd, d: &Daemon) -> String {
+    let out = over(sshd, Login::Nobody, &sshd.url(Some(&d.socket)), &["status"]);
+    assert_eq!(out.status.code(), Some(77), "{}", stderr(&out));
+    stderr(&out)
+}
+
+/// A daemon with `config` whose socket's folder others may reach (the
+/// temp dir is 0700), that folder's mode set to `folder_mode` when given.
+fn for_others_with(config: &str, folder_mode: Option<u32>) -> Daemon {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let d = Daemon::start_with(Opts {
+        config: Some(config.into()),
+        ..Default::default()
+    });
+    let mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    mode(d.dir.path(), 0o755);
+    if let Some(m) = folder_mode {
+        mode(d.socket.parent().unwrap(), m);
+    }
+    d
 }
 
 #[test]
 fn without_mobile_session_over_there_ssh_forwards_the_socket() {
-    if !can_run_sshd() {
-        return;
-    }
     if std::path::Path::new("/usr/bin/mobile-session").exists() {
         eprintln!("skipped: /usr/bin/mobile-session is installed, the remote side would find it");
         return;
     }
-    let d = Daemon::start();
-    let sshd = Sshd::start();
-    let url = sshd.url(Some(&d.socket));
+    let Some((d, sshd, url)) = daemon_over_ssh() else {
+        return;
+    };
     // The same answers through ssh's own Unix-socket forwarding.
     let out = over(&sshd, Login::Bare, &url, &["--json", "apps"]);
     assert!(
@@ -409,12 +395,9 @@ fn without_mobile_session_over_there_ssh_forwards_the_socket() {
 
 #[test]
 fn app_folders_complete_over_ssh() {
-    if !can_run_sshd() {
+    let Some((_d, sshd, url)) = daemon_over_ssh() else {
         return;
-    }
-    let d = Daemon::start();
-    let sshd = Sshd::start();
-    let url = sshd.url(Some(&d.socket));
+    };
     // As bash asks the program for the words of `-H URL sessions <Tab>`.
     let out = sshd
         .client(Login::Root)
