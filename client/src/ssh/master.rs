@@ -33,6 +33,9 @@ impl Workspace {
         use std::os::unix::fs::DirBuilderExt;
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let base = std::env::temp_dir();
+        if NEXT.load(Ordering::Relaxed) == 0 {
+            sweep(&base);
+        }
         let mut last = None;
         for _ in 0..100 {
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -73,6 +76,32 @@ impl Workspace {
     pub fn control_path(&self, n: u32) -> Option<PathBuf> {
         let path = self.dir.join(format!("c{n}"));
         (path.as_os_str().len() <= MAX_CONTROL_PATH).then_some(path)
+    }
+}
+
+/// Removes the folders this user's runs that were killed left behind (a
+/// run that ends removes its own).
+fn sweep(base: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| {
+            n.strip_prefix("msh-")?
+                .split('-')
+                .next()?
+                .parse::<i32>()
+                .ok()
+        }) else {
+            continue;
+        };
+        let ours = entry.metadata().is_ok_and(|m| m.is_dir() && m.uid() == me);
+        // Gone is ESRCH; a live process (even another user's) keeps it.
+        let gone = rustix::process::Pid::from_raw(pid)
+            .is_some_and(|p| rustix::process::test_kill_process(p) == Err(rustix::io::Errno::SRCH));
+        if ours && gone {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

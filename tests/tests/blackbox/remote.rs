@@ -156,6 +156,21 @@ fn over_ssh_every_answer_is_the_one_the_socket_gives() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "accepted\n");
     nothing_left(&sshd);
+
+    // A run that was killed leaves its private folder; the next run of
+    // this user removes it, and never one of a process still running.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead = sshd.tmp().join(format!("msh-{}-0", gone.id()));
+    gone.wait().unwrap();
+    let live = sshd.tmp().join(format!("msh-{}-0", std::process::id()));
+    for dir in [&dead, &live] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::write(dir.join("c1"), "").unwrap();
+    }
+    assert!(over(&sshd, Login::Root, &url, &["apps"]).status.success());
+    assert!(!dead.exists() && live.exists());
+    std::fs::remove_dir_all(&live).unwrap();
+    nothing_left(&sshd);
 }
 
 #[test]
