@@ -112,7 +112,10 @@ pub fn hint(host: &str, failure: RemoteFailure, details: &[String]) -> String {
 /// either side ends. Its errors go to stderr as usual, and on the first
 /// line for the client at the other end of ssh.
 pub fn dial_stdio(socket: Option<&Path>, host: bool) -> anyhow::Result<u8> {
-    if host {
+    // A `$MOBILE_SESSION_HOST` of the remote user's own (a shell profile
+    // sets it) must not turn the helper away; only `-H` on its line does.
+    let from_env = std::env::var_os(mobile_session::HOST_ENV).is_some_and(|v| !v.is_empty());
+    if host && !from_env {
         return Err(
             Usage("dial-stdio connects to a daemon on this host: drop --host".into()).into(),
         );
