@@ -9,8 +9,8 @@ use serde_json::json;
 use super::{printable, Paint, View};
 
 /// `socket` is the path this client used: the one in use, whatever the
-/// daemon believes it bound.
-pub fn status(s: &DaemonStatus, socket: &str, view: &View) -> String {
+/// daemon believes it bound; on `host` when the daemon is on another host.
+pub fn status(s: &DaemonStatus, socket: &str, host: Option<&str>, view: &View) -> String {
     if view.json {
         let mut v = json!({
             "version": s.version,
@@ -36,6 +36,9 @@ pub fn status(s: &DaemonStatus, socket: &str, view: &View) -> String {
         if s.socket != socket {
             v["daemon_socket"] = json!(s.socket);
         }
+        if let Some(host) = host {
+            v["host"] = json!(host);
+        }
         return format!("{v}\n");
     }
     if view.quiet {
@@ -48,6 +51,9 @@ pub fn status(s: &DaemonStatus, socket: &str, view: &View) -> String {
     );
     let _ = writeln!(out, "data dir:    {}", printable(&s.data_dir));
     let _ = write!(out, "socket:      {}", printable(socket));
+    if let Some(host) = host {
+        let _ = write!(out, " on {}", printable(host));
+    }
     if s.socket != socket {
         let _ = write!(out, " (the daemon reports {})", printable(&s.socket));
     }
@@ -129,7 +135,7 @@ mod tests {
             unreadable_folders: vec![],
             writing: 0,
         };
-        let human = status(&s, "/s", &View::default());
+        let human = status(&s, "/s", None, &View::default());
         assert!(human.contains("up 1h 2m 5s"), "{human}");
         assert!(
             human.contains("connections: 3 (1 watching, at most 64)"),
@@ -138,6 +144,7 @@ mod tests {
         let v: Value = serde_json::from_str(&status(
             &s,
             "/s",
+            None,
             &View {
                 json: true,
                 ..View::default()
@@ -146,5 +153,14 @@ mod tests {
         .unwrap();
         assert_eq!(v["connections"], 3);
         assert!(v.get("daemon_socket").is_none());
+        assert!(v.get("host").is_none());
+        let json = View {
+            json: true,
+            ..View::default()
+        };
+        let v: Value = serde_json::from_str(&status(&s, "/s", Some("ssh://h"), &json)).unwrap();
+        assert_eq!(v["host"], "ssh://h");
+        let human = status(&s, "/s", Some("ssh://h"), &View::default());
+        assert!(human.contains("socket:      /s on ssh://h\n"), "{human}");
     }
 }

@@ -23,6 +23,7 @@ mod notify;
 mod packaging;
 mod protocol;
 mod push;
+mod remote;
 mod rewrite;
 mod safety;
 mod service;
