@@ -47,7 +47,7 @@ pub struct HeldFile {
     pub error: String,
 }
 
-/// Hints remembered before those past their time are dropped.
+/// Hints remembered before those past their time are first dropped.
 const HINTS: usize = 4096;
 
 /// The held files, and the watcher's word on who is writing.
@@ -57,14 +57,18 @@ pub struct Writes {
     /// Files the watcher saw written into and not closed since, each until
     /// when that word counts.
     hints: HashMap<PathBuf, Instant>,
+    /// How many hints make the next sweep of those past their time: twice
+    /// what the last one left, so a flood costs no sweep per event.
+    sweep_at: usize,
 }
 
 impl Writes {
     /// The watcher saw `path` written into: where the store cannot tell,
     /// it counts as open for writing until `until`, or until it is closed.
     pub fn note_writing(&mut self, path: &Path, now: Instant, until: Instant) {
-        if self.hints.len() >= HINTS {
+        if self.hints.len() >= self.sweep_at.max(HINTS) {
             self.hints.retain(|_, u| *u > now);
+            self.sweep_at = self.hints.len() * 2;
         }
         self.hints.insert(path.to_path_buf(), until);
     }
@@ -246,12 +250,19 @@ mod tests {
     }
 
     #[test]
-    fn hints_stay_bounded() {
+    fn hints_past_their_time_are_swept_and_a_flood_is_not_swept_per_event() {
         let (mut w, t0) = (Writes::default(), Instant::now());
+        let path = |i: usize| PathBuf::from(format!("/m/A/{i:08x}"));
         for i in 0..(HINTS * 3) {
-            let p = PathBuf::from(format!("/m/A/{i:08x}"));
-            w.note_writing(&p, t0 + ms(i as u64), t0 + ms(i as u64 + 1));
+            w.note_writing(&path(i), t0 + ms(i as u64), t0 + ms(i as u64 + 1));
         }
         assert!(w.hints.len() <= HINTS + 1);
+        // Hints all in force: kept; each sweep waits for twice as many.
+        let mut w = Writes::default();
+        for i in 0..(HINTS * 3) {
+            w.note_writing(&path(i), t0, t0 + GRACE);
+        }
+        assert_eq!(w.hints.len(), HINTS * 3);
+        assert_eq!(w.sweep_at, HINTS * 4, "swept at 4096 and 8192 only");
     }
 }
