@@ -11,7 +11,8 @@ fn device_of(s: &SessionRow) -> Value {
 
 /// One row of `sessions --json`: exactly `app`, `id`, `status`, `email`,
 /// `device`, `path`, `unpushed` in that order, plus `code` and `error` on an
-/// invalid file's row (README.md, "JSON output").
+/// invalid file's row, and `"writing": true` on a file being written
+/// (README.md, "JSON output").
 pub fn session_json(s: &SessionRow) -> Value {
     let mut v = json!({
         "app": s.app,
@@ -26,7 +27,20 @@ pub fn session_json(s: &SessionRow) -> Value {
         v["code"] = json!(inv.code);
         v["error"] = json!(inv.error);
     }
+    if s.writing {
+        v["writing"] = json!(true);
+    }
     v
+}
+
+/// The UNPUSHED column: the mark, and `writing` while a writer has the
+/// file open (the row shows its last good content).
+fn mark(s: &SessionRow) -> String {
+    match (s.unpushed.map(|u| u.as_str()), s.writing) {
+        (Some(u), true) => format!("{u}, writing"),
+        (None, true) => "writing".to_string(),
+        (u, false) => u.unwrap_or("").to_string(),
+    }
 }
 
 /// `invalid_only`: the `--invalid` listing, which shows each file's error.
@@ -85,7 +99,7 @@ pub fn sessions(rows: &[SessionRow], view: &View, invalid_only: bool) -> String 
                 Cell::from(text(&d, "description")),
                 Cell::from(os),
                 Cell::from(s.email.clone().unwrap_or_default()),
-                Cell::from(s.unpushed.map_or("", |u| u.as_str())),
+                Cell::from(mark(s)),
             ]
         })
         .collect();
@@ -112,6 +126,7 @@ mod tests {
             path: format!("/d/MobileApps/com.x/{id}"),
             unpushed: None,
             invalid: None,
+            writing: false,
         }
     }
 

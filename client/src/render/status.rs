@@ -31,6 +31,7 @@ pub fn status(s: &DaemonStatus, socket: &str, host: Option<&str>, view: &View) -
             "max_connections": s.max_connections,
             "read_errors": s.read_errors,
             "unreadable_folders": s.unreadable_folders,
+            "writing": s.writing,
         });
         if s.socket != socket {
             v["daemon_socket"] = json!(s.socket);
@@ -63,9 +64,13 @@ pub fn status(s: &DaemonStatus, socket: &str, host: Option<&str>, view: &View) -
     } else {
         invalid
     };
+    let writing = match s.writing {
+        0 => String::new(),
+        n => format!(", {n} being written"),
+    };
     let _ = writeln!(
         out,
-        "sessions:    {} live, {} on disk, {} unpushed, {invalid}",
+        "sessions:    {} live, {} on disk, {} unpushed, {invalid}{writing}",
         s.live, s.on_disk, s.unpushed
     );
     let _ = writeln!(
@@ -128,6 +133,7 @@ mod tests {
             max_connections: 64,
             read_errors: 0,
             unreadable_folders: vec![],
+            writing: 0,
         };
         let human = status(&s, "/s", None, &View::default());
         assert!(human.contains("up 1h 2m 5s"), "{human}");

@@ -372,11 +372,13 @@ impl Widest {
             device: w.device.max(r.device.width()),
             os: w.os.max(r.os.width()),
             email: w.email.max(r.email.width()),
-            mark: w.mark.max(if r.invalid.is_some() || r.unpushed.is_some() {
-                r.mark().width()
-            } else {
-                0
-            }),
+            mark: w.mark.max(
+                if r.invalid.is_some() || r.unpushed.is_some() || r.writing {
+                    r.mark().width()
+                } else {
+                    0
+                },
+            ),
         })
     }
 }

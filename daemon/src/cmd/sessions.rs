@@ -93,6 +93,7 @@ impl Query {
                 code: i.code(),
                 error: i.error.clone(),
             }),
+            writing: false,
         }
     }
 }
@@ -115,7 +116,13 @@ fn page(
         )
     });
     // Rendered outside the view locks.
-    let rows = rows.iter().map(|r| query.render(ctx, r)).collect();
+    let mut rows: Vec<SessionRow> = rows.iter().map(|r| query.render(ctx, r)).collect();
+    let writing = ctx.core.writing_paths();
+    if !writing.is_empty() {
+        for row in &mut rows {
+            row.writing = writing.contains(std::path::Path::new(&row.path));
+        }
+    }
     (rows, next)
 }
 

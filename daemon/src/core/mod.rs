@@ -23,6 +23,7 @@ mod barrier;
 mod retry;
 mod sync;
 mod txn;
+mod writing;
 
 pub use crate::model::reconcile::Retry;
 pub use barrier::PushBarrier;
@@ -65,7 +66,7 @@ pub struct Stats {
 
 /// The daemon's state. Its locks nest in one order only: `write` → `disk`
 /// → `live`, then at most one *leaf* lock (`config`, `barrier`,
-/// `retries`, `counts`, `watcher_state`), taken last, held for a copy or
+/// `retries`, `counts`, `watcher_state`, `holds`), taken last, held for a copy or
 /// an assignment, never across I/O or while taking another lock.
 pub struct Core {
     store: SessionStore,
@@ -92,6 +93,8 @@ pub struct Core {
     counts: Mutex<Counts>,
     /// Leaf. How the folder is watched, for `status`.
     watcher_state: Mutex<String>,
+    /// Leaf (inside). Files being written, whose last good reading stands.
+    holds: writing::Holds,
     pub stats: Stats,
 }
 
@@ -110,6 +113,7 @@ impl Core {
             retries: Mutex::new(RetryQueue::default()),
             counts: Mutex::new(Counts::default()),
             watcher_state: Mutex::new("off".to_string()),
+            holds: writing::Holds::default(),
             stats: Stats::default(),
         };
         let leftovers = core.store.remove_write_temps();

@@ -31,3 +31,4 @@ mod signin;
 mod ui;
 mod verify;
 mod watcher;
+mod writing;

@@ -588,6 +588,7 @@ mod tests {
                 code: 4,
                 error: "the token does not match".into(),
             }],
+            writing: vec![],
         }));
         let text = screen(&render(&mut s, 100, 30));
         assert!(
