@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use clap_complete::engine::ArgValueCandidates;
 use mobile_session::proto::MIN_ID_PREFIX as MIN_PREFIX;
+use mobile_session::Destination;
 
 use crate::completion::app_folders;
 
@@ -26,15 +27,31 @@ use crate::completion::app_folders;
     after_help = "Examples:\n  \
         mobile-session sessions --status pending\n  \
         mobile-session accept a6a3 --push\n  \
-        mobile-session --json status"
+        mobile-session --json status\n  \
+        mobile-session -H admin@prod1 sessions --status pending"
 )]
 pub struct Cli {
     /// Daemon socket [default: $MOBILE_SESSION_SOCKET, else the first that
     /// exists of $XDG_RUNTIME_DIR/mobile-sessiond/mobile-sessiond.sock (or
     /// /tmp/mobile-sessiond-UID/… without XDG_RUNTIME_DIR) and
-    /// /run/mobile-sessiond/mobile-sessiond.sock]
+    /// /run/mobile-sessiond/mobile-sessiond.sock]; with --host, the
+    /// daemon's socket on that host
     #[arg(long, global = true, value_name = "PATH", value_hint = ValueHint::AnyPath)]
     pub socket: Option<PathBuf>,
+    /// Talk to the daemon on another host, through ssh (as the remote
+    /// user, with that user's rights): ssh://[USER@]HOST[:PORT][/SOCKET]
+    /// or [USER@]HOST. $MOBILE_SESSION_SSH_COMMAND replaces `ssh`;
+    /// unix://[SOCKET] is this machine
+    #[arg(
+        short = 'H',
+        long,
+        global = true,
+        env = mobile_session::HOST_ENV,
+        value_name = "HOST",
+        value_parser = host_arg,
+        value_hint = ValueHint::Hostname
+    )]
+    pub host: Option<Destination>,
     /// Machine-readable JSON on stdout (messages go to stderr)
     #[arg(long, global = true, conflicts_with = "quiet")]
     pub json: bool,
@@ -329,6 +346,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Connect standard input and output to the daemon's socket (what
+    /// --host runs on the other host, through ssh)
+    #[command(
+        hide = true,
+        after_help = "Examples:\n  mobile-session dial-stdio --socket /run/mobile-sessiond/mobile-sessiond.sock"
+    )]
+    DialStdio,
     /// Print the man page, or write every man page into a folder
     #[command(after_help = "Examples:\n  \
         mobile-session man | man -l -\n  \
@@ -394,6 +418,15 @@ pub fn duration_arg(s: &str) -> Result<Duration, String> {
 /// SESSION or APP, for `history`: what was deleted may be named too.
 pub fn target_arg(s: &str) -> Result<String, String> {
     session_arg(s).or_else(|_| app_arg(s))
+}
+
+/// HOST: an ssh address, or unix:// for this machine; empty (an empty
+/// `$MOBILE_SESSION_HOST`) is this machine too.
+fn host_arg(s: &str) -> Result<Destination, String> {
+    match s {
+        "" => Ok(Destination::Local(None)),
+        s => Destination::parse(s).map_err(|e| e.to_string()),
+    }
 }
 
 /// `--all-pending` alone means every app (the empty value).
@@ -481,6 +514,9 @@ mod tests {
             &["mobile-session", "accept"],
             &["mobile-session", "accept", "7023", "--all-pending"],
             &["mobile-session", "--json", "-q", "apps"],
+            &["mobile-session", "-H", "prod1:22", "apps"],
+            &["mobile-session", "-H", "-oProxyCommand=x", "apps"],
+            &["mobile-session", "--host", "tcp://prod1", "apps"],
         ] {
             let e = Cli::try_parse_from(args).expect_err(&args.join(" "));
             assert_eq!(e.exit_code(), 2, "{args:?}");

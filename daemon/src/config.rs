@@ -8,6 +8,7 @@
 //! watcher = "auto"                   # "auto" (inotify/FSEvents, poll on failure) or "poll"
 //! settle_ms = 50                     # how long a burst of changes settles
 //! poll_interval_ms = 1000            # polling period for watcher = "poll"
+//! write_grace_ms = 2000              # a file still being written keeps its last good content this long
 //! max_connections = 4096             # clients at once; more are told "busy"
 //! idle_timeout_ms = 300000           # close a client idle this long
 //! max_hooks = 32                     # sign-in hooks at once (default 16 per core)
@@ -52,6 +53,10 @@ pub struct Config {
     pub poll_interval_ms: Option<u64>,
     /// Events queued between the OS watcher and the daemon; past it, a full rescan.
     pub watch_queue: Option<usize>,
+    /// How long a session file that a writer still has open may read as
+    /// invalid (empty, half written) before that is taken: until then it
+    /// keeps its last good content (default 2000; 0 takes it at once).
+    pub write_grace_ms: Option<u64>,
     /// Connections served at once (default 4096, and always kept below the
     /// open-file limit); past it a new client is told the daemon is busy.
     pub max_connections: Option<u64>,
@@ -276,8 +281,9 @@ impl Config {
     /// What TOML types cannot say: a hook names a program, a timeout is
     /// neither zero nor endless.
     fn check(&self) -> Result<(), String> {
-        let ranges: [(&str, Option<u64>, u64, u64); 8] = [
+        let ranges: [(&str, Option<u64>, u64, u64); 9] = [
             ("settle_ms", self.settle_ms, 1, 60_000),
+            ("write_grace_ms", self.write_grace_ms, 0, 600_000),
             ("poll_interval_ms", self.poll_interval_ms, 10, 3_600_000),
             (
                 "watch_queue",
@@ -376,6 +382,9 @@ impl Config {
     }
 }
 
+/// How long a file a writer has open may read as invalid before that is taken.
+pub const DEFAULT_WRITE_GRACE: std::time::Duration = std::time::Duration::from_millis(2000);
+
 impl Config {
     pub fn last_seen(&self) -> bool {
         self.last_seen.unwrap_or(true)
@@ -397,6 +406,12 @@ impl Config {
     pub fn file_mode(&self) -> u32 {
         self.file_mode
             .map_or(crate::store::share::DEFAULT_FILE_MODE, FileMode::bits)
+    }
+
+    /// `write_grace_ms`, or its default.
+    pub fn write_grace(&self) -> std::time::Duration {
+        self.write_grace_ms
+            .map_or(DEFAULT_WRITE_GRACE, std::time::Duration::from_millis)
     }
 
     /// When `[policy]` admits nobody (no hook, no `sign_in = "open"`, no

@@ -94,7 +94,8 @@ impl Request {
     }
 }
 
-/// "1 added, 2 updated, 0 removed, 3 unchanged, 0 invalid".
+/// "1 added, 2 updated, 0 removed, 3 unchanged, 0 invalid", then ", 1
+/// being written" when a file was.
 impl fmt::Display for PushReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -105,7 +106,11 @@ impl fmt::Display for PushReport {
             self.removed,
             self.unchanged,
             self.invalid.len()
-        )
+        )?;
+        match self.writing.len() {
+            0 => Ok(()),
+            n => write!(f, ", {n} being written"),
+        }
     }
 }
 
@@ -184,10 +189,19 @@ mod tests {
                 code: 2,
                 error: "not JSON".into(),
             }],
+            writing: Vec::new(),
         };
         assert_eq!(
             p.to_string(),
             "1 added, 2 updated, 0 removed, 3 unchanged, 1 invalid"
+        );
+        let w = PushReport {
+            writing: p.invalid.clone(),
+            ..p
+        };
+        assert_eq!(
+            w.to_string(),
+            "1 added, 2 updated, 0 removed, 3 unchanged, 1 invalid, 1 being written"
         );
     }
 }

@@ -305,6 +305,9 @@ pub struct SessionRow {
     pub unpushed: Option<Unpushed>,
     /// Why the file is invalid, when it is.
     pub invalid: Option<Invalidity>,
+    /// A writer has the file open and it is not valid yet: the row shows
+    /// its last good content.
+    pub writing: bool,
     /// When the session last passed `verify`, `authenticate` or
     /// `user-info` (ms); `None` when never seen.
     pub last_seen_ms: Option<u64>,
@@ -344,6 +347,9 @@ pub struct PushReport {
     pub removed: u64,
     pub unchanged: u64,
     pub invalid: Vec<InvalidFile>,
+    /// Files a writer still had open, not valid yet: their last good
+    /// content stayed (counted above as it was), with what they hold now.
+    pub writing: Vec<InvalidFile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -450,6 +456,9 @@ pub struct DaemonStatus {
     pub read_errors: u64,
     /// App folders the daemon cannot list; their sessions are kept as last read.
     pub unreadable_folders: Vec<String>,
+    /// Session files a writer has open that are not valid yet; each keeps
+    /// its last good content meanwhile.
+    pub writing: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

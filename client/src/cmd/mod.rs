@@ -11,12 +11,11 @@ mod show;
 mod sign_in;
 
 use clap::CommandFactory;
-use mobile_session::proto::paths::{client_socket, ClientSocket};
 use mobile_session::proto::SessionSort;
-use mobile_session::{AppRow, ClientBuilder, SessionFilter, Status};
+use mobile_session::{AppRow, Client, SessionFilter, Status};
 
 use crate::cli::{Cli, Command, SortArg, StatusArg};
-use crate::exit::{emit, EXIT_UNAVAILABLE, SOCKET_IN_USE};
+use crate::exit::{emit, DAEMON_AT, EXIT_UNAVAILABLE};
 use crate::input::Input;
 use crate::render::{self, View};
 
@@ -57,16 +56,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                 .exit();
         }
     }
-    let socket: ClientSocket = client_socket(cli.socket.as_deref());
-    if let ClientSocket::Explicit(path) = &socket {
-        let _ = SOCKET_IN_USE.set(path.clone());
-    }
+    let builder = crate::remote::builder(cli.host.as_ref(), cli.socket.as_deref())?;
     // Read what comes from files or stdin before connecting: a missing file
     // is the user's error, not the daemon's.
     let input = Input::read(&cli.command)?;
     // Timeouts follow from each request (`Request::scales_with_data`).
-    let client = ClientBuilder::new().socket_choice(socket).connect().await?;
-    let _ = SOCKET_IN_USE.set(client.socket_path()); // when it was searched for
+    let client = builder.clone().connect().await?;
+    // When it was searched for.
+    let _ = DAEMON_AT.set(format!(" at {}", client.socket_path().display()));
     let hints = !cli.json && !cli.quiet;
     match cli.command {
         Command::Apps => apps(&client.apps().await?, &view)?,
@@ -150,32 +147,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Status => {
             let status = client.status().await?;
-            let socket = client.socket_path();
-            emit(&render::status(
-                &status,
-                &socket.display().to_string(),
-                &view,
-            ))?;
+            let socket = client.socket_path().display().to_string();
+            let host = client.host();
+            emit(&render::status(&status, &socket, host.as_deref(), &view))?;
         }
-        Command::Watch { app } => {
-            let mut events = client.watch(app).await?;
-            while let Some(event) = events.next_event().await {
-                emit(&render::event(&event?, &view))?;
-            }
-            eprintln!(
-                "error: mobile-sessiond closed the event stream at {} (it stopped or restarted)",
-                client.socket_path().display()
-            );
-            return Ok(EXIT_UNAVAILABLE);
-        }
-        Command::Ui => {
-            let socket = client.socket_path();
-            crate::ui::run(client, &socket).await?
-        }
+        Command::Watch { app } => return watch(&client, app, &view).await,
+        Command::Ui => crate::ui::run(client, builder).await?,
         Command::Notify(args) => return notify::run(&client, args, &view).await,
-        Command::Completions { .. } | Command::Man(_) => {}
+        Command::Completions { .. } | Command::Man(_) | Command::DialStdio => {}
     }
     Ok(0)
+}
+
+/// Events until the daemon closes the stream (69), or until interrupted:
+/// then it ends as the signal would (130, 143), having closed its
+/// connection, so that an ssh connection of this run's own stops with it.
+async fn watch(client: &Client, app: Option<String>, view: &View) -> anyhow::Result<u8> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut events = client.watch(app).await?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            event = events.next_event() => match event {
+                Some(event) => emit(&render::event(&event?, view))?,
+                None => break,
+            },
+            _ = interrupt.recv() => return Ok(130),
+            _ = terminate.recv() => return Ok(143),
+        }
+    }
+    eprintln!(
+        "error: mobile-sessiond closed the event stream{} (it stopped or restarted)",
+        DAEMON_AT.get().map(String::as_str).unwrap_or_default()
+    );
+    Ok(EXIT_UNAVAILABLE)
 }
 
 fn apps(rows: &[AppRow], view: &View) -> anyhow::Result<()> {

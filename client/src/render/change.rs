@@ -8,14 +8,24 @@ use serde_json::{json, Value};
 
 use super::{printable, Paint, View};
 
+/// A push's report; `writing` only when a file was being written.
 pub fn push_json(p: &PushReport) -> Value {
-    json!({
+    let files = |v: &[mobile_session::proto::InvalidFile]| {
+        v.iter()
+            .map(|i| json!({"path": i.path, "code": i.code, "error": i.error}))
+            .collect::<Vec<_>>()
+    };
+    let mut v = json!({
         "added": p.added,
         "updated": p.updated,
         "removed": p.removed,
         "unchanged": p.unchanged,
-        "invalid": p.invalid.iter().map(|i| json!({"path": i.path, "code": i.code, "error": i.error})).collect::<Vec<_>>(),
-    })
+        "invalid": files(&p.invalid),
+    });
+    if !p.writing.is_empty() {
+        v["writing"] = json!(files(&p.writing));
+    }
+    v
 }
 
 fn push_human(p: &PushReport, view: &View, verb: &str) -> String {
@@ -27,6 +37,14 @@ fn push_human(p: &PushReport, view: &View, verb: &str) -> String {
             "  invalid ({code}): {}: {}",
             printable(&i.path),
             printable(&i.error)
+        );
+    }
+    for w in &p.writing {
+        let _ = writeln!(
+            s,
+            "  being written (its last good content kept): {}: {}",
+            printable(&w.path),
+            printable(&w.error)
         );
     }
     s

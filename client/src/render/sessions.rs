@@ -11,7 +11,8 @@ fn device_of(s: &SessionRow) -> Value {
 
 /// One row of `sessions --json`: exactly `app`, `id`, `status`, `email`,
 /// `device`, `path`, `unpushed`, `last_seen` in that order, plus `code` and
-/// `error` on an invalid file's row and `group` with `--duplicates`
+/// `error` on an invalid file's row, `group` with `--duplicates`, and
+/// `"writing": true` on a file being written
 /// (README.md, "JSON output").
 pub fn session_json(s: &SessionRow) -> Value {
     let mut v = json!({
@@ -31,7 +32,20 @@ pub fn session_json(s: &SessionRow) -> Value {
     if let Some(g) = s.group {
         v["group"] = json!(g);
     }
+    if s.writing {
+        v["writing"] = json!(true);
+    }
     v
+}
+
+/// The UNPUSHED column: the mark, and `writing` while a writer has the
+/// file open (the row shows its last good content).
+fn mark(s: &SessionRow) -> String {
+    match (s.unpushed.map(|u| u.as_str()), s.writing) {
+        (Some(u), true) => format!("{u}, writing"),
+        (None, true) => "writing".to_string(),
+        (u, false) => u.unwrap_or("").to_string(),
+    }
 }
 
 /// `invalid_only`: the `--invalid` listing, which shows each file's error.
@@ -94,7 +108,7 @@ pub fn sessions(rows: &[SessionRow], view: &View, invalid_only: bool) -> String 
                     Cell::from(os),
                     Cell::from(s.email.clone().unwrap_or_default()),
                     Cell::from(ago(s.last_seen_ms)),
-                    Cell::from(s.unpushed.map_or("", |u| u.as_str())),
+                    Cell::from(mark(s)),
                 ])
                 .collect()
         })
@@ -130,6 +144,7 @@ mod tests {
             path: format!("/d/MobileApps/com.x/{id}"),
             unpushed: None,
             invalid: None,
+            writing: false,
             last_seen_ms: None,
             group: None,
         }

@@ -99,6 +99,7 @@ impl Query {
                 code: i.code(),
                 error: i.error.clone(),
             }),
+            writing: false,
             last_seen_ms,
             group,
         }
@@ -136,17 +137,29 @@ fn page(
         .map(|(r, c)| seen.secs(&r.folder, &r.name, c).map(|s| s * 1000))
         .collect();
     drop(seen);
-    let rows = rows
+    let mut rows: Vec<SessionRow> = rows
         .iter()
         .zip(last_seen)
         .map(|(r, at)| query.render(ctx, r, at, None))
         .collect();
+    mark_writing(ctx, &mut rows);
     (rows, next)
+}
+
+/// Marks the rows whose file a writer has open, not valid yet (their last
+/// good content is shown).
+fn mark_writing(ctx: &Context, rows: &mut [SessionRow]) {
+    let writing = ctx.core.writing_paths();
+    if !writing.is_empty() {
+        for row in rows {
+            row.writing = writing.contains(std::path::Path::new(&row.path));
+        }
+    }
 }
 
 /// A listing by activity, gathered whole (see [`activity::listing`]).
 fn by_activity(ctx: &Context, query: &Query) -> Vec<SessionRow> {
-    activity::listing(
+    let mut rows = activity::listing(
         ctx,
         &activity::Listing {
             filter: &query.filter,
@@ -155,7 +168,9 @@ fn by_activity(ctx: &Context, query: &Query) -> Vec<SessionRow> {
             keep: &|r| query.keep(r),
             render: &|r, at, group| query.render(ctx, r, at, group),
         },
-    )
+    );
+    mark_writing(ctx, &mut rows);
+    rows
 }
 
 fn start(ctx: &Context, filter: SessionFilter) -> Result<Query, CmdError> {

@@ -23,6 +23,7 @@ mod barrier;
 mod retry;
 mod sync;
 mod txn;
+mod writing;
 
 pub use crate::model::reconcile::Retry;
 pub use barrier::PushBarrier;
@@ -65,8 +66,8 @@ pub struct Stats {
 
 /// The daemon's state. Its locks nest in one order only: `write` → `disk`
 /// → `live`, then at most one *leaf* lock (`config`, `barrier`,
-/// `retries`, `counts`, `watcher_state`, `push_listener`), taken last,
-/// held for a copy or an assignment, never across I/O or while taking
+/// `retries`, `counts`, `watcher_state`, `push_listener`, `holds`), taken
+/// last, held for a copy or an assignment, never across I/O or while taking
 /// another lock.
 pub struct Core {
     store: SessionStore,
@@ -95,6 +96,8 @@ pub struct Core {
     watcher_state: Mutex<String>,
     /// Leaf. Told the report of each push that changed the live view.
     push_listener: Mutex<Option<tokio::sync::mpsc::Sender<PushReport>>>,
+    /// Leaf (inside). Files being written, whose last good reading stands.
+    holds: writing::Holds,
     pub stats: Stats,
 }
 
@@ -114,6 +117,7 @@ impl Core {
             counts: Mutex::new(Counts::default()),
             watcher_state: Mutex::new("off".to_string()),
             push_listener: Mutex::new(None),
+            holds: writing::Holds::default(),
             stats: Stats::default(),
         };
         let leftovers = core.store.remove_write_temps();
@@ -197,7 +201,10 @@ impl Core {
     /// does, then says what the push would report, the live view untouched.
     pub fn push_preview(&self, full: bool) -> Result<PushReport, StoreError> {
         let txn = self.current(full)?;
-        Ok(txn.views(|disk, live| view::preview(self.store.root(), disk, live)))
+        let mut report = txn.views(|disk, live| view::preview(self.store.root(), disk, live));
+        // As the push would report them: their last good reading stands.
+        report.writing = self.writing_files();
+        Ok(report)
     }
 
     /// A change whose disk view holds every change completed before it

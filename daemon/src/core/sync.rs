@@ -18,11 +18,10 @@ use crate::store::StoreError;
 
 impl Txn<'_> {
     /// Re-reads one file into the disk view (when the watcher reports it,
-    /// or its retry is due).
+    /// or its retry is due), unless a writer has it open and it is not
+    /// valid yet (`writing.rs`).
     pub fn refresh_file(&mut self, folder: &str, name: &str) {
-        self.reconcile_file(folder, name, |txn| {
-            scan::read_entry(txn.store(), folder, name)
-        });
+        self.reconcile_file(folder, name, |txn| txn.read_watched(folder, name));
     }
 
     /// Puts bytes we have just written into the disk view, as a read of
@@ -129,7 +128,8 @@ impl Txn<'_> {
                 .and_then(|a| a.sessions.get(id))
                 .is_some_and(|e| *e.name == *name && matches!(&e.state, Ok(r) if r.hash == hash))
         };
-        let scanned = scan::scan(&self.core.store, &known)?;
+        let mut scanned = scan::scan(&self.core.store, &known)?;
+        self.hold_scanned(&mut scanned);
         let read_took = t.elapsed();
         let mut fx = self.effects();
         reconcile::rescan(&mut lock(&self.core.disk), scanned, &mut fx);

@@ -150,11 +150,13 @@ impl<'a> Txn<'a> {
     /// SESSIONS`). The caller has brought the disk view up to date.
     pub fn push(&mut self) -> PushReport {
         let t = Instant::now();
-        let report = {
+        let mut report = {
             let mut disk = lock(&self.core.disk);
             let mut live = write(&self.core.live);
             view::push_incremental(self.core.store.root(), &mut disk, &mut live)
         };
+        // Their last good reading was pushed: say so.
+        report.writing = self.core.writing_files();
         tracing::debug!(took = ?t.elapsed(), "push applied");
         if report.added + report.updated + report.removed > 10_000 {
             // A big push freed the set of changed keys it worked through.
@@ -169,6 +171,7 @@ impl<'a> Txn<'a> {
             removed = report.removed,
             unchanged = report.unchanged,
             invalid = report.invalid.len(),
+            writing = report.writing.len(),
             "pushed"
         );
         let mut ev = Event::new(EventKind::Pushed);

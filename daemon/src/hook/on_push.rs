@@ -11,7 +11,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mobile_session_proto::PushReport;
+use mobile_session_proto::{InvalidFile, PushReport};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -45,19 +45,23 @@ pub fn start(hooks: Arc<Hooks>, core: Arc<Core>, data_dir: PathBuf) -> JoinHandl
 
 /// The report as `push --json` prints it.
 pub fn report_json(report: &PushReport) -> String {
-    let invalid: Vec<_> = report
-        .invalid
-        .iter()
-        .map(|f| json!({"path": f.path, "code": f.code, "error": f.error}))
-        .collect();
-    json!({
+    let files = |list: &[InvalidFile]| -> Vec<serde_json::Value> {
+        list.iter()
+            .map(|f| json!({"path": f.path, "code": f.code, "error": f.error}))
+            .collect()
+    };
+    let mut v = json!({
         "added": report.added,
         "updated": report.updated,
         "removed": report.removed,
         "unchanged": report.unchanged,
-        "invalid": invalid,
-    })
-    .to_string()
+        "invalid": files(&report.invalid),
+    });
+    // As `push --json` shows it: only when a writer held some file back.
+    if !report.writing.is_empty() {
+        v["writing"] = json!(files(&report.writing));
+    }
+    v.to_string()
 }
 
 async fn run(hooks: &Hooks, config: &Config, data_dir: &std::path::Path, report: &PushReport) {
@@ -107,6 +111,7 @@ mod tests {
                 code: 2,
                 error: "not JSON".into(),
             }],
+            writing: Vec::new(),
         };
         assert_eq!(
             report_json(&r),

@@ -223,6 +223,7 @@ fn read_slices(
                     Scanned::Read(entry)
                 }
                 FileRead::Gone => continue,
+                FileRead::Writing => Scanned::Same,
                 FileRead::Transient(failure) | FileRead::FolderUnreadable(failure) => {
                     Scanned::Transient {
                         name: n.clone(),

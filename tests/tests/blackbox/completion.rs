@@ -122,7 +122,7 @@ fn every_shell_completes_subcommands_their_options_and_values() {
         assert_eq!(got("sessions --st"), ["--status"], "{name}");
         assert_eq!(got("accept --all-p"), ["--all-pending"], "{name}");
         let push = got("push --");
-        for option in ["--full", "--strict", "--json", "--socket"] {
+        for option in ["--full", "--strict", "--json", "--socket", "--host"] {
             assert!(push.iter().any(|o| o == option), "{name}: {push:?}");
         }
         assert!(

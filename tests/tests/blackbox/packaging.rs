@@ -209,6 +209,7 @@ fn the_default_config_is_one_the_daemon_accepts() {
         "settle_ms",
         "poll_interval_ms",
         "watch_queue",
+        "write_grace_ms",
         "max_connections",
         "idle_timeout_ms",
         "session_id",

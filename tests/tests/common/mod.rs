@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod sdk;
+mod sshd;
 #[allow(unused_imports)] // not every test binary signs in
 pub use sdk::*;
+#[allow(unused_imports)] // nor goes through ssh
+pub use sshd::*;
 
 // The example data's ids and tokens, `examples`, `copy_tree`, `snapshot`.
 pub use mobile_session_tests::fixtures::*;
