@@ -39,6 +39,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Before any thread exists too: no hook gets the unit's CAP_LEASE.
+    if let Err(e) = service::keep_capabilities_from_children() {
+        tracing::debug!("cannot keep capabilities from hooks: {e}");
+    }
     // One thread serves every connection, as Redis does: a request is a hash
     // lookup or a hand-off to the blocking pool (everything that touches
     // files runs there). Measured on 2 cores beside a busy client, a second

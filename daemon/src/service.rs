@@ -1,5 +1,6 @@
-//! Talking to the service manager (systemd `Type=notify`, socket activation).
-//! Every call is a no-op when `NOTIFY_SOCKET` / `LISTEN_FDS` are not set.
+//! Talking to the service manager (systemd `Type=notify`, socket activation,
+//! the capabilities the unit grants). Every call is a no-op when
+//! `NOTIFY_SOCKET` / `LISTEN_FDS` are not set, or no capability was granted.
 
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
@@ -66,4 +67,30 @@ pub fn take_listen_fd() -> std::io::Result<Option<OwnedFd>> {
     // SAFETY: LISTEN_PID names this process, so the fd was handed to us
     // and nothing else in the process owns it.
     Ok(fds.next().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// Keeps the capabilities the daemon was started with (the unit grants
+/// `CAP_LEASE`, so leases work on the 4D server's files) from reaching the
+/// programs it runs: the sign-in and push hooks. The ambient set, which an
+/// exec hands on as it is, is cleared, and the inheritable set, which a
+/// program with file capabilities could take up, emptied; the daemon keeps
+/// its permitted and effective sets. Capabilities belong to a thread and a
+/// new thread copies its creator's: call it before any thread starts.
+#[cfg(target_os = "linux")]
+pub fn keep_capabilities_from_children() -> std::io::Result<()> {
+    use rustix::thread::{capabilities, set_capabilities, CapabilitySet};
+    // Fails before Linux 4.3, which has no ambient set to clear.
+    rustix::thread::clear_ambient_capability_set()?;
+    let mut sets = capabilities(None)?;
+    if !sets.inheritable.is_empty() {
+        sets.inheritable = CapabilitySet::empty();
+        set_capabilities(None, sets)?;
+    }
+    Ok(())
+}
+
+/// Elsewhere no capability is handed on to a child.
+#[cfg(not(target_os = "linux"))]
+pub fn keep_capabilities_from_children() -> std::io::Result<()> {
+    Ok(())
 }

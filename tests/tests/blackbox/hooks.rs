@@ -310,6 +310,64 @@ fn hooks_end_with_the_daemon() {
         .contains("killed 10 sign-in hooks still running"));
 }
 
+/// The capability sets `Cap*` of a `/proc/PID/status` text, by name.
+fn capabilities(status: &str) -> Vec<(String, u64)> {
+    status
+        .lines()
+        .filter_map(|l| l.strip_prefix("Cap")?.split_once(":\t"))
+        .map(|(set, hex)| {
+            (
+                set.to_string(),
+                u64::from_str_radix(hex.trim(), 16).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_hook_gets_none_of_the_daemons_capabilities() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run the daemon as nobody");
+        return;
+    }
+    const CAP_LEASE: u64 = 1 << 28;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let dump = dir.path().join("caps");
+    let script = format!(
+        "cat /proc/self/status > {}; echo '{{\"success\":true}}'",
+        dump.display()
+    );
+    // Started as the unit starts it: an unprivileged user, CAP_LEASE ambient.
+    let d = Daemon::start_with(Opts {
+        as_nobody: true,
+        lease_capability: true,
+        config: Some(sh_hook(&script, "")),
+        ..Default::default()
+    });
+    let daemon = std::fs::read_to_string(format!("/proc/{}/status", d.pid())).unwrap();
+    let daemon = capabilities(&daemon);
+    let set = |caps: &[(String, u64)], name: &str| {
+        caps.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+            .unwrap()
+    };
+    assert_eq!(set(&daemon, "Eff"), CAP_LEASE, "{daemon:?}");
+    assert_eq!(set(&daemon, "Amb"), 0, "cleared at start: {daemon:?}");
+    assert_eq!(set(&daemon, "Inh"), 0, "emptied at start: {daemon:?}");
+    let r = auth(&d, &ios_body("CAPS-1", "ana@example.com"));
+    assert_eq!(r["success"], true, "{r}");
+    let hook = capabilities(&std::fs::read_to_string(&dump).unwrap());
+    for name in ["Inh", "Prm", "Eff", "Amb"] {
+        assert_eq!(set(&hook, name), 0, "the hook's {name}: {hook:?}");
+    }
+}
+
 #[test]
 fn a_hook_sees_a_clean_environment() {
     let dir = tempfile::tempdir().unwrap();

@@ -162,6 +162,8 @@ pub struct Opts {
     pub umask: Option<u32>,
     /// Run the daemon as `nobody` (through `setpriv`; needs root).
     pub as_nobody: bool,
+    /// With `as_nobody`: grant `CAP_LEASE` as the unit does (ambient).
+    pub lease_capability: bool,
     /// Bind here instead of a socket in the temp dir.
     pub socket: Option<PathBuf>,
 }
@@ -294,8 +296,11 @@ impl Daemon {
             let mut c = Command::new("setpriv");
             c.arg(format!("--reuid={NOBODY}"))
                 .arg(format!("--regid={NOBODY}"))
-                .args(["--clear-groups", "--"])
-                .arg(for_others(&daemon_bin()));
+                .arg("--clear-groups");
+            if opts.lease_capability {
+                c.args(["--inh-caps=+lease", "--ambient-caps=+lease"]);
+            }
+            c.arg("--").arg(for_others(&daemon_bin()));
             c
         } else {
             Command::new(daemon_bin())
