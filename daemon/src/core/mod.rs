@@ -112,13 +112,12 @@ impl Core {
             watcher_state: Mutex::new("off".to_string()),
             stats: Stats::default(),
         };
-        let leftovers = core.store.remove_write_temps();
-        if leftovers > 0 {
-            tracing::info!("removed {leftovers} temporary files left by interrupted writes");
-        }
         {
             let mut txn = core.txn();
-            txn.rescan(false)?;
+            let leftovers = txn.first_scan()?;
+            if leftovers > 0 {
+                tracing::info!("removed {leftovers} temporary files left by interrupted writes");
+            }
             txn.push();
         }
         Ok(core)

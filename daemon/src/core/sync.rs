@@ -13,7 +13,7 @@ use super::txn::Txn;
 use crate::locks::lock;
 use crate::model::app::{app_label, AppLabel};
 use crate::model::reconcile::{self, Effects, FileRead, FollowUp, Note, Retry};
-use crate::store::scan;
+use crate::store::scan::{self, Probe};
 use crate::store::StoreError;
 
 impl Txn<'_> {
@@ -115,29 +115,49 @@ impl Txn<'_> {
 
     /// Re-reads every file into the disk view (`refresh`, `push --full`, a
     /// watcher overflow; `counted` ones show in `status`). The view is
-    /// updated in place: a file whose content did not change keeps its
-    /// entry untouched (nothing allocated, nothing marked for the next
-    /// push), so repeated full pushes leave memory where it was. Folders
-    /// that cannot be listed and files that hit a transient error keep
-    /// their last reading.
+    /// updated in place, one folder at a time as the scan hands them over:
+    /// a file whose content did not change keeps its entry untouched
+    /// (nothing allocated, nothing marked for the next push), so repeated
+    /// full pushes leave memory where it was. Folders that cannot be
+    /// listed and files that hit a transient error keep their last reading.
     pub fn rescan(&mut self, counted: bool) -> Result<(), StoreError> {
+        self.scan_all(counted, false).map(drop)
+    }
+
+    /// The start's scan: [`Self::rescan`], removing on the way the
+    /// temporaries that interrupted writes left (no write of ours has
+    /// begun yet). Returns how many it removed.
+    pub(super) fn first_scan(&mut self) -> Result<usize, StoreError> {
+        self.scan_all(false, true)
+    }
+
+    fn scan_all(&mut self, counted: bool, remove_temps: bool) -> Result<usize, StoreError> {
         let t = Instant::now();
         let disk = &self.core.disk;
-        let known = |folder: &str, id: &str, name: &str, hash: u64| {
+        // One lock for a slice of files, not one per file.
+        let known = |folder: &str, probes: &[Probe<'_>], same: &mut Vec<bool>| {
+            same.clear();
             let view = lock(disk);
-            view.app(folder)
-                .and_then(|a| a.sessions.get(id))
-                .is_some_and(|e| *e.name == *name && matches!(&e.state, Ok(r) if r.hash == hash))
+            let app = view.app(folder);
+            same.extend(probes.iter().map(|p| {
+                app.and_then(|a| a.sessions.get(p.id)).is_some_and(|e| {
+                    *e.name == *p.name && matches!(&e.state, Ok(r) if r.hash == p.hash)
+                })
+            }));
         };
-        let scanned = scan::scan(&self.core.store, &known)?;
-        let read_took = t.elapsed();
         let mut fx = self.effects();
-        reconcile::rescan(&mut lock(&self.core.disk), scanned, &mut fx);
+        reconcile::rescan_begin(&mut lock(disk), &mut fx);
+        let mut found = Vec::new();
+        let done = scan::scan(&self.core.store, remove_temps, &known, &mut |f| {
+            found.push(f.folder.clone());
+            reconcile::folder_scanned(&mut lock(disk), f, &mut fx);
+        })?;
+        reconcile::rescan_end(&mut lock(disk), &found, &mut fx);
         self.settle(fx);
         // The scan's buffers (a read buffer, a key and a name per file) are
         // freed by now; hand that memory back rather than keep it for the next.
         release_freed_memory();
-        tracing::debug!(read = ?read_took, total = ?t.elapsed(), "rescan done");
+        tracing::debug!(took = ?t.elapsed(), "rescan done");
         if counted {
             let n = self.core.stats.rescans.fetch_add(1, Ordering::Relaxed) + 1;
             let mut ev = Event::new(EventKind::Rescan);
@@ -145,7 +165,7 @@ impl Txn<'_> {
             ev.message = Some(format!("rescan #{n}"));
             self.core.emit(ev);
         }
-        Ok(())
+        Ok(done.temps_removed)
     }
 
     /// Does what reconciling asked, once `disk` is let go: counts, log

@@ -25,6 +25,7 @@ mod folder;
 pub use file::{file_read, shadowed, standing_rival};
 pub use folder::{
     folder_gone, folder_listed, folder_scanned, folder_unreadable, label_read, rescan,
+    rescan_begin, rescan_end,
 };
 
 use mobile_session_proto::Event;
