@@ -107,7 +107,13 @@ fn main() {
         let mut c = Conn::open(&sock);
         let steady = daemon.rss_bytes();
         daemon.reset_peak();
+        let (u0, s0) = cpu_seconds(daemon.child.id());
         let full = best_of(10, || c.call(&Request::Push { full: true }));
+        let (u1, s1) = cpu_seconds(daemon.child.id());
+        // The floor's own CPU time, single-threaded.
+        let (fu0, fs0) = cpu_seconds(std::process::id());
+        read_all(&files);
+        let (fu1, fs1) = cpu_seconds(std::process::id());
         println!(
             "start {:.3}× read ({:.0} ms); full push {:.3}× read ({:.0} ms, best of 10); peak {:.3}× RSS ({:.1} MiB); read {:.0} ms",
             start.as_secs_f64() / read_floor.as_secs_f64(),
@@ -117,6 +123,13 @@ fn main() {
             daemon.peak_bytes() as f64 / steady as f64,
             steady as f64 / 1048576.0,
             ms(read_floor)
+        );
+        println!(
+            "cpu: a full push user {:.0} sys {:.0} ms (mean of 10); the read user {:.0} sys {:.0} ms",
+            (u1 - u0) * 100.0,
+            (s1 - s0) * 100.0,
+            (fu1 - fu0) * 1000.0,
+            (fs1 - fs0) * 1000.0
         );
         daemon.stop();
         return;

@@ -18,7 +18,7 @@ pub use auth::{authenticated, not_ok, not_signed_in, session_done, verify};
 pub use change::{changed, dry_run, push};
 pub use event::event;
 pub use notify::notified;
-pub use sessions::sessions;
+pub use sessions::{sessions, sessions_by_page, sessions_end, sessions_page};
 pub use status::status;
 
 use unicode_width::UnicodeWidthStr;
