@@ -82,6 +82,17 @@ fn main() {
         ms(start),
         ms(read_floor)
     );
+    // CPU time says what the wall clock cannot on a busy machine: whether
+    // the two cores were ours.
+    let (su, ss) = cpu_seconds(daemon.child.id());
+    let (fu0, fs0) = cpu_seconds(std::process::id());
+    read_all(&files);
+    let (fu1, fs1) = cpu_seconds(std::process::id());
+    let read_cpu = (fu1 - fu0) + (fs1 - fs0);
+    println!(
+        "  (info) CPU: start user {su:.2} s + sys {ss:.2} s = {:.2}× the read's {read_cpu:.2} s",
+        (su + ss) / read_cpu
+    );
 
     if let Some(n) = std::env::var("BENCH_ONLY_VERIFIES")
         .ok()
@@ -284,6 +295,15 @@ fn main() {
         "  full push {:.0} ms, read floor {:.0} ms",
         ms(full),
         ms(read_floor)
+    );
+    let (u0, s0) = cpu_seconds(daemon.child.id());
+    repeat(3, || c.call(&Request::Push { full: true }));
+    let (u1, s1) = cpu_seconds(daemon.child.id());
+    let push_cpu = ((u1 - u0) + (s1 - s0)) / 3.0;
+    println!(
+        "  (info) CPU: a full push {push_cpu:.2} s = {:.2}× the read's (mean of 3): on two free cores, {:.2}× its time",
+        push_cpu / read_cpu,
+        push_cpu / read_cpu / 2.0
     );
     let one = &files[files.len() / 2];
     let original = std::fs::read(one).unwrap();

@@ -114,11 +114,12 @@ impl Core {
         };
         {
             let mut txn = core.txn();
-            let leftovers = txn.first_scan()?;
+            let (leftovers, live) = txn.first_scan()?;
             if leftovers > 0 {
                 tracing::info!("removed {leftovers} temporary files left by interrupted writes");
             }
-            txn.push();
+            // Whatever the scan's follow-ups changed since; and the report.
+            txn.push_after(live);
         }
         Ok(core)
     }

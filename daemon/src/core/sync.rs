@@ -10,9 +10,10 @@ use mobile_session_proto::{Event, EventKind};
 
 use super::release_freed_memory;
 use super::txn::Txn;
-use crate::locks::lock;
+use crate::locks::{lock, read, write};
 use crate::model::app::{app_label, AppLabel};
 use crate::model::reconcile::{self, Effects, FileRead, FollowUp, Note, Retry};
+use crate::model::view;
 use crate::store::scan::{self, Probe};
 use crate::store::StoreError;
 
@@ -126,12 +127,16 @@ impl Txn<'_> {
 
     /// The start's scan: [`Self::rescan`], removing on the way the
     /// temporaries that interrupted writes left (no write of ours has
-    /// begun yet). Returns how many it removed.
-    pub(super) fn first_scan(&mut self) -> Result<usize, StoreError> {
+    /// begun yet), and pushing each app as it is read: the live view
+    /// begins as the valid files. Returns how many temporaries it removed
+    /// and how many sessions it made live.
+    pub(super) fn first_scan(&mut self) -> Result<(usize, u64), StoreError> {
         self.scan_all(false, true)
     }
 
-    fn scan_all(&mut self, counted: bool, remove_temps: bool) -> Result<usize, StoreError> {
+    /// Reads every file; at the first scan (`first`) also removes the
+    /// write temporaries and pushes as it reads.
+    fn scan_all(&mut self, counted: bool, first: bool) -> Result<(usize, u64), StoreError> {
         let t = Instant::now();
         let disk = &self.core.disk;
         // One lock for a slice of files, not one per file.
@@ -146,13 +151,27 @@ impl Txn<'_> {
             }));
         };
         let mut fx = self.effects();
+        // Only into an empty live view may apps go live one by one.
+        let push = first && read(&self.core.live).is_empty();
+        let mut pushed = 0;
         reconcile::rescan_begin(&mut lock(disk), &mut fx);
-        let mut found = Vec::new();
-        let done = scan::scan(&self.core.store, remove_temps, &known, &mut |f| {
-            found.push(f.folder.clone());
-            reconcile::folder_scanned(&mut lock(disk), f, &mut fx);
+        let mut found: Vec<String> = Vec::new();
+        let done = scan::scan(&self.core.store, first, &known, &mut |f| {
+            let folder = f.folder.clone();
+            let mut disk = lock(disk);
+            reconcile::folder_scanned(&mut disk, f, &mut fx);
+            if push {
+                pushed += view::push_as_read(&disk, &folder, &mut write(&self.core.live));
+            }
+            found.push(folder);
         })?;
-        reconcile::rescan_end(&mut lock(disk), &found, &mut fx);
+        {
+            let mut disk = lock(disk);
+            reconcile::rescan_end(&mut disk, &found, &mut fx);
+            if push {
+                view::pushed_as_read(&mut disk);
+            }
+        }
         self.settle(fx);
         // The scan's buffers (a read buffer, a key and a name per file) are
         // freed by now; hand that memory back rather than keep it for the next.
@@ -165,7 +184,7 @@ impl Txn<'_> {
             ev.message = Some(format!("rescan #{n}"));
             self.core.emit(ev);
         }
-        Ok(done.temps_removed)
+        Ok((done.temps_removed, pushed))
     }
 
     /// Does what reconciling asked, once `disk` is let go: counts, log

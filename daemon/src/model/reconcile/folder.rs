@@ -149,14 +149,23 @@ pub fn folder_scanned(view: &mut DiskView, scan: FolderScan, fx: &mut Effects<'_
     };
     let app = view.app_mut(&folder);
     listing_read(app, &folder, manifest_label, shadowed, fx);
-    let seen: HashSet<&str> = entries.iter().map(|(id, _)| id.as_str()).collect();
-    let vanished: Vec<String> = app
-        .sessions
-        .keys()
-        .filter(|id| !seen.contains(id.as_str()))
-        .cloned()
-        .collect();
-    drop(seen);
+    // Entries found that the view holds: when they are all it holds,
+    // nothing vanished, and no set of names is built (a rescan of
+    // unchanged files, the start).
+    let held = entries
+        .iter()
+        .filter(|(id, e)| matches!(e, Scanned::Same) || app.sessions.contains_key(id))
+        .count();
+    let vanished: Vec<String> = if held == app.sessions.len() {
+        Vec::new()
+    } else {
+        let seen: HashSet<&str> = entries.iter().map(|(id, _)| id.as_str()).collect();
+        app.sessions
+            .keys()
+            .filter(|id| !seen.contains(id.as_str()))
+            .cloned()
+            .collect()
+    };
     for (id, found) in entries {
         match found {
             Scanned::Same => {}

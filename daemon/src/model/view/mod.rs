@@ -23,7 +23,7 @@ mod rows;
 
 pub use live::LiveView;
 
-pub use push::{push_incremental, unpushed_count, unpushed_of};
+pub use push::{push_as_read, push_incremental, pushed_as_read, unpushed_count, unpushed_of};
 pub use rows::{rows_page, RowCursor, RowSource};
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use mobile_session_proto::{PushReport, Unpushed};
 
-use super::{DiskView, LiveView};
+use super::{AppView, DiskView, LiveView};
 use crate::model::names::{write_key, SessionKey};
 use crate::model::session::SessionRecord;
 
@@ -98,17 +98,8 @@ fn push_all_in_place(root: &Path, disk: &DiskView, live: &mut LiveView) -> PushR
     let before = live.len() as u64;
     // Grown once, not doubled step by step (the start fills it from empty).
     live.reserve((disk.valid as usize).saturating_sub(live.len()));
-    let mut key = String::with_capacity(128);
     for (folder, app) in &disk.apps {
-        for (id_lower, entry) in &app.sessions {
-            let Ok(rec) = &entry.state else { continue };
-            write_key(&mut key, folder, id_lower);
-            match live.put(&key, rec.clone()) {
-                Some(old) if old.same_content(rec) => report.unchanged += 1,
-                Some(_) => report.updated += 1,
-                None => report.added += 1,
-            }
-        }
+        push_app(folder, app, live, &mut report);
     }
     // Live sessions that no valid file matched leave; usually there are none.
     let matched = report.updated + report.unchanged;
@@ -118,6 +109,42 @@ fn push_all_in_place(root: &Path, disk: &DiskView, live: &mut LiveView) -> PushR
     }
     report.invalid = disk.invalid_files(root);
     report
+}
+
+/// Puts the valid sessions of one app live, counting them in `report`.
+/// Keys are written into one reused buffer: an unchanged session costs a
+/// hash lookup, no allocation.
+fn push_app(folder: &str, app: &AppView, live: &mut LiveView, report: &mut PushReport) {
+    let mut key = String::with_capacity(128);
+    for (id_lower, entry) in &app.sessions {
+        let Ok(rec) = &entry.state else { continue };
+        write_key(&mut key, folder, id_lower);
+        match live.put(&key, rec.clone()) {
+            Some(old) if old.same_content(rec) => report.unchanged += 1,
+            Some(_) => report.updated += 1,
+            None => report.added += 1,
+        }
+    }
+}
+
+/// The start's push, made one app at a time as the first scan reads the
+/// apps, on the thread that applies them while the others are still being
+/// read: puts app `folder`'s valid sessions live and returns how many.
+/// Call [`pushed_as_read`] once every app is pushed so.
+pub fn push_as_read(disk: &DiskView, folder: &str, live: &mut LiveView) -> u64 {
+    let mut report = PushReport::default();
+    if let Some(app) = disk.app(folder) {
+        live.reserve(app.counts().0 as usize);
+        push_app(folder, app, live, &mut report);
+    }
+    report.added + report.updated
+}
+
+/// Every app was pushed as it was read ([`push_as_read`]): the two views
+/// agree, and nothing is left for the next push.
+pub fn pushed_as_read(disk: &mut DiskView) {
+    disk.all_dirty = false;
+    disk.dirty.clear();
 }
 
 /// Applies the disk view to a copy of the live view, the straightforward
