@@ -278,6 +278,12 @@ mod tests {
                     }
                     Op::Rescan => disk.mark_all_dirty(),
                     Op::Push => {
+                        // Each app's counts are kept as entries come and go.
+                        for app in disk.apps.values() {
+                            let valid = app.sessions.values().filter_map(|e| e.state.as_ref().ok());
+                            let pending = valid.clone().filter(|r| r.status == mobile_session_proto::Status::Pending).count();
+                            prop_assert_eq!(app.counts(), (valid.count() as u64, pending as u64));
+                        }
                         let mut all = disk.clone();
                         all.mark_all_dirty();
                         prop_assert_eq!(unpushed_count(&disk, &live), unpushed_count(&all, &live));
