@@ -8,7 +8,8 @@
 //!   after one change vs the full push;
 //! - daemon RSS with N live sessions vs the files' bytes, just after start
 //!   and after 10 and 50 full pushes (with the peak during them);
-//! - p99 delay from a file write to its `watch` event;
+//! - p99 delay from a file write to its `watch` event, for a writer that
+//!   closes the file and one that keeps it open (`visible.rs`);
 //! - `mobile-session status` process time vs `redis-cli -s SOCK ping`.
 //!
 //! Run it with `bench/run` (release build, installs Redis if missing).
@@ -17,14 +18,19 @@
 //! runs, with the CPU time each server spends per request; with
 //! `BENCH_ONLY_ROUND_TRIP=1` only the round trip against its floor, with the
 //! daemon's CPU time per round trip; with `BENCH_ONLY_NOTIFY=1` only the
-//! push notifications per second to the local APNs stand-in (`notify.rs`).
+//! push notifications per second to the local APNs stand-in (`notify.rs`);
+//! with `BENCH_ONLY_VISIBLE=1` only how soon file changes show (`visible.rs`);
+//! with `BENCH_ONLY_LAST_SEEN=1` only verify's throughput with last seen
+//! recorded against without (`last_seen.rs`).
 
 mod data;
+mod last_seen;
 mod listing;
 mod notify;
 mod summary;
+mod visible;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -46,6 +52,11 @@ fn main() {
         notify::bench(&bin, dir.path());
         return;
     }
+    if std::env::var_os("BENCH_ONLY_VISIBLE").is_some() {
+        let n = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1000);
+        visible::alone(&bin, dir.path(), n);
+        return;
+    }
     println!(
         "# mobile-sessiond benchmarks ({sessions} sessions, {} cores)",
         cores()
@@ -60,6 +71,10 @@ fn main() {
         "generated {sessions} session files, {:.1} MiB",
         bytes as f64 / 1048576.0
     );
+    if std::env::var_os("BENCH_ONLY_LAST_SEEN").is_some() {
+        last_seen::bench(&bin, dir.path(), &data, &tokens);
+        return;
+    }
 
     // Floor for the push: read every file, single-threaded, page cache warm.
     let files = list_files(&data.join("MobileApps"));
@@ -456,19 +471,10 @@ fn main() {
     }
 
     listing::bench(&bin, &sock, &daemon, sessions);
-
-    // File change → watch event delay.
-    let delays = watch_delays(&bin, &sock, &data, 200);
-    let p99 = delays[delays.len() * 99 / 100 - 1];
-    report("file change visible p99 / 100 ms", ms(p99) / 100.0, 1.0);
-    println!(
-        "  p50 {:.1} ms, p99 {:.1} ms",
-        ms(delays[delays.len() / 2]),
-        ms(p99)
-    );
+    visible::bench(&bin, &sock, &data);
 
     daemon.stop();
-    summary::placeholder("file change visible", "≤ 20 ms p99");
+    last_seen::bench(&bin, dir.path(), &data, &tokens);
     notify::bench(&bin, dir.path());
     summary::print(sessions);
 }
@@ -557,6 +563,8 @@ impl Daemon {
             .arg(data)
             .arg("--socket")
             .arg(sock)
+            .arg("--state-dir")
+            .arg(data.with_file_name("state"))
             .arg("--log-level")
             .arg("warn")
             .stdin(Stdio::null())
@@ -893,42 +901,4 @@ impl Drop for Redis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Writes files one by one and times each until its `watch` event arrives.
-fn watch_delays(bin: &Path, sock: &Path, data: &Path, n: usize) -> Vec<Duration> {
-    let base = connections(sock);
-    let mut watch = Command::new(bin.join("mobile-session"))
-        .arg("--socket")
-        .arg(sock)
-        .args(["--json", "watch"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while connections(sock) <= base {
-        assert!(Instant::now() < deadline, "watch did not connect");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let folder = data.join("MobileApps").join("BENCHTEAM1.com.bench.app0");
-    let mut delays = Vec::with_capacity(n);
-    for i in 0..n + 1 {
-        let name = format!("{:040x}", 0xdead_0000_u64 + i as u64);
-        let t = Instant::now();
-        std::fs::write(folder.join(&name), "{}").unwrap();
-        loop {
-            let line = lines.next().expect("watch ended").unwrap();
-            if line.contains(&name) {
-                break;
-            }
-        }
-        if i > 0 {
-            delays.push(t.elapsed());
-        }
-    }
-    let _ = watch.kill();
-    let _ = watch.wait();
-    delays.sort();
-    delays
 }

@@ -64,6 +64,8 @@ pub fn bench(bin: &Path, dir: &Path) {
         .arg(&sock)
         .arg("--config")
         .arg(&config)
+        .arg("--state-dir")
+        .arg(dir.join("notify-state"))
         .args(["--log-level", "warn"])
         .stdin(Stdio::null())
         .spawn()

@@ -23,23 +23,6 @@ pub fn record(what: &str, ratio: f64, goal: &str, verdict: &'static str) {
     ROWS.lock().unwrap_or_else(|e| e.into_inner()).push(row);
 }
 
-/// A figure another part of the bench measures: shown as not measured
-/// when that part did not run, so the table keeps its place.
-pub fn placeholder(what: &str, goal: &str) {
-    let rows = ROWS.lock().unwrap_or_else(|e| e.into_inner());
-    if rows.iter().any(|r| r.what.starts_with(what)) {
-        return;
-    }
-    drop(rows);
-    println!("---- {what}: not measured in this run (target {goal})");
-    ROWS.lock().unwrap_or_else(|e| e.into_inner()).push(Row {
-        what: what.to_string(),
-        ratio: f64::NAN,
-        goal: goal.to_string(),
-        verdict: "----",
-    });
-}
-
 /// A ratio with three significant digits (small ones too: 1/1000).
 pub fn shown(x: f64) -> String {
     if x != 0.0 && x.abs() < 0.1 {

@@ -1,12 +1,14 @@
 //! [`ClientBuilder`]: where the daemon is, timeouts, pool size.
 
+use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mobile_session_proto::paths::{client_socket, ClientSocket};
 
 use crate::pool::Pool;
-use crate::{Client, ClientError};
+use crate::{Client, ClientError, Connector, UnixConnector};
 
 /// Default time allowed to connect and shake hands.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -17,13 +19,27 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 8;
 
 /// Configures a [`Client`]: where the daemon is, timeouts, pool size.
-#[derive(Debug, Clone)]
+/// Clones share the connector (an ssh connector's shared connection too).
+#[derive(Clone)]
 pub struct ClientBuilder {
-    pub(crate) socket: ClientSocket,
+    pub(crate) connector: Arc<dyn Connector>,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) long_request_timeout: Option<Duration>,
     pub(crate) max_connections: usize,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("socket", &self.connector.expected_socket())
+            .field("host", &self.connector.host())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("long_request_timeout", &self.long_request_timeout)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
 }
 
 impl Default for ClientBuilder {
@@ -38,7 +54,7 @@ impl ClientBuilder {
     /// daemon answers).
     pub fn new() -> Self {
         Self {
-            socket: client_socket(None),
+            connector: Arc::new(UnixConnector::new(client_socket(None))),
             connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
             request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
             long_request_timeout: None,
@@ -47,14 +63,21 @@ impl ClientBuilder {
     }
 
     /// Uses this socket and no other.
-    pub fn socket(mut self, path: impl AsRef<Path>) -> Self {
-        self.socket = ClientSocket::Explicit(path.as_ref().to_path_buf());
-        self
+    pub fn socket(self, path: impl AsRef<Path>) -> Self {
+        self.socket_choice(ClientSocket::Explicit(path.as_ref().to_path_buf()))
     }
 
     /// Where to look for the daemon, as [`mobile_session_proto::paths::client_socket`] resolves it.
-    pub fn socket_choice(mut self, socket: ClientSocket) -> Self {
-        self.socket = socket;
+    pub fn socket_choice(self, socket: ClientSocket) -> Self {
+        self.connector(UnixConnector::new(socket))
+    }
+
+    /// Reaches the daemon through `connector` instead of a local socket:
+    /// an [`SshConnector`](crate::SshConnector) (feature `ssh`) for a daemon
+    /// on another host, or one of the embedder's own. The pool, its
+    /// timeouts and retries work the same over any of them.
+    pub fn connector(mut self, connector: impl Connector) -> Self {
+        self.connector = Arc::new(connector);
         self
     }
 

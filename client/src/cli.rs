@@ -4,10 +4,12 @@
 //! typo is a usage error (exit 2) before any daemon is asked.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use clap_complete::engine::ArgValueCandidates;
 use mobile_session::proto::MIN_ID_PREFIX as MIN_PREFIX;
+use mobile_session::Destination;
 
 use crate::completion::app_folders;
 
@@ -25,15 +27,31 @@ use crate::completion::app_folders;
     after_help = "Examples:\n  \
         mobile-session sessions --status pending\n  \
         mobile-session accept a6a3 --push\n  \
-        mobile-session --json status"
+        mobile-session --json status\n  \
+        mobile-session -H admin@prod1 sessions --status pending"
 )]
 pub struct Cli {
     /// Daemon socket [default: $MOBILE_SESSION_SOCKET, else the first that
     /// exists of $XDG_RUNTIME_DIR/mobile-sessiond/mobile-sessiond.sock (or
     /// /tmp/mobile-sessiond-UID/… without XDG_RUNTIME_DIR) and
-    /// /run/mobile-sessiond/mobile-sessiond.sock]
+    /// /run/mobile-sessiond/mobile-sessiond.sock]; with --host, the
+    /// daemon's socket on that host
     #[arg(long, global = true, value_name = "PATH", value_hint = ValueHint::AnyPath)]
     pub socket: Option<PathBuf>,
+    /// Talk to the daemon on another host, through ssh (as the remote
+    /// user, with that user's rights): ssh://[USER@]HOST[:PORT][/SOCKET]
+    /// or [USER@]HOST. $MOBILE_SESSION_SSH_COMMAND replaces `ssh`;
+    /// unix://[SOCKET] is this machine
+    #[arg(
+        short = 'H',
+        long,
+        global = true,
+        env = mobile_session::HOST_ENV,
+        value_name = "HOST",
+        value_parser = host_arg,
+        value_hint = ValueHint::Hostname
+    )]
+    pub host: Option<Destination>,
     /// Machine-readable JSON on stdout (messages go to stderr)
     #[arg(long, global = true, conflicts_with = "quiet")]
     pub json: bool,
@@ -53,6 +71,14 @@ pub enum StatusArg {
     Accepted,
     /// The device waits until someone accepts it
     Pending,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortArg {
+    /// App folder, then id (the rows stream as they are read)
+    Id,
+    /// Least recently active first (last seen, or the file's last write)
+    Activity,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +108,18 @@ pub enum Command {
         /// Only the invalid session files, each with 4D's error code (1-4)
         #[arg(long)]
         invalid: bool,
+        /// Only sessions active within DUR (last seen, or file written), e.g. 1h, 90d; by activity
+        #[arg(long, value_name = "DUR", value_parser = duration_arg)]
+        seen_after: Option<Duration>,
+        /// Only sessions not active within DUR, e.g. 90d; by activity
+        #[arg(long, value_name = "DUR", value_parser = duration_arg)]
+        seen_before: Option<Duration>,
+        /// Only sessions sharing an app and a device.id or a push token with another, group by group
+        #[arg(long, conflicts_with = "invalid")]
+        duplicates: bool,
+        /// Row order: id (app, then id) or activity (least recently active first); the --seen-* filters sort by activity
+        #[arg(long, value_enum, value_name = "ORDER")]
+        sort: Option<SortArg>,
     },
     /// The session file's whole JSON object (an invalid one as stored; with --json, one that is not a JSON object exits 1)
     #[command(after_help = "Examples:\n  mobile-session show a6a3\n  \
@@ -169,7 +207,8 @@ pub enum Command {
     },
     /// Apply the files to the live view (MOBILE APP REFRESH SESSIONS)
     #[command(
-        after_help = "Examples:\n  mobile-session push\n  mobile-session push --full --strict"
+        after_help = "Examples:\n  mobile-session push\n  mobile-session push --dry-run\n  \
+            mobile-session push --full --strict"
     )]
     Push {
         /// Re-read and re-validate every file, not only what changed
@@ -178,6 +217,9 @@ pub enum Command {
         /// Exit 1 when session files are invalid
         #[arg(long)]
         strict: bool,
+        /// Print what the push would report (counts, invalid files), and change nothing
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Rescan every folder into the disk view, then print `apps`
     #[command(after_help = "Examples:\n  mobile-session refresh")]
@@ -261,6 +303,35 @@ pub enum Command {
         Exit: 0 nothing failed (skips allowed), 1 something failed, 78 the app has no usable \
         credentials (the message names the setting), 2 bad usage.")]
     Notify(crate::cmd::notify::NotifyArgs),
+    /// Delete the sessions not active for DUR (last seen, or file written, whichever is later)
+    #[command(after_help = "Examples:\n  \
+        mobile-session purge --inactive 90d --dry-run\n  \
+        mobile-session purge --inactive 180d com.contactApp.Contact --yes --push")]
+    Purge(crate::cmd::purge::PurgeArgs),
+    /// Delete duplicate sessions: of those sharing an app and a device.id or a push token, keep the most recently active
+    #[command(after_help = "Examples:\n  \
+        mobile-session sessions --duplicates\n  \
+        mobile-session dedupe --dry-run\n  \
+        mobile-session dedupe com.sample.tasks --yes --push")]
+    Dedupe(crate::cmd::purge::DedupeArgs),
+    /// Keep devices out: delete their sessions at once and refuse their next sign-ins
+    #[command(after_help = "Examples:\n  \
+        mobile-session block a6a3 --reason 'Lost phone, call the help desk'\n  \
+        mobile-session block --app com.sample.tasks --device 0DC5132E-1EF4-407C-A832-5FE33D818AF3")]
+    Block(crate::cmd::block::BlockArgs),
+    /// Let a blocked device sign in again
+    #[command(after_help = "Examples:\n  \
+        mobile-session unblock --app com.sample.tasks --device 0DC5132E-1EF4-407C-A832-5FE33D818AF3")]
+    Unblock(crate::cmd::block::UnblockArgs),
+    /// The blocked devices: app, device, reason, time, who blocked it
+    #[command(after_help = "Examples:\n  mobile-session blocked\n  mobile-session --json blocked")]
+    Blocked,
+    /// The changes made through the daemon, oldest first: who (uid, process), what, when
+    #[command(after_help = "Examples:\n  \
+        mobile-session history --since 1d\n  \
+        mobile-session history a6a3\n  \
+        mobile-session --json history com.contactApp.Contact")]
+    History(crate::cmd::history::HistoryArgs),
     /// Print the script that makes a shell complete mobile-session's commands, options and values
     ///
     /// The script calls mobile-session back at each Tab (the daemon lists
@@ -275,6 +346,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Connect standard input and output to the daemon's socket (what
+    /// --host runs on the other host, through ssh)
+    #[command(
+        hide = true,
+        after_help = "Examples:\n  mobile-session dial-stdio --socket /run/mobile-sessiond/mobile-sessiond.sock"
+    )]
+    DialStdio,
     /// Print the man page, or write every man page into a folder
     #[command(after_help = "Examples:\n  \
         mobile-session man | man -l -\n  \
@@ -323,6 +401,31 @@ pub fn app_arg(s: &str) -> Result<String, String> {
         Err(format!(
             "{s:?} is not an app: give a folder name such as TEAMID.com.example.app, or an app id"
         ))
+    }
+}
+
+/// DUR: a duration such as `90d`, `12h`, `30min` or `2weeks`, above zero.
+pub fn duration_arg(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s.trim()) {
+        Ok(d) if d.as_secs() > 0 => Ok(d),
+        Ok(_) => Err(format!(
+            "{s:?} is less than a second; give a duration such as 1h or 90d"
+        )),
+        Err(e) => Err(format!("{s:?} is not a duration such as 1h or 90d: {e}")),
+    }
+}
+
+/// SESSION or APP, for `history`: what was deleted may be named too.
+pub fn target_arg(s: &str) -> Result<String, String> {
+    session_arg(s).or_else(|_| app_arg(s))
+}
+
+/// HOST: an ssh address, or unix:// for this machine; empty (an empty
+/// `$MOBILE_SESSION_HOST`) is this machine too.
+fn host_arg(s: &str) -> Result<Destination, String> {
+    match s {
+        "" => Ok(Destination::Local(None)),
+        s => Destination::parse(s).map_err(|e| e.to_string()),
     }
 }
 
@@ -411,6 +514,9 @@ mod tests {
             &["mobile-session", "accept"],
             &["mobile-session", "accept", "7023", "--all-pending"],
             &["mobile-session", "--json", "-q", "apps"],
+            &["mobile-session", "-H", "prod1:22", "apps"],
+            &["mobile-session", "-H", "-oProxyCommand=x", "apps"],
+            &["mobile-session", "--host", "tcp://prod1", "apps"],
         ] {
             let e = Cli::try_parse_from(args).expect_err(&args.join(" "));
             assert_eq!(e.exit_code(), 2, "{args:?}");

@@ -28,6 +28,7 @@ impl fmt::Debug for Client {
         let [connect, request, long_request] = self.inner.timeouts();
         f.debug_struct("Client")
             .field("socket", &last.path)
+            .field("host", &self.inner.host())
             .field("role", &last.role)
             .field("daemon_version", &last.daemon_version)
             .field("idle", &self.inner.idle_count())
@@ -69,8 +70,16 @@ impl Client {
     }
 
     /// The socket of the latest connection (or the one the next will use).
+    /// For a daemon on another host, its socket there (empty before the
+    /// first connection when the address names none).
     pub fn socket_path(&self) -> PathBuf {
         lock(&self.inner.last).path.clone()
+    }
+
+    /// The other host (`ssh://user@host:port`) when the daemon is reached
+    /// through ssh; `None` for a local socket.
+    pub fn host(&self) -> Option<String> {
+        self.inner.host()
     }
 
     /// This user's rights, as the latest handshake granted them.

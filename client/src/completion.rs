@@ -77,18 +77,59 @@ fn completer_path() -> String {
     argv0.to_string_lossy().into_owned()
 }
 
-/// The `--socket PATH` among the words being completed, if typed.
-fn typed_socket(words: impl Iterator<Item = OsString>) -> Option<OsString> {
+/// The value of an option among the words being completed, if typed
+/// (`--long V`, `--long=V`, and `-S V` or `-SV` for a short form).
+fn typed(
+    words: impl Iterator<Item = OsString>,
+    long: &str,
+    short: Option<&str>,
+) -> Option<OsString> {
     let mut words = words.skip_while(|w| w != "--").skip(1);
     let mut found = None;
+    let long_eq = format!("{long}=");
     while let Some(w) = words.next() {
-        if w == "--socket" {
+        let text = w.to_string_lossy();
+        if w == long || short.is_some_and(|s| w == s) {
             found = words.next();
-        } else if let Some(path) = w.to_str().and_then(|w| w.strip_prefix("--socket=")) {
-            found = Some(path.into());
+        } else if let Some(v) = text.strip_prefix(long_eq.as_str()) {
+            found = Some(v.into());
+        } else if let Some(v) = short
+            .and_then(|s| text.strip_prefix(s))
+            .filter(|v| !v.is_empty())
+        {
+            found = Some(v.into());
         }
     }
     found
+}
+
+/// Where the words being completed (or the environment) say the daemon
+/// is, and how long to wait for its answer: a moment for a local socket,
+/// a few seconds for another host (ssh logs in; it never asks anything).
+fn typed_daemon() -> Option<(mobile_session::ClientBuilder, Duration)> {
+    use mobile_session::{ClientBuilder, Destination, SshConnector, HOST_ENV};
+    let socket = typed(std::env::args_os(), "--socket", None);
+    let host = typed(std::env::args_os(), "--host", Some("-H"))
+        .or_else(|| std::env::var_os(HOST_ENV))
+        .and_then(|h| Destination::parse(h.to_str()?).ok());
+    let local = |path: Option<std::path::PathBuf>| {
+        let builder = match path {
+            Some(p) => ClientBuilder::new().socket(p),
+            None => ClientBuilder::new(),
+        };
+        (builder, Duration::from_secs(2))
+    };
+    Some(match host {
+        Some(Destination::Ssh(mut address)) => {
+            if let Some(s) = socket {
+                address.socket = Some(s.into());
+            }
+            let ssh = SshConnector::from_env(address).ok()?.batch_mode(true);
+            (ClientBuilder::new().connector(ssh), Duration::from_secs(3))
+        }
+        Some(Destination::Local(path)) => local(path.or(socket.map(Into::into))),
+        None => local(socket.map(Into::into)),
+    })
 }
 
 /// APP values: the daemon's app folders, each with its app's name, when
@@ -101,16 +142,15 @@ pub fn app_folders() -> Vec<CompletionCandidate> {
     else {
         return Vec::new();
     };
-    let mut builder = mobile_session::ClientBuilder::new();
-    if let Some(socket) = typed_socket(std::env::args_os()) {
-        builder = builder.socket(socket);
-    }
+    let Some((builder, limit)) = typed_daemon() else {
+        return Vec::new();
+    };
     let apps = rt.block_on(async {
         let client = builder
-            .connect_timeout(Some(Duration::from_millis(500)))
+            .connect_timeout(Some(limit))
             .request_timeout(Some(Duration::from_secs(1)))
             .build();
-        tokio::time::timeout(Duration::from_secs(2), client.apps()).await
+        tokio::time::timeout(limit, client.apps()).await
     });
     match apps {
         Ok(Ok(apps)) => apps
@@ -131,7 +171,26 @@ mod tests {
     #[test]
     fn the_socket_typed_on_the_line_is_the_one_asked() {
         let words = |w: &[&str]| w.iter().map(OsString::from).collect::<Vec<_>>().into_iter();
-        let typed = |w: &[&str]| typed_socket(words(w));
+        let typed_socket = |w: &[&str]| typed(words(w), "--socket", None);
+        let typed_host = |w: &[&str]| typed(words(w), "--host", Some("-H"));
+        assert_eq!(
+            typed_host(&["ms", "--", "ms", "-H", "prod1", "sessions", ""]),
+            Some("prod1".into())
+        );
+        assert_eq!(
+            typed_host(&["ms", "--", "ms", "-Hadmin@prod1", ""]),
+            Some("admin@prod1".into())
+        );
+        assert_eq!(
+            typed_host(&["ms", "--", "ms", "--host=ssh://p:2", ""]),
+            Some("ssh://p:2".into())
+        );
+        assert_eq!(
+            typed_host(&["ms", "--", "ms", "--host", "p", "watch", "--app", ""]),
+            Some("p".into())
+        );
+        assert_eq!(typed_host(&["ms", "--", "ms", "sessions", ""]), None);
+        let typed = typed_socket;
         assert_eq!(
             typed(&["ms", "--", "ms", "--socket", "/s", "watch", "--app", ""]),
             Some("/s".into())

@@ -1,18 +1,14 @@
 //! One connection to the daemon: connect, handshake, one exchange at a time,
 //! and a cheap check that an idle connection is still open before reuse.
 
-use std::os::unix::io::AsRawFd;
-use std::path::Path;
-
 use mobile_session_proto::{
     ClientHello, Connection, FrameError, HelloOutcome, Request, Response, Role, ServerHello,
     SessionRow, MAGIC, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME, PROTOCOL_VERSION,
 };
-use tokio::net::UnixStream;
 
-use crate::ClientError;
+use crate::{ClientError, Transport};
 
-pub(crate) type Framed = Connection<UnixStream>;
+pub(crate) type Framed = Connection<Box<dyn Transport>>;
 
 /// A connection past the handshake.
 pub(crate) struct Conn {
@@ -23,6 +19,8 @@ pub(crate) struct Conn {
 
 /// The answer to one request: one frame, or the rows of every page of
 /// `Sessions` (none when they went to a [`Pages`] sink as they came).
+// Returned and taken apart at once: boxing the frame would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Answer {
     One(Response),
     Rows(Vec<SessionRow>),
@@ -50,8 +48,12 @@ impl Failure {
     }
 }
 
-/// Shakes hands on a stream just connected to `path`.
-pub(crate) async fn handshake(stream: UnixStream, path: &Path) -> Result<Conn, ClientError> {
+/// Shakes hands on a stream just opened; `not_ours` is the error's
+/// sentence when the peer is not a mobile-sessiond.
+pub(crate) async fn handshake(
+    stream: Box<dyn Transport>,
+    not_ours: &str,
+) -> Result<Conn, ClientError> {
     let mut framed = Connection::new(stream, MAX_RESPONSE_FRAME);
     // A request the daemon would refuse is not sent at all.
     framed.set_max_outgoing(Some(MAX_REQUEST_FRAME));
@@ -61,8 +63,7 @@ pub(crate) async fn handshake(stream: UnixStream, path: &Path) -> Result<Conn, C
         .map_err(ClientError::frame)?;
     let not_ours = || {
         ClientError::Protocol(format!(
-            "{} is not a mobile-sessiond socket (its first answer is not a mobile-sessiond handshake)",
-            path.display()
+            "{not_ours} (its first answer is not a mobile-sessiond handshake)"
         ))
     };
     let hello: ServerHello = match framed.recv().await {
@@ -70,9 +71,7 @@ pub(crate) async fn handshake(stream: UnixStream, path: &Path) -> Result<Conn, C
         // Closed before answering: a daemon stopping, or one too full even
         // to say it is busy.
         Ok(None) => return Err(ClientError::closed()),
-        Err(mobile_session_proto::FrameError::Io(source)) => {
-            return Err(ClientError::ConnectionLost { source })
-        }
+        Err(mobile_session_proto::FrameError::Io(source)) => return Err(ClientError::lost(source)),
         Err(_) => return Err(not_ours()),
     };
     if hello.magic != MAGIC {
@@ -99,31 +98,10 @@ pub(crate) async fn handshake(stream: UnixStream, path: &Path) -> Result<Conn, C
 
 impl Conn {
     /// Whether an idle connection can be reused: nothing unread in our
-    /// buffer, and the socket neither closed by the daemon (a restart, a
-    /// shutdown) nor holding bytes nobody asked for. One non-blocking peek,
-    /// independent of what the runtime last saw of the socket.
+    /// buffer, and the stream neither closed by the daemon (a restart, a
+    /// shutdown) nor holding bytes nobody asked for.
     pub fn is_reusable(&self) -> bool {
-        if self.framed.buffered() != 0 {
-            return false;
-        }
-        let fd = self.framed.get_ref().as_raw_fd();
-        let mut byte = 0u8;
-        // SAFETY: `fd` is open (we own the stream) and `byte` is a valid
-        // one-byte buffer; MSG_PEEK leaves any data in the socket.
-        let n = unsafe {
-            libc::recv(
-                fd,
-                (&mut byte as *mut u8).cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        if n < 0 {
-            let err = std::io::Error::last_os_error();
-            return err.kind() == std::io::ErrorKind::WouldBlock;
-        }
-        // 0: the daemon closed it; >0: an answer nobody waits for.
-        false
+        self.framed.buffered() == 0 && self.framed.get_ref().is_reusable()
     }
 
     /// Sends one request and reads its whole answer; the pages of a

@@ -80,6 +80,44 @@ pub enum ClientError {
         #[source]
         source: io::Error,
     },
+    /// The daemon on another host could not be reached: `ssh` failed, or
+    /// the remote side could not reach the daemon there. `failure` says
+    /// which; `message` is the first line of what ssh or the remote side
+    /// said, `details` the rest (the remote side's hints, "hint: …").
+    #[error("{}", remote_summary(host, *failure, message))]
+    Remote {
+        host: String,
+        failure: RemoteFailure,
+        message: String,
+        details: Vec<String>,
+    },
+}
+
+/// Why a daemon on another host could not be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RemoteFailure {
+    /// `ssh` could not connect (a wrong name, a host down or unreachable).
+    Ssh,
+    /// `ssh` connected but could not log in.
+    Login,
+    /// The remote side found no daemon (no socket, or nobody listens on it).
+    NoDaemon,
+    /// The remote user may not open the daemon's socket.
+    PermissionDenied,
+    /// The remote side has no `mobile-session` to connect through, and
+    /// ssh's own socket forwarding did not reach the daemon either.
+    NoRemoteProgram,
+    /// Anything else (the remote side's exit status, when there is one).
+    Other(Option<i32>),
+}
+
+fn remote_summary(host: &str, failure: RemoteFailure, message: &str) -> String {
+    match failure {
+        RemoteFailure::Ssh => format!("cannot reach {host} through ssh: {message}"),
+        RemoteFailure::Login => format!("ssh could not log in to {host}: {message}"),
+        _ => format!("on {host}: {message}"),
+    }
 }
 
 impl ClientError {
@@ -114,9 +152,22 @@ impl ClientError {
     /// means the bytes were not what this protocol sends.
     pub(crate) fn frame(e: FrameError) -> Self {
         match e {
-            FrameError::Io(source) => ClientError::ConnectionLost { source },
+            FrameError::Io(source) => ClientError::lost(source),
             other => ClientError::Protocol(other.to_string()),
         }
+    }
+
+    /// A broken stream; a transport that knows why says so in the I/O
+    /// error's payload (ssh refusing to forward to the remote socket).
+    pub(crate) fn lost(source: io::Error) -> Self {
+        #[cfg(feature = "ssh")]
+        if let Some(refused) = source
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<crate::ssh::ForwardRefused>())
+        {
+            return refused.error();
+        }
+        ClientError::ConnectionLost { source }
     }
 
     pub(crate) fn closed() -> Self {

@@ -3,15 +3,16 @@
 //!
 //! Exit codes: 0 success; 1 error; 2 bad usage; 3 pending (`verify`,
 //! `authenticate`); 4 unknown token or refused (`verify`, `authenticate`,
-//! `user-info`, `logout`); 69 the daemon cannot be reached, is busy or went
-//! away; 77 permission denied on the socket or refused by the daemon; 78
+//! `user-info`, `logout`); 69 the daemon cannot be reached (on another
+//! host: ssh cannot reach it either), is busy or went away; 77 permission
+//! denied on the socket (there too), or refused by the daemon; 78
 //! `notify` of an app without usable push credentials.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use mobile_session::proto::paths::{effective_uid, resolve_client_socket, SOCKET_ENV};
-use mobile_session::{ClientError, ErrorCode};
+use mobile_session::{ClientError, ErrorCode, RemoteFailure};
 
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -52,14 +53,19 @@ pub fn report(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<StdoutClosed>().is_some() {
         return 0;
     }
-    eprintln!("error: {e:#}");
-    let code = exit_code(e);
-    if let Some(ce) = e.downcast_ref::<ClientError>() {
-        if let Some(hint) = hint(ce) {
-            eprintln!("{hint}");
-        }
-    }
+    let (code, text) = describe(e);
+    eprint!("{text}");
     code
+}
+
+/// The exit code, and the lines `report` prints: `error: …`, then the hint.
+pub fn describe(e: &anyhow::Error) -> (u8, String) {
+    let mut text = format!("error: {e:#}\n");
+    if let Some(hint) = e.downcast_ref::<ClientError>().and_then(hint) {
+        text.push_str(&hint);
+        text.push('\n');
+    }
+    (exit_code(e), text)
 }
 
 fn exit_code(e: &anyhow::Error) -> u8 {
@@ -75,6 +81,10 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         Some(ClientError::PermissionDenied { .. }) | Some(ClientError::Refused { .. }) => {
             EXIT_NOPERM
         }
+        Some(ClientError::Remote { failure, .. }) => match failure {
+            RemoteFailure::PermissionDenied | RemoteFailure::Login => EXIT_NOPERM,
+            _ => EXIT_UNAVAILABLE,
+        },
         Some(ClientError::Daemon(r)) => match r.code {
             ErrorCode::BadRequest => EXIT_USAGE,
             ErrorCode::UnknownToken | ErrorCode::Refused => EXIT_UNKNOWN,
@@ -99,9 +109,16 @@ fn hint(e: &ClientError) -> Option<String> {
         ClientError::Busy { .. } => {
             Some("hint: the daemon serves as many clients as it may; try again shortly".into())
         }
+        // Over ssh, the user the daemon judged is the one ssh logs in as.
+        ClientError::Refused { .. } => at_socket().starts_with(" on ").then(|| {
+            format!(
+                "hint: the daemon{} judges the user ssh logs in as there (ssh://USER@HOST)",
+                at_socket()
+            )
+        }),
         ClientError::Timeout { .. } => Some(format!(
-            "hint: mobile-sessiond{} may be stuck or overloaded: its log says what it is doing \
-             (`journalctl -u mobile-sessiond`); try again",
+            "hint: mobile-sessiond{} may be stuck or overloaded (or the network to it): its log \
+             says what it is doing (`journalctl -u mobile-sessiond`); try again",
             at_socket()
         )),
         ClientError::ConnectionLost { .. } => Some(format!(
@@ -109,6 +126,12 @@ fn hint(e: &ClientError) -> Option<String> {
              `mobile-session status` says whether it is back, its log why",
             at_socket()
         )),
+        ClientError::Remote {
+            host,
+            failure,
+            details,
+            ..
+        } => Some(crate::remote::hint(host, *failure, details)),
         ClientError::TooLarge { .. } => {
             Some("hint: name fewer sessions at once, or make the body or filter smaller".into())
         }
@@ -156,15 +179,12 @@ fn permission_hint(path: &Path, groups: &[String], owner: Option<&str>) -> Strin
     }
 }
 
-/// The socket this run talks to, once connected: errors after that name it.
-pub static SOCKET_IN_USE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+/// Where the daemon this run talks to is, once known (" at PATH", or
+/// " on ssh://HOST"): errors after that name it.
+pub static DAEMON_AT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// " at PATH" once connected, else nothing.
 fn at_socket() -> String {
-    SOCKET_IN_USE
-        .get()
-        .map(|p| format!(" at {}", p.display()))
-        .unwrap_or_default()
+    DAEMON_AT.get().cloned().unwrap_or_default()
 }
 
 /// A missing daemon: say where the client looked, and do not suggest

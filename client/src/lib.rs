@@ -206,17 +206,29 @@ mod batch;
 mod builder;
 mod client;
 mod conn;
+mod connector;
+mod destination;
 mod error;
 mod events;
 mod notify;
+mod ops;
 mod pool;
+#[cfg(feature = "ssh")]
+mod ssh;
 
 pub use builder::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use client::Client;
-pub use error::ClientError;
+pub use connector::{BoxFuture, Connected, Connector, Transport, UnixConnector};
+pub use destination::{Destination, InvalidDestination, SshAddress, HOST_ENV};
+pub use error::{ClientError, RemoteFailure};
 pub use events::EventStream;
+#[cfg(feature = "ssh")]
+pub use ssh::{
+    greeting as dial_stdio, split_command_line, InvalidSshCommand, SshConnector,
+    DEFAULT_REMOTE_SOCKET, SSH_COMMAND_ENV,
+};
 
 /// The wire protocol crate, for the types not re-exported below.
 pub use mobile_session_proto as proto;
@@ -224,6 +236,10 @@ pub use mobile_session_proto::{
     AppRow, AuthReply, ChangeReport, ChangedSession, DaemonStatus, ErrorCode, ErrorReply, Event,
     EventKind, Invalidity, PushReport, Role, SessionFilter, SessionRow, Status, Unpushed,
     VerifyReply, VerifyStatus,
+};
+pub use mobile_session_proto::{
+    AuditRecord, BlockEntry, BlockReport, BlockTarget, PurgeRequest, RemovalReport, RemovedSession,
+    SessionSort,
 };
 pub use mobile_session_proto::{
     NotifyCounts, NotifyMessage, NotifyRecipients, NotifyReply, NotifyRequest, NotifyResult,

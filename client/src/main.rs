@@ -8,6 +8,7 @@ mod completion;
 mod exit;
 mod input;
 mod man;
+mod remote;
 mod render;
 mod reveal;
 mod ui;
@@ -31,6 +32,8 @@ fn main() -> ExitCode {
             .and_then(|text| emit_bytes(&text))
             .map(|()| 0),
         Command::Man(args) => man_command(args.out_dir.as_deref()),
+        // What ssh runs on the other host for --host: it copies bytes.
+        Command::DialStdio => remote::dial_stdio(cli.socket.as_deref(), cli.host.is_some()),
         _ => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

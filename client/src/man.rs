@@ -30,11 +30,11 @@ const EXIT_STATUS: &[(&str, &str)] = &[
     ),
     (
         "69",
-        "The daemon cannot be reached, is busy, or went away (watch); the message names the socket paths tried.",
+        "The daemon cannot be reached, is busy, or went away (watch); the message names the socket paths tried. With --host: ssh cannot reach the host either, or the daemon there cannot be reached; the message names the host.",
     ),
     (
         "77",
-        "Permission denied on the socket, or refused by the daemon; the message names the group to join.",
+        "Permission denied on the socket, or refused by the daemon; the message names the group to join. With --host: the same on that host (as the remote user), or ssh could not log in.",
     ),
 ];
 
@@ -46,6 +46,14 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     (
         "XDG_RUNTIME_DIR",
         "Holds the per-user socket, mobile-sessiond/mobile-sessiond.sock, tried before the system socket.",
+    ),
+    (
+        "MOBILE_SESSION_HOST",
+        "The daemon's host when --host is not given, in the same forms (ssh://[USER@]HOST[:PORT][/SOCKET], [USER@]HOST, unix://[SOCKET]).",
+    ),
+    (
+        "MOBILE_SESSION_SSH_COMMAND",
+        "The command run instead of ssh for --host, as GIT_SSH_COMMAND is for git: split into words as git splits it (blanks separate words; single quotes keep everything; double quotes keep blanks and take backslash escapes; no shell runs it). It must take OpenSSH's options; mobile-session adds -T, -o, -p, -l, -N, -O and -- itself.",
     ),
     ("NO_COLOR", "When set and not empty, no colours even on a terminal."),
 ];
@@ -90,7 +98,7 @@ pub fn write_all(dir: &Path) -> io::Result<Vec<PathBuf>> {
     write("mobile-session.1".into(), &|w| {
         render_page(w, &cmd, "1", Extras::client(&cmd))
     })?;
-    for sub in cmd.get_subcommands() {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("mobile-session-{}.1", sub.get_name());
         write(name, &|w| render_page(w, sub, "1", Extras::client(&cmd)))?;
     }
@@ -113,6 +121,7 @@ impl Extras {
     fn client(root: &clap::Command) -> Self {
         let mut see_also: Vec<String> = root
             .get_subcommands()
+            .filter(|s| !s.is_hide_set())
             .map(|s| format!("mobile-session-{}(1)", s.get_name()))
             .collect();
         see_also.insert(0, "mobile-session(1)".into());
@@ -255,6 +264,23 @@ mod tests {
         );
         let sub = std::fs::read_to_string(dir.join("mobile-session-verify.1")).unwrap();
         assert!(sub.contains(".SH EXAMPLES"), "{sub}");
+        // --host, on every page, with its variables.
+        for page in [
+            "mobile-session.1",
+            "mobile-session-status.1",
+            "mobile-session-ui.1",
+        ] {
+            let text = std::fs::read_to_string(dir.join(page)).unwrap();
+            for must in [
+                "\\-\\-host",
+                "MOBILE_SESSION_HOST",
+                "MOBILE_SESSION_SSH_COMMAND",
+            ] {
+                assert!(text.contains(must), "{page} lacks {must}");
+            }
+        }
+        // The helper ssh runs over there has no page.
+        assert!(!names.iter().any(|n| n.contains("dial")), "{names:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -6,21 +6,19 @@
 //! drops its connection instead of putting it back: a half-read answer must
 //! never reach the next caller.
 
-use std::io;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use mobile_session_proto::paths::ClientSocket;
 use mobile_session_proto::{FrameError, Request, Response, Role, VerifyReply};
 use tokio::sync::Semaphore;
 
 use crate::builder::ClientBuilder;
 use crate::conn::{self, unexpected, Answer, Conn, Failure, Pages};
-use crate::ClientError;
+use crate::{ClientError, Connector};
 
 pub(crate) struct Pool {
-    socket: ClientSocket,
+    connector: Arc<dyn Connector>,
     connect_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
     long_request_timeout: Option<Duration>,
@@ -57,21 +55,12 @@ async fn within<T>(
     }
 }
 
-/// A connect failure that means "no daemon here": no socket file, or a file
-/// nobody listens on (left by a daemon that was killed).
-fn no_daemon(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
-    )
-}
-
 impl Pool {
     pub fn new(b: ClientBuilder) -> Self {
-        let path = b.socket.pick().to_path_buf();
+        let path = b.connector.expected_socket();
         Self {
             permits: Semaphore::new(b.max_connections),
-            socket: b.socket,
+            connector: b.connector,
             connect_timeout: b.connect_timeout,
             request_timeout: b.request_timeout,
             long_request_timeout: b.long_request_timeout,
@@ -97,55 +86,34 @@ impl Pool {
         ]
     }
 
-    /// Opens a new connection, and shakes hands.
-    pub async fn open(&self) -> Result<Conn, ClientError> {
-        within(self.connect_timeout, "connect", self.open_first()).await
+    pub fn host(&self) -> Option<String> {
+        self.connector.host()
     }
 
-    /// Connects to the first path where a daemon answers. The paths are
-    /// looked at anew each time: a daemon may have appeared at the per-user
-    /// path since the last connection. When searching, a path without a
-    /// daemon passes to the next; the error lists the paths tried.
-    async fn open_first(&self) -> Result<Conn, ClientError> {
-        let search = matches!(self.socket, ClientSocket::Search(_));
-        let mut tried: Vec<PathBuf> = Vec::new();
-        // The error names the first stale socket file, else the first path.
-        let mut missed: Option<(PathBuf, io::Error)> = None;
-        for path in self.socket.to_try() {
-            tried.push(path.to_path_buf());
-            match tokio::net::UnixStream::connect(path).await {
-                Ok(stream) => {
-                    let conn = conn::handshake(stream, path).await?;
-                    let mut last = lock(&self.last);
-                    last.path = path.to_path_buf();
-                    last.role = Some(conn.role);
-                    last.daemon_version = Some(conn.daemon_version.clone());
-                    return Ok(conn);
+    /// Opens a new connection, and shakes hands. What the connector must do
+    /// first (an ssh login) is not bounded by the connect timeout; the
+    /// stream and the handshake are.
+    pub async fn open(&self) -> Result<Conn, ClientError> {
+        self.connector.prepare().await?;
+        within(self.connect_timeout, "connect", async {
+            let connected = self.connector.connect().await?;
+            let not_ours = match (&connected.socket, self.connector.host()) {
+                (_, Some(host)) => {
+                    format!("the connection to {host} does not lead to mobile-sessiond")
                 }
-                Err(e) if search && no_daemon(&e) => {
-                    let stale = e.kind() == io::ErrorKind::ConnectionRefused;
-                    let named_stale = missed
-                        .as_ref()
-                        .is_some_and(|(_, m)| m.kind() == io::ErrorKind::ConnectionRefused);
-                    if missed.is_none() || (stale && !named_stale) {
-                        missed = Some((path.to_path_buf(), e));
-                    }
-                }
-                Err(e) => return Err(ClientError::connect(path, &tried, e)),
+                (Some(path), None) => format!("{} is not a mobile-sessiond socket", path.display()),
+                (None, None) => "the connection does not lead to mobile-sessiond".to_string(),
+            };
+            let conn = conn::handshake(connected.stream, &not_ours).await?;
+            let mut last = lock(&self.last);
+            if let Some(path) = connected.socket {
+                last.path = path;
             }
-        }
-        let (path, e) = missed.unwrap_or_else(|| {
-            // Only sockets that may not be trusted: none is tried.
-            let first = self.socket.candidates().first().cloned();
-            (
-                first.unwrap_or_default(),
-                io::Error::new(
-                    io::ErrorKind::NotFound,
-                    "no trustworthy mobile-sessiond socket",
-                ),
-            )
-        });
-        Err(ClientError::connect(&path, &tried, e))
+            last.role = Some(conn.role);
+            last.daemon_version = Some(conn.daemon_version.clone());
+            Ok(conn)
+        })
+        .await
     }
 
     /// An idle connection that is still open, if any.
@@ -300,6 +268,7 @@ impl Pool {
 mod tests {
     use super::*;
     use crate::Client;
+    use mobile_session_proto::paths::ClientSocket;
 
     /// A folder of its own under the temp dir, removed on drop.
     struct TempDir(PathBuf);

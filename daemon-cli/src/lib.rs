@@ -21,6 +21,11 @@
 //!   `/run/mobile-sessiond/mobile-sessiond.sock` for root and
 //!   `/tmp/mobile-sessiond-UID/mobile-sessiond.sock` otherwise; a socket
 //!   handed over by the service manager (`LISTEN_FDS`) wins over all of them.
+//! - **state dir** (last seen, blocked devices, history): `--state-dir DIR`,
+//!   else `state_dir` in the config file, else `$STATE_DIRECTORY` (systemd's
+//!   `StateDirectory=`), else one folder per data dir under
+//!   `$XDG_STATE_HOME/mobile-sessiond` (or `~/.local/state/mobile-sessiond`),
+//!   else `/var/lib/mobile-sessiond`. Never inside `MobileApps`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -70,6 +75,12 @@ pub struct Args {
     /// /etc/mobile-sessiond/config.toml if it exists]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The daemon's own state: last seen, blocked devices, history; never
+    /// inside MobileApps [default: state_dir in the config file, then
+    /// $STATE_DIRECTORY (systemd), then $XDG_STATE_HOME/mobile-sessiond/DATA-HASH
+    /// (one per data dir), then /var/lib/mobile-sessiond]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Apply each settled file change to the live view without waiting for a push
     #[arg(long)]
     pub auto_push: bool,
@@ -177,6 +188,14 @@ pub mod man {
             "Parent of the default per-user socket folder mobile-sessiond/.",
         ),
         ("XDG_DATA_HOME", "Parent of the last-resort data dir mobile-sessiond/."),
+        (
+            "STATE_DIRECTORY",
+            "The state dir when neither --state-dir nor state_dir names one (systemd's StateDirectory=).",
+        ),
+        (
+            "XDG_STATE_HOME",
+            "Parent of the user's state dirs mobile-sessiond/DATA-HASH/ (one per data dir; else ~/.local/state).",
+        ),
         ("RUST_LOG", "The log filter when --log-level is not given."),
         (
             "LISTEN_FDS, LISTEN_PID",
@@ -196,6 +215,22 @@ pub mod man {
         (
             "DATA_DIR/MobileApps/APP/ID",
             "One session file per device, as a 4D server writes them.",
+        ),
+        (
+            "STATE_DIR/last-seen, STATE_DIR/last-seen.journal",
+            "When each session was last seen: a snapshot and the lines added since (SECONDS FOLDER/ID).",
+        ),
+        (
+            "STATE_DIR/blocked.json",
+            "The blocked devices (block, unblock, blocked).",
+        ),
+        (
+            "STATE_DIR/history.jsonl, history.jsonl.1 to .4",
+            "The changes made through the daemon, one JSON object a line, rotated past history_max_bytes.",
+        ),
+        (
+            "/var/lib/mobile-sessiond",
+            "The state dir under systemd, and of a daemon without HOME.",
         ),
         (
             "/run/mobile-sessiond/mobile-sessiond.sock",

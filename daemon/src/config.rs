@@ -8,12 +8,18 @@
 //! watcher = "auto"                   # "auto" (inotify/FSEvents, poll on failure) or "poll"
 //! settle_ms = 50                     # how long a burst of changes settles
 //! poll_interval_ms = 1000            # polling period for watcher = "poll"
+//! write_grace_ms = 2000              # a file still being written keeps its last good content this long
 //! max_connections = 4096             # clients at once; more are told "busy"
 //! idle_timeout_ms = 300000           # close a client idle this long
 //! max_hooks = 32                     # sign-in hooks at once (default 16 per core)
 //! hook_env = ["LDAP_URI", "LDAP_*"]  # the daemon's variables hooks also get
 //! session_id = "hex40"               # new session ids: "hex40" or "uuid" (4D v20+)
 //! file_mode = "0660"                 # new session files (their folders follow)
+//! state_dir = "/var/lib/mobile-sessiond"  # the daemon's own state (like --state-dir)
+//! last_seen = true                   # record when each session was last seen
+//! history_max_bytes = 16777216       # the history file is rotated past this
+//! on_push = ["/usr/local/bin/refresh-4d"]  # run after each push that changed the live view
+//! on_push_timeout_ms = 10000         # then killed
 //! [policy]                           # sign-in defaults for every app
 //! hook = ["/etc/mobile-sessiond/hook", "--strict"]  # decides each sign-in alone
 //! hook_timeout_ms = 5000             # a slower hook refuses the sign-in
@@ -47,6 +53,10 @@ pub struct Config {
     pub poll_interval_ms: Option<u64>,
     /// Events queued between the OS watcher and the daemon; past it, a full rescan.
     pub watch_queue: Option<usize>,
+    /// How long a session file that a writer still has open may read as
+    /// invalid (empty, half written) before that is taken: until then it
+    /// keeps its last good content (default 2000; 0 takes it at once).
+    pub write_grace_ms: Option<u64>,
     /// Connections served at once (default 4096, and always kept below the
     /// open-file limit); past it a new client is told the daemon is busy.
     pub max_connections: Option<u64>,
@@ -77,7 +87,23 @@ pub struct Config {
     /// Push notifications: endpoints, trusted CA, per-app credentials.
     #[serde(default)]
     pub notify: crate::notify::settings::NotifySettings,
+    /// The daemon's own state (last seen, blocks, history), like
+    /// `--state-dir`; never inside `MobileApps`.
+    pub state_dir: Option<PathBuf>,
+    /// Record when each session was last seen (default true).
+    pub last_seen: Option<bool>,
+    /// The history file's size past which it is rotated.
+    pub history_max_bytes: Option<u64>,
+    /// A program (and its arguments) run after every push that changed
+    /// the live view, the push's report on its standard input.
+    #[serde(default)]
+    pub on_push: Vec<String>,
+    /// How long `on_push` may run before it is killed.
+    pub on_push_timeout_ms: Option<u64>,
 }
+
+/// How long `on_push` may run when `on_push_timeout_ms` is not set.
+pub const DEFAULT_ON_PUSH_TIMEOUT_MS: u64 = 10_000;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -255,8 +281,9 @@ impl Config {
     /// What TOML types cannot say: a hook names a program, a timeout is
     /// neither zero nor endless.
     fn check(&self) -> Result<(), String> {
-        let ranges: [(&str, Option<u64>, u64, u64); 6] = [
+        let ranges: [(&str, Option<u64>, u64, u64); 9] = [
             ("settle_ms", self.settle_ms, 1, 60_000),
+            ("write_grace_ms", self.write_grace_ms, 0, 600_000),
             ("poll_interval_ms", self.poll_interval_ms, 10, 3_600_000),
             (
                 "watch_queue",
@@ -267,6 +294,8 @@ impl Config {
             ("max_connections", self.max_connections, 1, 1 << 20),
             ("idle_timeout_ms", self.idle_timeout_ms, 100, 86_400_000),
             ("max_hooks", self.max_hooks, 1, MAX_MAX_HOOKS),
+            ("history_max_bytes", self.history_max_bytes, 4096, 1 << 40),
+            ("on_push_timeout_ms", self.on_push_timeout_ms, 1, 3_600_000),
         ];
         for (key, value, min, max) in ranges {
             if let Some(v) = value {
@@ -300,6 +329,9 @@ impl Config {
                 .iter()
                 .map(|(k, a)| (format!("[apps.{k:?}]"), a.hook.as_ref(), a.hook_timeout_ms)),
         );
+        if self.on_push.first().is_some_and(String::is_empty) {
+            return Err("on_push names no program (its first element is empty)".into());
+        }
         for (table, hook, timeout) in policies {
             if let Some(program) = hook.and_then(|h| h.first()) {
                 if program.is_empty() {
@@ -350,11 +382,36 @@ impl Config {
     }
 }
 
+/// How long a file a writer has open may read as invalid before that is taken.
+pub const DEFAULT_WRITE_GRACE: std::time::Duration = std::time::Duration::from_millis(2000);
+
 impl Config {
+    pub fn last_seen(&self) -> bool {
+        self.last_seen.unwrap_or(true)
+    }
+
+    pub fn history_max_bytes(&self) -> u64 {
+        self.history_max_bytes
+            .unwrap_or(crate::state::audit::DEFAULT_MAX_BYTES)
+    }
+
+    pub fn on_push_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(
+            self.on_push_timeout_ms
+                .unwrap_or(DEFAULT_ON_PUSH_TIMEOUT_MS),
+        )
+    }
+
     /// The mode of new session files.
     pub fn file_mode(&self) -> u32 {
         self.file_mode
             .map_or(crate::store::share::DEFAULT_FILE_MODE, FileMode::bits)
+    }
+
+    /// `write_grace_ms`, or its default.
+    pub fn write_grace(&self) -> std::time::Duration {
+        self.write_grace_ms
+            .map_or(DEFAULT_WRITE_GRACE, std::time::Duration::from_millis)
     }
 
     /// When `[policy]` admits nobody (no hook, no `sign_in = "open"`, no
@@ -519,6 +576,11 @@ mod tests {
             "hook_env = \"LDAP_URI\"",
             "[policy]\nhook_env = [\"X Y\"]",
             "[apps.x]\nhook_env = [\"1X\"]",
+            "on_push = [\"\"]",
+            "on_push = \"/bin/refresh\"",
+            "on_push_timeout_ms = 0",
+            "history_max_bytes = 10",
+            "last_seen = \"yes\"",
         ] {
             assert!(Config::parse(bad).is_err(), "{bad}");
         }

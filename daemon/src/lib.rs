@@ -11,7 +11,10 @@
 //!   goes through its [`core::Txn`];
 //! - [`cmd`]: the rules of each request, and the only place that builds a
 //!   response and decides what a reader may see;
-//! - [`hook`]: sign-in hooks as supervised, bounded child processes;
+//! - [`hook`]: sign-in hooks as supervised, bounded child processes, and
+//!   `on_push`;
+//! - [`state`]: the daemon's own state (last seen, the deny-list, the
+//!   history) in `state_dir`;
 //! - [`watcher`]: inotify, polling or notify's native watcher, feeding the
 //!   core, and the push barrier;
 //! - [`server`]: the socket, the handshake and one task per connection;
@@ -31,6 +34,7 @@ pub mod model;
 pub mod notify;
 pub mod server;
 pub mod service;
+pub mod state;
 pub mod store;
 pub mod watcher;
 
@@ -60,6 +64,8 @@ pub struct Options {
     pub poll: bool,
     /// A listening socket handed over by the service manager.
     pub listen_fd: Option<OwnedFd>,
+    /// `--state-dir`.
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +86,8 @@ pub enum StartError {
     Signals(std::io::Error),
     #[error("the start-up scan crashed (a bug; please report it): {0}")]
     ScanPanicked(String),
+    #[error(transparent)]
+    State(#[from] state::StateError),
 }
 
 /// `--data-dir`, else `$MOBILE_SESSIOND_DATA_DIR`, else the config's
@@ -190,6 +198,11 @@ fn reload(
         ),
         ("max_hooks", old.max_hooks != config.max_hooks),
         ("file_mode", old.file_mode != config.file_mode),
+        ("state_dir", old.state_dir != config.state_dir),
+        (
+            "history_max_bytes",
+            old.history_max_bytes != config.history_max_bytes,
+        ),
     ];
     for (key, changed) in restart_only {
         if changed {
@@ -205,6 +218,7 @@ fn reload(
     // left as it is.
     server::listener::open_to_groups(&shared.info.socket, created_dir, &access);
     *locks::write(&shared.access) = Arc::new(access);
+    shared.state.seen.set_enabled(config.last_seen());
     core.set_config(config);
     tracing::info!(
         "SIGHUP: configuration read again from {}; changed access groups apply to new connections",
@@ -317,6 +331,12 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<Stopp
         .root()
         .parent()
         .map_or(data_dir, std::path::Path::to_path_buf);
+    let state_dir = state::resolve(
+        opts.state_dir.take(),
+        config.state_dir.as_deref(),
+        &data_dir,
+    );
+    let state = Arc::new(state::State::open(&state_dir, store.root(), &config)?);
     // Watch before the first scan, so no change falls between the two.
     let pending_watcher =
         watcher::prepare(store.root(), watcher::WatchSettings::from_config(&config));
@@ -359,6 +379,7 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<Stopp
     });
     tracing::info!(
         data_dir = %data_dir.display(),
+        state_dir = %state.dir.display(),
         socket = %info.socket.display(),
         activated,
         "mobile-sessiond {} ready: {}",
@@ -377,7 +398,16 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<Stopp
         shutdown: shutdown.clone(),
         hooks: hooks.clone(),
         notifier: Arc::new(notify::Notifier::new(shutdown.clone())),
+        state: state.clone(),
     };
+    let on_push = hook::on_push::start(hooks.clone(), core.clone(), data_dir.clone());
+    // Last seen is written down until the last connection is done.
+    let flushed = CancellationToken::new();
+    let flusher = tokio::spawn(state::keep_flushing(
+        core.clone(),
+        state.clone(),
+        flushed.clone(),
+    ));
     let created_dir = socket_guard.created_dir().map(Path::to_path_buf);
     let server = tokio::spawn(server::serve(listener, socket_guard, shared.clone()));
     let (reload, reloads) = {
@@ -459,9 +489,12 @@ pub async fn run(mut opts: Options, shutdown: CancellationToken) -> Result<Stopp
     drop(reload);
     reloads.abort();
     let _ = server.await;
+    flushed.cancel();
+    let _ = flusher.await;
     // Whatever still runs (the grace ran out) goes before the daemon does.
     hooks_stop.abort();
     hooks.kill_all();
+    on_push.abort();
     let _ = retries.await;
     watcher.stopped().await;
     impatient.abort();
@@ -506,6 +539,7 @@ mod tests {
         let opts = Options {
             data_dir: Some(dir.path().join("Data")),
             socket: Some(socket.clone()),
+            state_dir: Some(dir.path().join("state")),
             ..Default::default()
         };
         let stopped = run(opts, shutdown).await.unwrap();

@@ -61,6 +61,7 @@ fn main() -> ExitCode {
         auto_push: args.auto_push,
         poll: args.poll,
         listen_fd,
+        state_dir: args.state_dir,
     };
     let ran = runtime.block_on(run(opts, CancellationToken::new()));
     match ran {

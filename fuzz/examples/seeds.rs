@@ -7,7 +7,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use mobile_session_proto::connection::encode;
-use mobile_session_proto::{ClientHello, Request, SessionFilter, Status};
+use mobile_session_proto::{
+    BlockRequest, BlockTarget, ClientHello, HistoryCursor, HistoryQuery, PurgeRequest, Request,
+    SessionFilter, Status,
+};
 
 const SAMPLES: &str = "../examples/Data/MobileApps";
 const IOS: &str = "UTT7VDX8W5.com.contactApp.Contact";
@@ -47,6 +50,7 @@ fn main() {
             email: Some("marie.dupont@example.com".into()),
             device_token: Some("f3a9c1d2".into()),
             invalid: true,
+            ..SessionFilter::default()
         }),
         Request::Show {
             session: IOS_ID[..8].into(),
@@ -83,6 +87,25 @@ fn main() {
         Request::Logout {
             token: tokens[1].clone(),
         },
+        Request::PushPreview { full: false },
+        Request::Purge(PurgeRequest {
+            app: Some(IOS.into()),
+            inactive_secs: 90 * 86_400,
+            dry_run: true,
+            ..PurgeRequest::default()
+        }),
+        Request::Block(BlockRequest {
+            target: BlockTarget::Device {
+                app: ANDROID.into(),
+                device: "D".repeat(8 * 1024),
+            },
+            reason: Some("lost".into()),
+        }),
+        Request::History(HistoryQuery {
+            target: Some(PAD_ID[..6].into()),
+            since_secs: Some(3600),
+            cursor: Some(HistoryCursor { file: 7, offset: 99 }),
+        }),
     ];
     let frame = |body: Vec<u8>| {
         let mut f = (body.len() as u32).to_be_bytes().to_vec();

@@ -590,6 +590,7 @@ mod tests {
                             email,
                             device_token,
                             invalid,
+                            ..SessionFilter::default()
                         })
                     }
                 ),

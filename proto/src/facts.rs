@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::{PushReport, Request};
+use crate::{BlockTarget, PushReport, Request};
 
 /// The shortest session id prefix a SESSION argument may be.
 pub const MIN_ID_PREFIX: usize = 4;
@@ -29,8 +29,14 @@ impl Request {
             | Request::Show { .. }
             | Request::Path { .. }
             | Request::Push { .. }
-            | Request::Refresh => true,
+            | Request::Refresh
+            | Request::PushPreview { .. }
+            | Request::Blocked
+            | Request::History(_) => true,
             Request::Delete { dry_run, .. } => *dry_run,
+            // A second one would report as unchanged what the first deleted.
+            Request::Purge(p) => p.dry_run,
+            Request::Dedupe(d) => d.dry_run,
             // A second notification is a second one on every device.
             Request::Notify(n) => n.dry_run,
             // A second status change or sign-in would report "already so"
@@ -40,7 +46,9 @@ impl Request {
             | Request::AuthenticateFrom { .. }
             | Request::Watch { .. }
             | Request::UserInfo { .. }
-            | Request::Logout { .. } => false,
+            | Request::Logout { .. }
+            | Request::Block(_)
+            | Request::Unblock { .. } => false,
         }
     }
 
@@ -54,6 +62,16 @@ impl Request {
             Request::Sessions(_) | Request::Push { .. } | Request::Refresh | Request::Notify(_) => {
                 true
             }
+            // Every session's activity (a stat of each file), or every
+            // history file, is read.
+            Request::PushPreview { .. }
+            | Request::History(_)
+            | Request::Dedupe(_)
+            | Request::Purge(_) => true,
+            Request::Block(b) => match &b.target {
+                BlockTarget::Sessions(s) => s.len() > 1,
+                BlockTarget::Device { .. } => false,
+            },
             Request::SetStatus { sessions, push, .. } => *push || sessions.len() > 1,
             Request::Delete {
                 sessions,
@@ -69,12 +87,15 @@ impl Request {
             | Request::Status
             | Request::Watch { .. }
             | Request::UserInfo { .. }
-            | Request::Logout { .. } => false,
+            | Request::Logout { .. }
+            | Request::Unblock { .. }
+            | Request::Blocked => false,
         }
     }
 }
 
-/// "1 added, 2 updated, 0 removed, 3 unchanged, 0 invalid".
+/// "1 added, 2 updated, 0 removed, 3 unchanged, 0 invalid", then ", 1
+/// being written" when a file was.
 impl fmt::Display for PushReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -85,7 +106,11 @@ impl fmt::Display for PushReport {
             self.removed,
             self.unchanged,
             self.invalid.len()
-        )
+        )?;
+        match self.writing.len() {
+            0 => Ok(()),
+            n => write!(f, ", {n} being written"),
+        }
     }
 }
 
@@ -129,6 +154,30 @@ mod tests {
     }
 
     #[test]
+    fn operators_requests_are_classified() {
+        use crate::{BlockRequest, PurgeRequest};
+        let purge = |dry_run| {
+            Request::Purge(PurgeRequest {
+                inactive_secs: 60,
+                dry_run,
+                ..Default::default()
+            })
+        };
+        assert!(purge(true).idempotent() && !purge(false).idempotent());
+        assert!(purge(true).scales_with_data());
+        assert!(Request::PushPreview { full: false }.idempotent());
+        let block = |n: usize| {
+            Request::Block(BlockRequest {
+                target: BlockTarget::Sessions(vec!["abcd".into(); n]),
+                reason: None,
+            })
+        };
+        assert!(!block(1).idempotent());
+        assert!(!block(1).scales_with_data() && block(2).scales_with_data());
+        assert!(Request::Blocked.idempotent() && !Request::Blocked.scales_with_data());
+    }
+
+    #[test]
     fn a_push_report_reads_as_one_sentence() {
         let p = PushReport {
             added: 1,
@@ -140,10 +189,19 @@ mod tests {
                 code: 2,
                 error: "not JSON".into(),
             }],
+            writing: Vec::new(),
         };
         assert_eq!(
             p.to_string(),
             "1 added, 2 updated, 0 removed, 3 unchanged, 1 invalid"
+        );
+        let w = PushReport {
+            writing: p.invalid.clone(),
+            ..p
+        };
+        assert_eq!(
+            w.to_string(),
+            "1 added, 2 updated, 0 removed, 3 unchanged, 1 invalid, 1 being written"
         );
     }
 }

@@ -19,6 +19,8 @@
 //!    before reading the answers. `Sessions` is answered by one or more
 //!    [`Response::SessionsPage`] frames (the last has `done = true`), `Watch`
 //!    by a stream of [`Response::Event`]s that ends only with the connection.
+//!    `History` answers one [`Response::HistoryPage`]; the client asks again
+//!    from its `next` cursor until there is none.
 //!
 //! A malformed frame (too long, not decodable) gets a [`Response::Error`] and
 //! the daemon closes that connection; other connections are not affected.
@@ -35,6 +37,7 @@ pub mod handshake;
 pub mod hot;
 pub mod message;
 pub mod notify;
+pub mod ops;
 pub mod paths;
 
 pub use connection::{Connection, FrameError, Incoming};
@@ -42,6 +45,7 @@ pub use facts::{MIN_ID_PREFIX, REDACTED};
 pub use handshake::{ClientHello, HelloOutcome, Role, ServerHello, MAGIC, PROTOCOL_VERSION};
 pub use message::*;
 pub use notify::*;
+pub use ops::*;
 
 /// The largest request frame the daemon accepts (1 MiB).
 pub const MAX_REQUEST_FRAME: usize = 1024 * 1024;

@@ -4,6 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::notify::{NotifyCounts, NotifyReply, NotifyRequest};
+use crate::ops::{
+    AuditRecord, BlockEntry, BlockReport, BlockRequest, DedupeRequest, HistoryCursor, HistoryQuery,
+    PurgeRequest, RemovalReport, SessionSort,
+};
 
 /// A session's status as 4D knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -92,6 +96,26 @@ pub enum Request {
     },
     /// Sends a push notification to the devices of an app's live sessions.
     Notify(NotifyRequest),
+    /// What `Push` would answer now, changing nothing.
+    PushPreview {
+        full: bool,
+    },
+    /// Deletes the sessions inactive since a cutoff.
+    Purge(PurgeRequest),
+    /// Deletes all but the most recently active session of each group of
+    /// duplicates.
+    Dedupe(DedupeRequest),
+    /// Puts devices on the deny-list and deletes their sessions.
+    Block(BlockRequest),
+    /// Takes one device off the deny-list.
+    Unblock {
+        app: String,
+        device: String,
+    },
+    /// The deny-list.
+    Blocked,
+    /// One page of the audit history.
+    History(HistoryQuery),
 }
 
 // Tokens are bearer credentials and sign-in bodies carry a password: a
@@ -150,6 +174,19 @@ impl std::fmt::Debug for Request {
                 .field("ip", ip)
                 .finish(),
             Request::Notify(n) => f.debug_tuple("Notify").field(n).finish(),
+            Request::PushPreview { full } => {
+                f.debug_struct("PushPreview").field("full", full).finish()
+            }
+            Request::Purge(p) => f.debug_tuple("Purge").field(p).finish(),
+            Request::Dedupe(d) => f.debug_tuple("Dedupe").field(d).finish(),
+            Request::Block(b) => f.debug_tuple("Block").field(b).finish(),
+            Request::Unblock { app, device } => f
+                .debug_struct("Unblock")
+                .field("app", app)
+                .field("device", &format_args!("<{} bytes>", device.len()))
+                .finish(),
+            Request::Blocked => f.write_str("Blocked"),
+            Request::History(h) => f.debug_tuple("History").field(h).finish(),
         }
     }
 }
@@ -162,6 +199,16 @@ pub struct SessionFilter {
     pub device_token: Option<String>,
     /// Only the invalid files (each with its code).
     pub invalid: bool,
+    /// Only sessions active (last seen or file written) within this many
+    /// seconds.
+    pub seen_after_secs: Option<u64>,
+    /// Only sessions not active within this many seconds.
+    pub seen_before_secs: Option<u64>,
+    /// Only the sessions that share an app and a `device.id` or a push
+    /// token with another, group by group.
+    pub duplicates: bool,
+    /// `Activity` (implied by the two filters above) gathers the rows whole.
+    pub sort: SessionSort,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +238,18 @@ pub enum Response {
     LoggedOut(ChangedSession),
     /// What `Notify` sent, or would send (`dry_run`).
     Notified(NotifyReply),
+    /// What `Purge` or `Dedupe` deleted, or would delete.
+    Removed(RemovalReport),
+    /// What `Block` or `Unblock` did.
+    Blocks(BlockReport),
+    /// The deny-list, in the order the entries were added.
+    BlockList(Vec<BlockEntry>),
+    /// Audit records, oldest first; `next` is where the following page
+    /// starts (`None`: this was the last).
+    HistoryPage {
+        records: Vec<AuditRecord>,
+        next: Option<HistoryCursor>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +305,14 @@ pub struct SessionRow {
     pub unpushed: Option<Unpushed>,
     /// Why the file is invalid, when it is.
     pub invalid: Option<Invalidity>,
+    /// A writer has the file open and it is not valid yet: the row shows
+    /// its last good content.
+    pub writing: bool,
+    /// When the session last passed `verify`, `authenticate` or
+    /// `user-info` (ms); `None` when never seen.
+    pub last_seen_ms: Option<u64>,
+    /// `--duplicates`: the number of the row's group (from 1).
+    pub group: Option<u64>,
 }
 
 /// Why a session file is invalid: 4D's mobi code (1–4) and a sentence.
@@ -280,6 +347,9 @@ pub struct PushReport {
     pub removed: u64,
     pub unchanged: u64,
     pub invalid: Vec<InvalidFile>,
+    /// Files a writer still had open, not valid yet: their last good
+    /// content stayed (counted above as it was), with what they hold now.
+    pub writing: Vec<InvalidFile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -386,6 +456,9 @@ pub struct DaemonStatus {
     pub read_errors: u64,
     /// App folders the daemon cannot list; their sessions are kept as last read.
     pub unreadable_folders: Vec<String>,
+    /// Session files a writer has open that are not valid yet; each keeps
+    /// its last good content meanwhile.
+    pub writing: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -82,11 +82,7 @@ pub async fn delete(
     view: &View,
     hints: bool,
 ) -> anyhow::Result<u8> {
-    let ask = !yes
-        && !dry_run
-        && sessions.len() > 1
-        && std::io::stdin().is_terminal()
-        && std::io::stderr().is_terminal();
+    let ask = sessions.len() > 1 && asks(yes, dry_run);
     if dry_run || ask {
         // The daemon says what a deletion would do, as `delete` would.
         let preview = client.delete_dry_run(sessions).await?;
@@ -110,7 +106,20 @@ fn confirm_delete(preview: &ChangeReport) -> anyhow::Result<bool> {
         let gone = if s.changed { "" } else { " (already deleted)" };
         eprintln!("  {}/{}{gone}", s.app, s.id);
     }
-    eprint!("delete these {} sessions? [y/N] ", preview.sessions.len());
+    confirm(&format!(
+        "delete these {} sessions?",
+        preview.sessions.len()
+    ))
+}
+
+/// Whether to ask before a change: on a terminal, unless told not to.
+pub(super) fn asks(yes: bool, dry_run: bool) -> bool {
+    !yes && !dry_run && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Asks `question` on the terminal; anything but y/yes declines.
+pub(super) fn confirm(question: &str) -> anyhow::Result<bool> {
+    eprint!("{question} [y/N] ");
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
@@ -121,9 +130,16 @@ fn confirm_delete(preview: &ChangeReport) -> anyhow::Result<bool> {
     ))
 }
 
-pub async fn push(client: &Client, full: bool, strict: bool, view: &View) -> anyhow::Result<u8> {
-    let report = client.push(full).await?;
-    emit(&render::push(&report, view))?;
+pub async fn push(
+    client: &Client,
+    (full, strict, dry_run): (bool, bool, bool),
+    view: &View,
+) -> anyhow::Result<u8> {
+    let report = match dry_run {
+        true => client.push_dry_run(full).await?,
+        false => client.push(full).await?,
+    };
+    emit(&render::push(&report, view, dry_run))?;
     if strict && !report.invalid.is_empty() {
         eprintln!(
             "error: {} session file(s) are invalid (--strict)",

@@ -2,16 +2,20 @@
 //! daemon decides; each arm only turns arguments into a request and the
 //! answer into text (`render`) and an exit code.
 
+pub mod block;
 mod change;
+pub mod history;
 pub mod notify;
+pub mod purge;
 mod show;
 mod sign_in;
 
-use mobile_session::proto::paths::{client_socket, ClientSocket};
-use mobile_session::{AppRow, ClientBuilder, SessionFilter, Status};
+use clap::CommandFactory;
+use mobile_session::proto::SessionSort;
+use mobile_session::{AppRow, Client, SessionFilter, Status};
 
-use crate::cli::{Cli, Command, StatusArg};
-use crate::exit::{emit, emit_bytes, EXIT_UNAVAILABLE, SOCKET_IN_USE};
+use crate::cli::{Cli, Command, SortArg, StatusArg};
+use crate::exit::{emit, emit_bytes, DAEMON_AT, EXIT_UNAVAILABLE};
 use crate::input::Input;
 use crate::render::{self, View};
 
@@ -36,16 +40,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         legend: !cli.no_legend,
         color: use_color() && !cli.json,
     };
-    let socket: ClientSocket = client_socket(cli.socket.as_deref());
-    if let ClientSocket::Explicit(path) = &socket {
-        let _ = SOCKET_IN_USE.set(path.clone());
+    if let Command::Sessions {
+        seen_after,
+        seen_before,
+        sort: Some(SortArg::Id),
+        ..
+    } = &cli.command
+    {
+        if seen_after.is_some() || seen_before.is_some() {
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--seen-after and --seen-before list by activity: leave out --sort id",
+                )
+                .exit();
+        }
     }
+    let builder = crate::remote::builder(cli.host.as_ref(), cli.socket.as_deref())?;
     // Read what comes from files or stdin before connecting: a missing file
     // is the user's error, not the daemon's.
     let input = Input::read(&cli.command)?;
     // Timeouts follow from each request (`Request::scales_with_data`).
-    let client = ClientBuilder::new().socket_choice(socket).connect().await?;
-    let _ = SOCKET_IN_USE.set(client.socket_path()); // when it was searched for
+    let client = builder.clone().connect().await?;
+    // When it was searched for.
+    let _ = DAEMON_AT.set(format!(" at {}", client.socket_path().display()));
     let hints = !cli.json && !cli.quiet;
     match cli.command {
         Command::Apps => apps(&client.apps().await?, &view)?,
@@ -56,13 +74,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             email,
             device_token,
             invalid,
+            seen_after,
+            seen_before,
+            duplicates,
+            sort,
         } => {
+            let by_activity = seen_after.is_some() || seen_before.is_some();
             let filter = SessionFilter {
                 app,
                 status: status.map(status_of),
                 email,
                 device_token,
                 invalid,
+                seen_after_secs: seen_after.map(|d| d.as_secs()),
+                seen_before_secs: seen_before.map(|d| d.as_secs()),
+                duplicates,
+                sort: match sort {
+                    Some(SortArg::Activity) => SessionSort::Activity,
+                    _ if by_activity => SessionSort::Activity,
+                    _ => SessionSort::Id,
+                },
             };
             if render::sessions_by_page(&view) {
                 return sessions_by_page(&client, filter, &view).await;
@@ -93,7 +124,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             yes,
             dry_run,
         } => return change::delete(&client, &sessions, push, yes, dry_run, &view, hints).await,
-        Command::Push { full, strict } => return change::push(&client, full, strict, &view).await,
+        Command::Push {
+            full,
+            strict,
+            dry_run,
+        } => return change::push(&client, (full, strict, dry_run), &view).await,
+        Command::Purge(args) => return purge::purge(&client, args, &view).await,
+        Command::Dedupe(args) => return purge::dedupe(&client, args, &view).await,
+        Command::Block(args) => return block::block(&client, args, &view).await,
+        Command::Unblock(args) => return block::unblock(&client, args, &view).await,
+        Command::Blocked => return block::blocked(&client, &view).await,
+        Command::History(args) => return history::history(&client, args, &view).await,
         Command::Verify { .. } => return sign_in::verify(&client, input.token(), &view).await,
         Command::Authenticate { ip, .. } => {
             return sign_in::authenticate(&client, input.body(), ip.as_deref(), &view).await
@@ -109,32 +150,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Status => {
             let status = client.status().await?;
-            let socket = client.socket_path();
-            emit(&render::status(
-                &status,
-                &socket.display().to_string(),
-                &view,
-            ))?;
+            let socket = client.socket_path().display().to_string();
+            let host = client.host();
+            emit(&render::status(&status, &socket, host.as_deref(), &view))?;
         }
-        Command::Watch { app } => {
-            let mut events = client.watch(app).await?;
-            while let Some(event) = events.next_event().await {
-                emit(&render::event(&event?, &view))?;
-            }
-            eprintln!(
-                "error: mobile-sessiond closed the event stream at {} (it stopped or restarted)",
-                client.socket_path().display()
-            );
-            return Ok(EXIT_UNAVAILABLE);
-        }
-        Command::Ui => {
-            let socket = client.socket_path();
-            crate::ui::run(client, &socket).await?
-        }
+        Command::Watch { app } => return watch(&client, app, &view).await,
+        Command::Ui => crate::ui::run(client, builder).await?,
         Command::Notify(args) => return notify::run(&client, args, &view).await,
-        Command::Completions { .. } | Command::Man(_) => {}
+        Command::Completions { .. } | Command::Man(_) | Command::DialStdio => {}
     }
     Ok(0)
+}
+
+/// Events until the daemon closes the stream (69), or until interrupted:
+/// then it ends as the signal would (130, 143), having closed its
+/// connection, so that an ssh connection of this run's own stops with it.
+async fn watch(client: &Client, app: Option<String>, view: &View) -> anyhow::Result<u8> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut events = client.watch(app).await?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            event = events.next_event() => match event {
+                Some(event) => emit(&render::event(&event?, view))?,
+                None => break,
+            },
+            _ = interrupt.recv() => return Ok(130),
+            _ = terminate.recv() => return Ok(143),
+        }
+    }
+    eprintln!(
+        "error: mobile-sessiond closed the event stream{} (it stopped or restarted)",
+        DAEMON_AT.get().map(String::as_str).unwrap_or_default()
+    );
+    Ok(EXIT_UNAVAILABLE)
 }
 
 fn apps(rows: &[AppRow], view: &View) -> anyhow::Result<()> {

@@ -30,6 +30,11 @@ pub async fn path(client: &Client, session: &str, open: bool, view: &View) -> an
         emit(&format!("{}\n", path.display()))?;
     }
     if open {
+        // A file on another host is not this desktop's to show.
+        if let Some(host) = client.host() {
+            eprintln!("not opened: the file is on {host}, not on this machine");
+            return Ok(());
+        }
         // The path is printed above whatever happens here.
         match reveal::reveal(&path) {
             reveal::Revealed::Opened { .. } => {}

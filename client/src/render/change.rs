@@ -8,18 +8,28 @@ use serde_json::{json, Value};
 
 use super::{printable, Paint, View};
 
+/// A push's report; `writing` only when a file was being written.
 pub fn push_json(p: &PushReport) -> Value {
-    json!({
+    let files = |v: &[mobile_session::proto::InvalidFile]| {
+        v.iter()
+            .map(|i| json!({"path": i.path, "code": i.code, "error": i.error}))
+            .collect::<Vec<_>>()
+    };
+    let mut v = json!({
         "added": p.added,
         "updated": p.updated,
         "removed": p.removed,
         "unchanged": p.unchanged,
-        "invalid": p.invalid.iter().map(|i| json!({"path": i.path, "code": i.code, "error": i.error})).collect::<Vec<_>>(),
-    })
+        "invalid": files(&p.invalid),
+    });
+    if !p.writing.is_empty() {
+        v["writing"] = json!(files(&p.writing));
+    }
+    v
 }
 
-fn push_human(p: &PushReport, view: &View) -> String {
-    let mut s = format!("pushed: {p}\n");
+fn push_human(p: &PushReport, view: &View, verb: &str) -> String {
+    let mut s = format!("{verb}: {p}\n");
     for i in &p.invalid {
         let code = view.paint(&format!("code {}", i.code), Paint::Red);
         let _ = writeln!(
@@ -29,16 +39,25 @@ fn push_human(p: &PushReport, view: &View) -> String {
             printable(&i.error)
         );
     }
+    for w in &p.writing {
+        let _ = writeln!(
+            s,
+            "  being written (its last good content kept): {}: {}",
+            printable(&w.path),
+            printable(&w.error)
+        );
+    }
     s
 }
 
-pub fn push(p: &PushReport, view: &View) -> String {
+/// A push's report; `dry_run`: what a push would report (the same JSON).
+pub fn push(p: &PushReport, view: &View, dry_run: bool) -> String {
     if view.json {
         format!("{}\n", push_json(p))
     } else if view.quiet {
         String::new()
     } else {
-        push_human(p, view)
+        push_human(p, view, if dry_run { "would push" } else { "pushed" })
     }
 }
 
@@ -75,7 +94,7 @@ pub fn changed(c: &ChangeReport, view: &View) -> String {
         };
     }
     if let Some(p) = &c.push {
-        out.push_str(&push_human(p, view));
+        out.push_str(&push_human(p, view, "pushed"));
     }
     out
 }

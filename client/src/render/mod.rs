@@ -7,17 +7,23 @@
 
 mod apps;
 mod auth;
+mod block;
 mod change;
 mod event;
+mod history;
 mod notify;
+mod removal;
 mod sessions;
 mod status;
 
 pub use apps::apps;
 pub use auth::{authenticated, not_ok, not_signed_in, session_done, verify};
+pub use block::{blocked, blocks, unblocked};
 pub use change::{changed, dry_run, push};
 pub use event::event;
+pub use history::history;
 pub use notify::notified;
+pub use removal::removal;
 pub use sessions::{sessions, sessions_by_page, sessions_end, sessions_page};
 pub use status::status;
 
@@ -152,6 +158,40 @@ fn colored(text: String, shown: String) -> Cell {
 /// `-q` output of a command that answers a session id: the id, or nothing.
 fn id_line(id: Option<&str>) -> String {
     id.map(|id| format!("{id}\n")).unwrap_or_default()
+}
+
+/// A time (ms since the epoch) in RFC 3339, UTC, to the second.
+fn rfc3339(ms: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// How long ago `ms` was, the way people say it: "3 min ago".
+fn ago(ms: Option<u64>) -> String {
+    let Some(ms) = ms else {
+        return "never".to_string();
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let secs = now.saturating_sub(ms) / 1000;
+    match secs {
+        0..=59 => "just now".to_string(),
+        60..=3599 => format!("{} min ago", secs / 60),
+        3600..=86_399 => format!("{} h ago", secs / 3600),
+        _ => match secs / 86_400 {
+            1 => "1 day ago".to_string(),
+            d => format!("{d} days ago"),
+        },
+    }
+}
+
+/// A long value (a DeviceCheck device id is KiB long) cut for a table.
+fn shortened(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
 }
 
 #[cfg(test)]

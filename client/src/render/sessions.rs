@@ -3,15 +3,17 @@
 use mobile_session::SessionRow;
 use serde_json::Value;
 
-use super::{colored, table, Cell, Paint, View};
+use super::{ago, colored, rfc3339, table, Cell, Paint, View};
 
 fn device_of(s: &SessionRow) -> Value {
     serde_json::from_str(&s.device).unwrap_or(Value::Null)
 }
 
 /// One row of `sessions --json`: exactly `app`, `id`, `status`, `email`,
-/// `device`, `path`, `unpushed` in that order, plus `code` and `error` on an
-/// invalid file's row (README.md, "JSON output").
+/// `device`, `path`, `unpushed`, `last_seen` in that order, plus `code` and
+/// `error` on an invalid file's row, `group` with `--duplicates`, and
+/// `"writing": true` on a file being written
+/// (README.md, "JSON output").
 pub fn session_json(s: &SessionRow) -> Value {
     let mut out = Vec::new();
     write_session_json(&mut out, s);
@@ -41,11 +43,21 @@ fn write_session_json(out: &mut Vec<u8>, s: &SessionRow) {
     let _ = serde_json::to_writer(&mut *out, &s.path);
     name(out, "unpushed");
     let _ = serde_json::to_writer(&mut *out, &s.unpushed.map(|u| u.as_str()));
+    name(out, "last_seen");
+    let _ = serde_json::to_writer(&mut *out, &s.last_seen_ms.map(rfc3339));
     if let Some(inv) = &s.invalid {
         name(out, "code");
         let _ = serde_json::to_writer(&mut *out, &inv.code);
         name(out, "error");
         let _ = serde_json::to_writer(&mut *out, &inv.error);
+    }
+    if let Some(g) = s.group {
+        name(out, "group");
+        let _ = serde_json::to_writer(&mut *out, &g);
+    }
+    if s.writing {
+        name(out, "writing");
+        out.extend_from_slice(b"true");
     }
     out.push(b'}');
 }
@@ -79,6 +91,16 @@ pub fn sessions_end(view: &View, shown: usize) -> &'static str {
 /// Whether [`sessions_page`] prints this listing (no table to align).
 pub fn sessions_by_page(view: &View) -> bool {
     view.json || view.quiet
+}
+
+/// The UNPUSHED column: the mark, and `writing` while a writer has the
+/// file open (the row shows its last good content).
+fn mark(s: &SessionRow) -> String {
+    match (s.unpushed.map(|u| u.as_str()), s.writing) {
+        (Some(u), true) => format!("{u}, writing"),
+        (None, true) => "writing".to_string(),
+        (u, false) => u.unwrap_or("").to_string(),
+    }
 }
 
 /// `invalid_only`: the `--invalid` listing, which shows each file's error.
@@ -130,22 +152,35 @@ pub fn sessions(rows: &[SessionRow], view: &View, invalid_only: bool) -> String 
             } else {
                 view.status_word(&status)
             };
-            vec![
-                Cell::from(s.app.as_str()),
-                Cell::from(s.id.as_str()),
-                colored(status, shown),
-                Cell::from(text(&d, "description")),
-                Cell::from(os),
-                Cell::from(s.email.clone().unwrap_or_default()),
-                Cell::from(s.unpushed.map_or("", |u| u.as_str())),
-            ]
+            let group = s.group.map(|g| Cell::from(g.to_string()));
+            group
+                .into_iter()
+                .chain([
+                    Cell::from(s.app.as_str()),
+                    Cell::from(s.id.as_str()),
+                    colored(status, shown),
+                    Cell::from(text(&d, "description")),
+                    Cell::from(os),
+                    Cell::from(s.email.clone().unwrap_or_default()),
+                    Cell::from(ago(s.last_seen_ms)),
+                    Cell::from(mark(s)),
+                ])
+                .collect()
         })
         .collect();
-    table(
-        view,
-        &["APP", "ID", "STATUS", "DEVICE", "OS", "EMAIL", "UNPUSHED"],
-        table_rows,
-    )
+    let header = [
+        "GROUP",
+        "APP",
+        "ID",
+        "STATUS",
+        "DEVICE",
+        "OS",
+        "EMAIL",
+        "LAST SEEN",
+        "UNPUSHED",
+    ];
+    let grouped = rows.first().is_some_and(|r| r.group.is_some());
+    table(view, &header[usize::from(!grouped)..], table_rows)
 }
 
 #[cfg(test)]
@@ -165,6 +200,9 @@ mod tests {
             path: format!("/d/MobileApps/com.x/{id}"),
             unpushed: None,
             invalid: None,
+            writing: false,
+            last_seen_ms: None,
+            group: None,
         }
     }
 
@@ -210,7 +248,16 @@ mod tests {
         let keys: Vec<&String> = valid.as_object().unwrap().keys().collect();
         assert_eq!(
             keys,
-            ["app", "id", "status", "email", "device", "path", "unpushed"]
+            [
+                "app",
+                "id",
+                "status",
+                "email",
+                "device",
+                "path",
+                "unpushed",
+                "last_seen"
+            ]
         );
     }
 

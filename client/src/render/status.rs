@@ -9,8 +9,8 @@ use serde_json::json;
 use super::{printable, Paint, View};
 
 /// `socket` is the path this client used: the one in use, whatever the
-/// daemon believes it bound.
-pub fn status(s: &DaemonStatus, socket: &str, view: &View) -> String {
+/// daemon believes it bound; on `host` when the daemon is on another host.
+pub fn status(s: &DaemonStatus, socket: &str, host: Option<&str>, view: &View) -> String {
     if view.json {
         let mut v = json!({
             "version": s.version,
@@ -31,9 +31,13 @@ pub fn status(s: &DaemonStatus, socket: &str, view: &View) -> String {
             "max_connections": s.max_connections,
             "read_errors": s.read_errors,
             "unreadable_folders": s.unreadable_folders,
+            "writing": s.writing,
         });
         if s.socket != socket {
             v["daemon_socket"] = json!(s.socket);
+        }
+        if let Some(host) = host {
+            v["host"] = json!(host);
         }
         return format!("{v}\n");
     }
@@ -47,6 +51,9 @@ pub fn status(s: &DaemonStatus, socket: &str, view: &View) -> String {
     );
     let _ = writeln!(out, "data dir:    {}", printable(&s.data_dir));
     let _ = write!(out, "socket:      {}", printable(socket));
+    if let Some(host) = host {
+        let _ = write!(out, " on {}", printable(host));
+    }
     if s.socket != socket {
         let _ = write!(out, " (the daemon reports {})", printable(&s.socket));
     }
@@ -57,9 +64,13 @@ pub fn status(s: &DaemonStatus, socket: &str, view: &View) -> String {
     } else {
         invalid
     };
+    let writing = match s.writing {
+        0 => String::new(),
+        n => format!(", {n} being written"),
+    };
     let _ = writeln!(
         out,
-        "sessions:    {} live, {} on disk, {} unpushed, {invalid}",
+        "sessions:    {} live, {} on disk, {} unpushed, {invalid}{writing}",
         s.live, s.on_disk, s.unpushed
     );
     let _ = writeln!(
@@ -122,8 +133,9 @@ mod tests {
             max_connections: 64,
             read_errors: 0,
             unreadable_folders: vec![],
+            writing: 0,
         };
-        let human = status(&s, "/s", &View::default());
+        let human = status(&s, "/s", None, &View::default());
         assert!(human.contains("up 1h 2m 5s"), "{human}");
         assert!(
             human.contains("connections: 3 (1 watching, at most 64)"),
@@ -132,6 +144,7 @@ mod tests {
         let v: Value = serde_json::from_str(&status(
             &s,
             "/s",
+            None,
             &View {
                 json: true,
                 ..View::default()
@@ -140,5 +153,14 @@ mod tests {
         .unwrap();
         assert_eq!(v["connections"], 3);
         assert!(v.get("daemon_socket").is_none());
+        assert!(v.get("host").is_none());
+        let json = View {
+            json: true,
+            ..View::default()
+        };
+        let v: Value = serde_json::from_str(&status(&s, "/s", Some("ssh://h"), &json)).unwrap();
+        assert_eq!(v["host"], "ssh://h");
+        let human = status(&s, "/s", Some("ssh://h"), &View::default());
+        assert!(human.contains("socket:      /s on ssh://h\n"), "{human}");
     }
 }

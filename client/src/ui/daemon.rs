@@ -1,9 +1,7 @@
 //! The only place the window calls the client library: connections for
 //! requests, one for `watch`. Everything else in `ui` sees these methods.
 
-use std::path::Path;
-
-use mobile_session::{Client, ClientError, EventStream};
+use mobile_session::{Client, ClientBuilder, ClientError, EventStream};
 use mobile_session_proto::{
     AppRow, ChangeReport, ErrorCode, Event, PushReport, Role, SessionFilter, SessionRow, Status,
 };
@@ -23,8 +21,10 @@ impl Daemon {
         Self { client }
     }
 
-    pub async fn connect(socket: &Path) -> Result<Self, ClientError> {
-        Ok(Self::new(Client::connect(socket).await?))
+    /// A new connection made as `builder` says (the socket, or the other
+    /// host, of the first one).
+    pub async fn connect(builder: &ClientBuilder) -> Result<Self, ClientError> {
+        Ok(Self::new(builder.clone().connect().await?))
     }
 
     /// The role the daemon gave (a connected client always has one; a
@@ -80,8 +80,8 @@ pub struct Events {
 }
 
 impl Events {
-    pub async fn open(socket: &Path) -> Result<Self, ClientError> {
-        let stream = Client::connect(socket).await?.watch(None).await?;
+    pub async fn open(builder: &ClientBuilder) -> Result<Self, ClientError> {
+        let stream = builder.clone().build().watch(None).await?;
         Ok(Self { stream })
     }
 
@@ -169,7 +169,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn push_and_rescan_take_as_long_as_they_take_a_timeout_is_no_lost_connection() {
         let socket = silent_daemon("mobile-session-ui-slow");
-        let mut daemon = Daemon::connect(&socket.0).await.unwrap();
+        let mut daemon = Daemon::connect(&Client::builder().socket(&socket.0))
+            .await
+            .unwrap();
         // Far past the library's 30 s, push and rescan still wait.
         let long = Duration::from_secs(600);
         assert!(tokio::time::timeout(long, daemon.push()).await.is_err());

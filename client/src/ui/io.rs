@@ -3,11 +3,10 @@
 //! when the daemon goes away. It reports everything as [`Update`]s.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mobile_session::ClientError;
+use mobile_session::{ClientBuilder, ClientError};
 use mobile_session_proto::{AppRow, ChangeReport, Event, PushReport, Role, Status};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
@@ -77,6 +76,9 @@ pub enum Update {
 const SETTLE: Duration = Duration::from_millis(150);
 const RETRY_FIRST: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(2);
+/// The most one attempt to reconnect may take, ssh's login to a host that
+/// answers but hangs included.
+const ATTEMPT_MAX: Duration = Duration::from_secs(30);
 
 enum Watch {
     Event(Event),
@@ -91,10 +93,10 @@ enum End {
 }
 
 /// Runs until the window drops its command sender. `first` is the
-/// connection the CLI already opened.
+/// connection the CLI already opened, `builder` how it was made.
 pub async fn run(
     first: Daemon,
-    socket: PathBuf,
+    builder: ClientBuilder,
     mut commands: mpsc::Receiver<Command>,
     updates: mpsc::Sender<Update>,
 ) {
@@ -102,12 +104,12 @@ pub async fn run(
     loop {
         let current = match daemon.take() {
             Some(d) => d,
-            None => match reconnect(&socket, &mut commands, &updates).await {
+            None => match reconnect(&builder, &mut commands, &updates).await {
                 Some(d) => d,
                 None => return,
             },
         };
-        match serve(current, &socket, &mut commands, &updates).await {
+        match serve(current, &builder, &mut commands, &updates).await {
             End::Lost(reason) => {
                 if updates.send(Update::Gone { reason }).await.is_err() {
                     return;
@@ -118,37 +120,46 @@ pub async fn run(
     }
 }
 
-/// Tries again and again, answering commands meanwhile; `None` when the
-/// window has gone.
+/// Tries again and again, answering commands meanwhile (each attempt too:
+/// over ssh one may take seconds); `None` when the window has gone.
 async fn reconnect(
-    socket: &std::path::Path,
+    builder: &ClientBuilder,
     commands: &mut mpsc::Receiver<Command>,
     updates: &mpsc::Sender<Update>,
 ) -> Option<Daemon> {
     let mut pause = RETRY_FIRST;
     loop {
         let retry_at = Instant::now() + pause;
-        match Daemon::connect(socket).await {
-            Ok(d) => return Some(d),
-            Err(e) => {
-                let reason = describe(&e);
-                updates.send(Update::Gone { reason }).await.ok()?;
+        let attempt = tokio::time::timeout(ATTEMPT_MAX, Daemon::connect(builder));
+        tokio::pin!(attempt);
+        let reason = loop {
+            tokio::select! {
+                done = &mut attempt => match done {
+                    Ok(Ok(d)) => return Some(d),
+                    Ok(Err(e)) => break describe(&e),
+                    Err(_) => break format!("no answer within {}s", ATTEMPT_MAX.as_secs()),
+                },
+                cmd = commands.recv() => refuse_while_away(cmd?, updates).await?,
             }
-        }
+        };
+        updates.send(Update::Gone { reason }).await.ok()?;
         pause = (pause * 2).min(RETRY_MAX);
         loop {
             tokio::select! {
-                cmd = commands.recv() => {
-                    let cmd = cmd?;
-                    if let Some(what) = write_name(&cmd) {
-                        let message = "not connected to mobile-sessiond".to_string();
-                        updates.send(Update::Failed { what, message }).await.ok()?;
-                    }
-                }
+                cmd = commands.recv() => refuse_while_away(cmd?, updates).await?,
                 _ = sleep_until(retry_at) => break,
             }
         }
     }
+}
+
+/// A write asked while disconnected fails at once; reads wait for the reload.
+async fn refuse_while_away(cmd: Command, updates: &mpsc::Sender<Update>) -> Option<()> {
+    if let Some(what) = write_name(&cmd) {
+        let message = "not connected to mobile-sessiond".to_string();
+        updates.send(Update::Failed { what, message }).await.ok()?;
+    }
+    Some(())
 }
 
 fn write_name(cmd: &Command) -> Option<&'static str> {
@@ -164,12 +175,12 @@ fn write_name(cmd: &Command) -> Option<&'static str> {
 /// Serves one connection until it is lost or the window goes away.
 async fn serve(
     mut daemon: Daemon,
-    socket: &std::path::Path,
+    builder: &ClientBuilder,
     commands: &mut mpsc::Receiver<Command>,
     updates: &mpsc::Sender<Update>,
 ) -> End {
     // Watch before the first load, so that no change falls in between.
-    let events = match Events::open(socket).await {
+    let events = match Events::open(builder).await {
         Ok(e) => e,
         Err(e) => return End::Lost(describe(&e)),
     };

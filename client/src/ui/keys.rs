@@ -585,6 +585,7 @@ mod tests {
                 code: 2,
                 error: "not JSON".into(),
             }],
+            writing: vec![],
         };
         s.apply(Update::Pushed(report.clone()));
         assert_eq!(s.busy, None);

@@ -30,7 +30,7 @@ use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
 use futures_util::StreamExt;
-use mobile_session::Client;
+use mobile_session::{Client, ClientBuilder};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use tokio::signal::unix::{signal, SignalKind};
@@ -52,22 +52,24 @@ const INLINE_ROWS: usize = 5_000;
 /// Scrolling through rows fetches the detail of the one the cursor rests on.
 const DETAIL_DELAY: Duration = Duration::from_millis(60);
 
-/// Runs the window on `client` (already connected) until the user quits.
-pub async fn run(client: Client, socket: &Path) -> anyhow::Result<()> {
+/// Runs the window on `client` (already connected, as `builder` says: it
+/// makes the later connections) until the user quits.
+pub async fn run(client: Client, builder: ClientBuilder) -> anyhow::Result<()> {
     if !stdout().is_terminal() {
         anyhow::bail!("`mobile-session ui` needs a terminal (standard output is not one)");
     }
+    let host = client.host();
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let (update_tx, update_rx) = mpsc::channel(64);
     let io_task = tokio::spawn(io::run(
         daemon::Daemon::new(client),
-        socket.to_path_buf(),
+        builder,
         cmd_rx,
         update_tx,
     ));
     let result = {
         let mut terminal = TerminalGuard::enter()?;
-        event_loop(&mut terminal.terminal, cmd_tx, update_rx).await
+        event_loop(&mut terminal.terminal, cmd_tx, update_rx, host.as_deref()).await
     };
     io_task.abort();
     result
@@ -120,9 +122,11 @@ async fn event_loop(
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
     commands: mpsc::Sender<Command>,
     mut updates: mpsc::Receiver<io::Update>,
+    host: Option<&str>,
 ) -> anyhow::Result<()> {
     let theme = render::Theme::from_env();
     let mut state = State::new();
+    state.host = host.map(str::to_string);
     let mut keys = EventStream::new();
     let mut order_job: Option<OrderJob> = None;
     let mut detail_at: Option<Instant> = None;
@@ -198,7 +202,7 @@ async fn event_loop(
                 },
                 Effect::Repaint => terminal.clear().context("cannot repaint the window")?,
                 Effect::Reveal(path) => {
-                    let (text, error) = revealed(&path);
+                    let (text, error) = revealed(&path, host);
                     state.set_message(text, error);
                 }
             }
@@ -216,8 +220,12 @@ async fn wait_job(
 }
 
 /// Shows `path` and, where a desktop is there to show it, opens the file
-/// manager on it. Returns the status line and whether it is an error.
-fn revealed(path: &str) -> (String, bool) {
+/// manager on it (not for a file on another host). Returns the status line
+/// and whether it is an error.
+fn revealed(path: &str, host: Option<&str>) -> (String, bool) {
+    if let Some(host) = host {
+        return (format!("{path} on {host} (not on this machine)"), false);
+    }
     match crate::reveal::reveal(Path::new(path)) {
         Revealed::Opened { program } => (format!("{path} (opened with {program})"), false),
         Revealed::NoDesktop => (

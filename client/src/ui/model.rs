@@ -44,6 +44,8 @@ pub struct Row {
     pub path: String,
     pub unpushed: Option<Unpushed>,
     pub invalid: Option<Invalidity>,
+    /// A writer has the file open; the row shows its last good content.
+    pub writing: bool,
     /// Lower-case copies, made once so that sorting and filtering compare
     /// bytes instead of folding case 100 000 times per keystroke.
     pub(super) app_key: Box<str>,
@@ -82,6 +84,7 @@ impl Row {
             path: row.path,
             unpushed: row.unpushed,
             invalid: row.invalid,
+            writing: row.writing,
         }
     }
 
@@ -90,12 +93,18 @@ impl Row {
         self.app_name = name.to_string();
     }
 
-    /// The unpushed column: `new`, `changed`, `deleted`, `invalid N`, or empty.
+    /// The unpushed column: `new`, `changed`, `deleted`, `invalid N`, or
+    /// empty; `writing` added while a writer has the file open.
     pub fn mark(&self) -> String {
-        match (&self.invalid, self.unpushed) {
+        let mark = match (&self.invalid, self.unpushed) {
             (Some(inv), _) => format!("invalid {}", inv.code),
             (None, Some(u)) => u.as_str().to_string(),
             (None, None) => String::new(),
+        };
+        match (mark.is_empty(), self.writing) {
+            (_, false) => mark,
+            (true, true) => "writing".to_string(),
+            (false, true) => format!("{mark}, writing"),
         }
     }
 
@@ -188,6 +197,9 @@ pub(crate) mod tests {
             path: format!("/data/MobileApps/{app}/{id}"),
             unpushed: None,
             invalid: None,
+            writing: false,
+            last_seen_ms: None,
+            group: None,
         }
     }
 

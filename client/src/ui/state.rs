@@ -83,6 +83,8 @@ pub struct State {
     pub link: Link,
     pub role: Option<Role>,
     pub daemon_version: String,
+    /// The other host, when the daemon is reached through ssh.
+    pub host: Option<String>,
     pub apps: Vec<AppRow>,
     /// 0 is "All apps", i + 1 is `apps[i]`.
     pub app_cursor: usize,
@@ -129,6 +131,7 @@ impl State {
             link: Link::Connecting,
             role: None,
             daemon_version: String::new(),
+            host: None,
             apps: Vec::new(),
             app_cursor: 0,
             rows: rows.clone(),
@@ -369,11 +372,13 @@ impl Widest {
             device: w.device.max(r.device.width()),
             os: w.os.max(r.os.width()),
             email: w.email.max(r.email.width()),
-            mark: w.mark.max(if r.invalid.is_some() || r.unpushed.is_some() {
-                r.mark().width()
-            } else {
-                0
-            }),
+            mark: w.mark.max(
+                if r.invalid.is_some() || r.unpushed.is_some() || r.writing {
+                    r.mark().width()
+                } else {
+                    0
+                },
+            ),
         })
     }
 }

@@ -4,8 +4,15 @@
 //! would report, touching nothing.
 use mobile_session_proto::{ChangeReport, Response};
 
-use super::resolve::resolve_all;
-use super::{after_some, changed_session, CmdError, Context};
+use super::resolve::{resolve_all, Target};
+use super::{after_some, audit, changed_session, CmdError, Context};
+use crate::model::view::DiskView;
+
+/// The status of a session's valid file, as the disk view has it.
+fn disk_status(disk: &DiskView, t: &Target) -> Option<mobile_session_proto::Status> {
+    let entry = disk.get(&t.key())?;
+    entry.state.as_ref().ok().map(|r| r.status)
+}
 
 pub fn handle(
     ctx: &Context,
@@ -21,6 +28,7 @@ pub fn handle(
         let targets = txn.views(|disk, live| resolve_all(disk, live, sessions))?;
         let mut out = Vec::with_capacity(targets.len());
         for t in &targets {
+            let before = txn.views(|disk, _| disk_status(disk, t));
             let changed = match txn.delete(&t.folder, &t.name) {
                 Ok(()) => true,
                 Err(e) if e.is_not_found() => false,
@@ -28,12 +36,13 @@ pub fn handle(
             };
             if changed {
                 tracing::info!(app = %t.folder, id = %t.name, "session file deleted");
+                audit::session(ctx, "delete", t, before, None);
             }
             out.push(changed_session(ctx, t, None, changed));
         }
         out
     };
-    let push = push.then(|| ctx.core.push(false)).transpose()?;
+    let push = push.then(|| super::push::run(ctx, false)).transpose()?;
     Ok(Response::Changed(ChangeReport {
         sessions: deleted,
         push,

@@ -10,14 +10,20 @@
 //! sign-in awaits its hook on the connection's thread (a child process, see
 //! [`crate::hook`]) and sends only its file work to the pool.
 
+pub mod activity;
 pub mod apps;
+pub mod audit;
+pub mod block;
 pub mod body;
+pub mod dedupe;
 pub mod delete;
 pub mod edit;
 pub mod error;
+pub mod history;
 pub mod logout;
 pub mod notify;
 pub mod path;
+pub mod purge;
 pub mod push;
 pub mod redact;
 pub mod refresh;
@@ -66,6 +72,10 @@ pub struct Context {
     pub hooks: Arc<Hooks>,
     /// Sends push notifications; its connections outlive each command.
     pub notifier: Arc<crate::notify::Notifier>,
+    /// The daemon's own state: last seen, the deny-list, the history.
+    pub state: Arc<crate::state::State>,
+    /// Who is calling, as the history records it.
+    pub caller: Arc<crate::state::audit::Caller>,
 }
 
 /// Whether the connection goes on after a request.
@@ -78,7 +88,10 @@ pub enum Flow {
 /// The role a request needs. Exhaustive on purpose: a new request does not
 /// compile until someone decides who may run it. Readers may look (tokens
 /// redacted) and verify; everything that writes a file or changes the live
-/// view needs an admin.
+/// view needs an admin. So do the history and the deny-list, though they
+/// only read: they show who administers the sessions (uids, processes)
+/// and devices' identifiers, which a reader — the web server that calls
+/// `verify` — has no use for.
 pub fn required_role(request: &Request) -> Role {
     match request {
         Request::Apps
@@ -96,7 +109,14 @@ pub fn required_role(request: &Request) -> Role {
         | Request::UserInfo { .. }
         | Request::Logout { .. }
         | Request::AuthenticateFrom { .. }
-        | Request::Notify(_) => Role::Admin,
+        | Request::Notify(_)
+        | Request::PushPreview { .. }
+        | Request::Purge(_)
+        | Request::Dedupe(_)
+        | Request::Block(_)
+        | Request::Unblock { .. }
+        | Request::Blocked
+        | Request::History(_) => Role::Admin,
     }
 }
 
@@ -153,6 +173,15 @@ pub async fn execute<S: AsyncRead + AsyncWrite + Unpin>(
         }
         Request::Logout { token } => blocking(ctx, move |c| logout::handle(c, &token)).await,
         Request::Notify(n) => notify::run(ctx, n).await,
+        Request::PushPreview { full } => blocking(ctx, move |c| push::preview(c, full)).await,
+        Request::Purge(p) => blocking(ctx, move |c| purge::handle(c, &p)).await,
+        Request::Dedupe(d) => blocking(ctx, move |c| dedupe::handle(c, &d)).await,
+        Request::Block(b) => blocking(ctx, move |c| block::block(c, b)).await,
+        Request::Unblock { app, device } => {
+            blocking(ctx, move |c| block::unblock(c, &app, &device)).await
+        }
+        Request::Blocked => Response::BlockList(ctx.state.blocks.list()),
+        Request::History(q) => blocking(ctx, move |c| history::handle(c, q)).await,
     };
     queue(conn, reply).await
 }
@@ -206,6 +235,18 @@ fn read_error(ctx: &Context, t: &Target, e: crate::store::StoreError) -> CmdErro
     } else {
         e.into()
     }
+}
+
+/// Deletes a session's file (one already gone is fine: it may be live
+/// still) and drops it from the live view at once, its token dead without a
+/// push; whether either was there.
+fn delete_now(txn: &mut crate::core::Txn<'_>, t: &Target) -> Result<bool, CmdError> {
+    let deleted = match txn.delete(&t.folder, &t.name) {
+        Ok(()) => true,
+        Err(e) if e.is_not_found() => false,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(txn.drop_live(&t.folder, &t.name) || deleted)
 }
 
 /// An error met after some sessions were already changed: it says which,

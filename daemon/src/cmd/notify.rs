@@ -330,6 +330,14 @@ fn finish(ctx: &Context, mut reply: NotifyReply) -> NotifyReply {
         tokens_removed = counts.tokens_removed,
         "notified"
     );
+    if !reply.dry_run {
+        let after = serde_json::json!({
+            "sent": counts.sent, "failed": counts.failed, "skipped": counts.skipped,
+            "tokens_removed": counts.tokens_removed,
+        });
+        let null = serde_json::Value::Null;
+        super::audit::record(ctx, "notify", Some(&reply.app), None, null, after);
+    }
     let mut ev = Event::new(EventKind::Notified);
     ev.app = Some(reply.app.clone());
     ev.notify = Some(counts);

@@ -289,6 +289,7 @@ mod tests {
                     hash: 0,
                     claims: 0,
                     token_hash: 0,
+                    seen: Default::default(),
                 }))
             } else {
                 Err(Invalid::new(Fault::Json, "x"))

@@ -18,7 +18,7 @@ use mobile_session_proto::{
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::resolve::resolve_app;
-use super::{error, redact, CmdError, Context, Flow};
+use super::{activity, error, redact, CmdError, Context, Flow};
 use crate::model::names::SessionKey;
 use crate::model::session::SessionRecord;
 use crate::model::view::{rows_page, RowCursor, RowSource};
@@ -65,7 +65,13 @@ impl Query {
         true
     }
 
-    fn render(&self, ctx: &Context, row: &RowSource) -> SessionRow {
+    fn render(
+        &self,
+        ctx: &Context,
+        row: &RowSource,
+        last_seen_ms: Option<u64>,
+        group: Option<u64>,
+    ) -> SessionRow {
         let rec = row.record.as_deref();
         let device = match rec {
             Some(r) if self.redact => {
@@ -93,6 +99,9 @@ impl Query {
                 code: i.code(),
                 error: i.error.clone(),
             }),
+            writing: false,
+            last_seen_ms,
+            group,
         }
     }
 }
@@ -103,8 +112,8 @@ fn page(
     query: &Query,
     cursor: Option<&RowCursor>,
 ) -> (Vec<SessionRow>, Option<RowCursor>) {
-    let (rows, next) = ctx.core.read_views(|disk, live| {
-        rows_page(
+    let (rows, next, cells) = ctx.core.read_views(|disk, live| {
+        let (rows, next) = rows_page(
             disk,
             live,
             &query.deleted,
@@ -112,11 +121,56 @@ fn page(
             cursor,
             SESSIONS_PAGE_ROWS,
             |r| query.keep(r),
-        )
+        );
+        // The live records' last sightings, not yet in the table.
+        let cells: Vec<u64> = rows
+            .iter()
+            .map(|r| live.get(&r.folder, &r.name).map_or(0, |l| l.seen.secs()))
+            .collect();
+        (rows, next, cells)
     });
     // Rendered outside the view locks.
-    let rows = rows.iter().map(|r| query.render(ctx, r)).collect();
+    let seen = ctx.state.seen.reader();
+    let last_seen: Vec<Option<u64>> = rows
+        .iter()
+        .zip(cells)
+        .map(|(r, c)| seen.secs(&r.folder, &r.name, c).map(|s| s * 1000))
+        .collect();
+    drop(seen);
+    let mut rows: Vec<SessionRow> = rows
+        .iter()
+        .zip(last_seen)
+        .map(|(r, at)| query.render(ctx, r, at, None))
+        .collect();
+    mark_writing(ctx, &mut rows);
     (rows, next)
+}
+
+/// Marks the rows whose file a writer has open, not valid yet (their last
+/// good content is shown).
+fn mark_writing(ctx: &Context, rows: &mut [SessionRow]) {
+    let writing = ctx.core.writing_paths();
+    if !writing.is_empty() {
+        for row in rows {
+            row.writing = writing.contains(std::path::Path::new(&row.path));
+        }
+    }
+}
+
+/// A listing by activity, gathered whole (see [`activity::listing`]).
+fn by_activity(ctx: &Context, query: &Query) -> Vec<SessionRow> {
+    let mut rows = activity::listing(
+        ctx,
+        &activity::Listing {
+            filter: &query.filter,
+            within: query.app.as_deref(),
+            deleted: &query.deleted,
+            keep: &|r| query.keep(r),
+            render: &|r, at, group| query.render(ctx, r, at, group),
+        },
+    );
+    mark_writing(ctx, &mut rows);
+    rows
 }
 
 fn start(ctx: &Context, filter: SessionFilter) -> Result<Query, CmdError> {
@@ -148,6 +202,22 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(Err(e)) => return send(conn, error(e)).await,
         Err(e) => return send(conn, error(CmdError::internal(e.to_string()))).await,
     };
+    if activity::wanted(&query.filter) {
+        let (c, q) = (ctx.clone(), query.clone());
+        let rows = match tokio::task::spawn_blocking(move || by_activity(&c, &q)).await {
+            Ok(rows) => rows,
+            Err(e) => return send(conn, error(CmdError::internal(e.to_string()))).await,
+        };
+        let mut pages = rows.chunks(SESSIONS_PAGE_ROWS).peekable();
+        loop {
+            let rows = pages.next().map_or_else(Vec::new, <[SessionRow]>::to_vec);
+            let done = pages.peek().is_none();
+            let flow = send(conn, Response::SessionsPage { rows, done }).await;
+            if done || flow == Flow::Close {
+                return flow;
+            }
+        }
+    }
     let mut cursor: Option<RowCursor> = None;
     loop {
         let (c, q, at) = (ctx.clone(), query.clone(), cursor.take());

@@ -11,7 +11,7 @@ use mobile_session_proto::{ChangeReport, Response, Status};
 
 use super::edit::valid_record;
 use super::resolve::{resolve_all, Target};
-use super::{after_some, changed_session, read_error, CmdError, Context};
+use super::{after_some, audit, changed_session, read_error, CmdError, Context};
 use crate::model::session::{content_hash, with_status, SessionRecord};
 use crate::store::FileVersion;
 
@@ -76,13 +76,14 @@ pub fn handle(
                 .map_err(|e| after_some(e, &out))?;
             if written {
                 tracing::info!(app = %t.folder, id = %t.name, %status, "status changed");
+                audit::session(ctx, "status", t, Some(checked.status), Some(status));
             }
             out.push(changed_session(ctx, t, Some(status), written));
         }
         out
     };
     // Once the write lock is free: the watcher needs it to catch up.
-    let push = push.then(|| ctx.core.push(false)).transpose()?;
+    let push = push.then(|| super::push::run(ctx, false)).transpose()?;
     Ok(Response::Changed(ChangeReport {
         sessions: changed,
         push,

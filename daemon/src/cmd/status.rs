@@ -30,6 +30,7 @@ pub fn report(ctx: &Context) -> DaemonStatus {
         max_connections: ctx.info.max_connections,
         read_errors: stats.read_errors.load(Ordering::Relaxed),
         unreadable_folders: counts.unreadable_folders,
+        writing: ctx.core.writing_files().len() as u64,
     }
 }
 

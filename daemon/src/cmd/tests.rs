@@ -26,6 +26,8 @@ fn context_with(role: Role, config: Config) -> (tempfile::TempDir, Context) {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&examples(), dir.path());
     let store = SessionStore::open(dir.path()).unwrap();
+    let state = crate::state::State::open(&dir.path().join("state"), store.root(), &config);
+    let state = Arc::new(state.unwrap());
     let core = Arc::new(Core::open(store, config).unwrap());
     let info = Arc::new(DaemonInfo {
         data_dir: dir.path().to_path_buf(),
@@ -40,6 +42,8 @@ fn context_with(role: Role, config: Config) -> (tempfile::TempDir, Context) {
         shutdown: CancellationToken::new(),
         hooks: Arc::new(crate::hook::Hooks::new(4, CancellationToken::new())),
         notifier: Arc::new(crate::notify::Notifier::new(CancellationToken::new())),
+        state,
+        caller: Arc::new(crate::state::audit::Caller::new(Some(0), None)),
     };
     (dir, ctx)
 }
@@ -126,6 +130,22 @@ fn every_request() -> Vec<Request> {
             },
             ..Default::default()
         }),
+        Request::PushPreview { full: true },
+        Request::Purge(mobile_session_proto::PurgeRequest {
+            inactive_secs: 1,
+            ..Default::default()
+        }),
+        Request::Dedupe(Default::default()),
+        Request::Block(mobile_session_proto::BlockRequest {
+            target: mobile_session_proto::BlockTarget::Sessions(vec![IPAD_ID.into()]),
+            reason: None,
+        }),
+        Request::Unblock {
+            app: "com.sample.tasks".into(),
+            device: "D1".into(),
+        },
+        Request::Blocked,
+        Request::History(Default::default()),
     ];
     for r in &all {
         match r {
@@ -144,7 +164,14 @@ fn every_request() -> Vec<Request> {
             | Request::UserInfo { .. }
             | Request::Logout { .. }
             | Request::AuthenticateFrom { .. }
-            | Request::Notify(_) => {}
+            | Request::Notify(_)
+            | Request::History(_)
+            | Request::Blocked
+            | Request::Unblock { .. }
+            | Request::Block(_)
+            | Request::Dedupe(_)
+            | Request::Purge(_)
+            | Request::PushPreview { .. } => {}
         }
     }
     all
@@ -182,6 +209,16 @@ fn every_request_that_writes_needs_an_admin() {
                 | Request::AuthenticateFrom { .. }
                 // Sends, and removes the tokens the services call gone.
                 | Request::Notify(_)
+                // Delete files, change the deny-list.
+                | Request::Dedupe(_)
+                | Request::Unblock { .. }
+                | Request::Purge(_)
+                | Request::Block(_)
+                // Reads, but admins' only: who administers (uids,
+                // processes), devices' ids, a rescan of every file.
+                | Request::History(_)
+                | Request::Blocked
+                | Request::PushPreview { .. }
         );
         assert_eq!(
             permits(Role::Reader, required_role(&request)),

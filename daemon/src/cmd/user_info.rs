@@ -108,8 +108,19 @@ pub fn handle(ctx: &Context, token: &str, body: &str) -> Result<Response, CmdErr
             }
         })?;
     txn.make_live(&t.folder, &t.name, session.disk.as_ref());
+    super::activity::seen(ctx, &t.folder, &t.name);
     if written {
         tracing::info!(app = %t.folder, id = %t.name, "user info stored");
+        let mut stored = Vec::new();
+        if update.user_info.is_some() {
+            stored.push("userInfo");
+        }
+        if update.device_token.is_some() {
+            stored.push("device.token");
+        }
+        let (folder, id) = (Some(t.folder.as_str()), Some(t.name.as_str()));
+        let after = serde_json::json!({ "stored": stored });
+        super::audit::record(ctx, "user-info", folder, id, Value::Null, after);
     }
     Ok(Response::UserInfoStored(changed_session(
         ctx, t, status, written,

@@ -1,9 +1,11 @@
 //! `verify TOKEN`: the hot path. Answered inline from the live view (no
-//! blocking pool, no disk): a decode on the stack and one hash lookup.
-//! Anything that is not a token of a live session is `unknown`. The
-//! connection offers each request frame to [`answer_in_place`] first: a
-//! verify is then read and answered without decoding it into a `Request`
-//! or building a `Response`, and nothing is allocated.
+//! blocking pool, no disk): a decode on the stack and one hash lookup, and
+//! the sighting stamped in the live record (`state::seen`). Anything that
+//! is not a token of a live session is `unknown`. The connection offers
+//! each request frame to [`answer_in_place`] first: a verify is then read
+//! and answered without decoding it into a `Request` or building a
+//! `Response`, and nothing is allocated (a sighting is queued at most once
+//! between two flushes of the journal).
 use std::cell::RefCell;
 
 use bytes::BytesMut;
@@ -40,6 +42,7 @@ fn check<R>(
     let hash = token_hash(token);
     let found = ctx.core.read_live(|live| {
         let (key, rec) = live.by_token(hash)?;
+        ctx.state.seen.touch(key.folder(), rec);
         let f = f.take()?;
         Some(f(verdict(rec), Some(key.folder()), Some(&rec.id)))
     });
@@ -53,6 +56,7 @@ fn check<R>(
             write_app_folder(folder, &c.app_id, Some(&c.team_id));
             ctx.core.read_live(|live| match live.get(folder, &c.id) {
                 Some(rec) if rec.is_of(&c.app_id, &c.team_id) => {
+                    ctx.state.seen.touch(folder, rec);
                     let f = f.take()?;
                     Some(f(verdict(rec), Some(folder.as_str()), Some(&rec.id)))
                 }

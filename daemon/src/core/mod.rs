@@ -23,6 +23,7 @@ mod barrier;
 mod retry;
 mod sync;
 mod txn;
+mod writing;
 
 pub use crate::model::reconcile::Retry;
 pub use barrier::PushBarrier;
@@ -65,8 +66,9 @@ pub struct Stats {
 
 /// The daemon's state. Its locks nest in one order only: `write` → `disk`
 /// → `live`, then at most one *leaf* lock (`config`, `barrier`,
-/// `retries`, `counts`, `watcher_state`), taken last, held for a copy or
-/// an assignment, never across I/O or while taking another lock.
+/// `retries`, `counts`, `watcher_state`, `push_listener`, `holds`), taken
+/// last, held for a copy or an assignment, never across I/O or while taking
+/// another lock.
 pub struct Core {
     store: SessionStore,
     /// Leaf. The configuration in force: copied out (an `Arc`) by whoever
@@ -92,6 +94,10 @@ pub struct Core {
     counts: Mutex<Counts>,
     /// Leaf. How the folder is watched, for `status`.
     watcher_state: Mutex<String>,
+    /// Leaf. Told the report of each push that changed the live view.
+    push_listener: Mutex<Option<tokio::sync::mpsc::Sender<PushReport>>>,
+    /// Leaf (inside). Files being written, whose last good reading stands.
+    holds: writing::Holds,
     pub stats: Stats,
 }
 
@@ -110,6 +116,8 @@ impl Core {
             retries: Mutex::new(RetryQueue::default()),
             counts: Mutex::new(Counts::default()),
             watcher_state: Mutex::new("off".to_string()),
+            push_listener: Mutex::new(None),
+            holds: writing::Holds::default(),
             stats: Stats::default(),
         };
         {
@@ -186,6 +194,22 @@ impl Core {
     /// the cost follows what changed; `full` (or no barrier) re-reads every
     /// file instead.
     pub fn push(&self, full: bool) -> Result<PushReport, StoreError> {
+        Ok(self.current(full)?.push())
+    }
+
+    /// `push --dry-run`: brings the disk view up to date as [`Core::push`]
+    /// does, then says what the push would report, the live view untouched.
+    pub fn push_preview(&self, full: bool) -> Result<PushReport, StoreError> {
+        let txn = self.current(full)?;
+        let mut report = txn.views(|disk, live| view::preview(self.store.root(), disk, live));
+        // As the push would report them: their last good reading stands.
+        report.writing = self.writing_files();
+        Ok(report)
+    }
+
+    /// A change whose disk view holds every change completed before it
+    /// began: a barrier confirmed it, else (or with `full`) a rescan.
+    fn current(&self, full: bool) -> Result<Txn<'_>, StoreError> {
         // Outside the write lock: the watcher needs it to catch up.
         let barrier = read(&self.barrier).clone();
         let synced = !full && barrier.is_some_and(|b| b.sync());
@@ -196,7 +220,25 @@ impl Core {
             }
             txn.rescan(false)?;
         }
-        Ok(txn.push())
+        Ok(txn)
+    }
+
+    /// Where the reports of pushes that changed the live view go (the
+    /// `on_push` runner); a full queue drops a report, with a warning.
+    pub fn set_push_listener(&self, tx: Option<tokio::sync::mpsc::Sender<PushReport>>) {
+        *lock(&self.push_listener) = tx;
+    }
+
+    fn pushed(&self, report: &PushReport) {
+        if report.added + report.updated + report.removed == 0 {
+            return;
+        }
+        let listener = lock(&self.push_listener).clone();
+        if let Some(tx) = listener {
+            if tx.try_send(report.clone()).is_err() && !tx.is_closed() {
+                tracing::warn!("on_push is behind: a push report was dropped");
+            }
+        }
     }
 
     /// Files and folders whose last read hit a transient error and are due again.

@@ -3,6 +3,7 @@
 //! [`crate::model::reconcile`] under the `disk` lock, then does what they
 //! ask: log, count, schedule retries, read further files.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -19,11 +20,10 @@ use crate::store::StoreError;
 
 impl Txn<'_> {
     /// Re-reads one file into the disk view (when the watcher reports it,
-    /// or its retry is due).
+    /// or its retry is due), unless a writer has it open and it is not
+    /// valid yet (`writing.rs`).
     pub fn refresh_file(&mut self, folder: &str, name: &str) {
-        self.reconcile_file(folder, name, |txn| {
-            scan::read_entry(txn.store(), folder, name)
-        });
+        self.reconcile_file(folder, name, |txn| txn.read_watched(folder, name));
     }
 
     /// Puts bytes we have just written into the disk view, as a read of
@@ -156,7 +156,9 @@ impl Txn<'_> {
         let mut pushed = 0;
         reconcile::rescan_begin(&mut lock(disk), &mut fx);
         let mut found: Vec<String> = Vec::new();
-        let done = scan::scan(&self.core.store, first, &known, &mut |f| {
+        let mut held = HashSet::new();
+        let done = scan::scan(&self.core.store, first, &known, &mut |mut f| {
+            self.hold_scanned(&mut f, &mut held);
             let folder = f.folder.clone();
             let mut disk = lock(disk);
             reconcile::folder_scanned(&mut disk, f, &mut fx);
@@ -165,6 +167,7 @@ impl Txn<'_> {
             }
             found.push(folder);
         })?;
+        self.end_holds_not_in(&held);
         {
             let mut disk = lock(disk);
             reconcile::rescan_end(&mut disk, &found, &mut fx);

@@ -314,3 +314,65 @@ fn a_folder_sync_keeps_the_name_that_stands_now() {
     });
     assert_eq!(name.as_deref(), Some("abcd"));
 }
+
+/// A writer that truncates a session file in place and keeps it open.
+fn truncate_and_keep_open(core: &Core, id: &str) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(core.store().session_path(APP, id))
+        .unwrap()
+}
+
+#[test]
+fn a_file_being_written_keeps_its_last_good_entry_through_reads_and_pushes() {
+    let (_d, core) = core_with(&["aaaa", "bbbb"]);
+    let writer = truncate_and_keep_open(&core, "aaaa");
+    // Read as the watcher reads it, then by a full rescan: held both times.
+    for full in [false, true] {
+        let mut txn = core.txn();
+        if full {
+            txn.rescan(false).unwrap();
+        } else {
+            txn.refresh_file(APP, "aaaa");
+        }
+        let report = txn.push();
+        assert_eq!((report.removed, report.unchanged), (0, 2), "full: {full}");
+        assert_eq!(report.writing.len(), 1, "full: {full}");
+        assert_eq!(report.writing[0].code, 2);
+    }
+    assert!(core.disk_entry(APP, "aaaa").unwrap().state.is_ok());
+    assert!(core.read_live(|l| l.get(APP, "aaaa").is_some()));
+    assert_eq!(core.writing_files().len(), 1);
+    // Closed as it is (empty): taken, and the push drops the session.
+    drop(writer);
+    core.txn().refresh_file(APP, "aaaa");
+    assert!(core.disk_entry(APP, "aaaa").unwrap().state.is_err());
+    assert!(core.writing_files().is_empty());
+    assert_eq!(core.txn().push().removed, 1);
+}
+
+#[test]
+fn a_file_being_written_is_taken_once_valid_or_without_a_grace() {
+    let (_d, core) = core_with(&["aaaa"]);
+    // A new file, empty and open: not in the view until it is whole.
+    let mut new = std::fs::File::create(core.store().session_path(APP, "cccc")).unwrap();
+    core.txn().refresh_file(APP, "cccc");
+    assert!(core.disk_entry(APP, "cccc").is_none());
+    // Valid content is taken at once, open or not.
+    use std::io::Write;
+    new.write_all(session("cccc", "pending", "").as_bytes())
+        .unwrap();
+    core.txn().refresh_file(APP, "cccc");
+    assert!(core.disk_entry(APP, "cccc").unwrap().state.is_ok());
+    assert!(core.writing_files().is_empty());
+    // With no grace, an invalid reading is taken though the writer is there.
+    core.set_config(Config {
+        write_grace_ms: Some(0),
+        ..Config::default()
+    });
+    let _writer = truncate_and_keep_open(&core, "aaaa");
+    core.txn().refresh_file(APP, "aaaa");
+    assert!(core.disk_entry(APP, "aaaa").unwrap().state.is_err());
+    assert!(core.writing_files().is_empty());
+}

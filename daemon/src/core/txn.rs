@@ -164,6 +164,8 @@ impl<'a> Txn<'a> {
         let live = live.min(report.unchanged);
         report.added += live;
         report.unchanged -= live;
+        // Their last good reading was pushed: say so.
+        report.writing = self.core.writing_files();
         tracing::debug!(took = ?t.elapsed(), "push applied");
         if report.added + report.updated + report.removed > 10_000 {
             // A big push freed the set of changed keys it worked through.
@@ -178,11 +180,13 @@ impl<'a> Txn<'a> {
             removed = report.removed,
             unchanged = report.unchanged,
             invalid = report.invalid.len(),
+            writing = report.writing.len(),
             "pushed"
         );
         let mut ev = Event::new(EventKind::Pushed);
         ev.push = Some(report.clone());
         self.core.emit(ev);
+        self.core.pushed(&report);
         report
     }
 

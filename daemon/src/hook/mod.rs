@@ -21,6 +21,7 @@
 
 mod answer;
 pub mod env;
+pub mod on_push;
 mod process;
 
 use std::ffi::OsString;

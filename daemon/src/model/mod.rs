@@ -10,6 +10,7 @@ pub mod json_object;
 pub mod json_span;
 pub mod names;
 pub mod reconcile;
+pub mod seen;
 pub mod session;
 #[cfg(test)]
 pub(crate) mod testgen;

@@ -36,6 +36,8 @@ pub struct SessionRecord {
     pub claims: u64,
     /// [`token_hash`] of its `token`, as the file holds it.
     pub token_hash: u64,
+    /// When the live session was last seen (not part of the content).
+    pub seen: super::seen::SeenCell,
 }
 
 impl SessionRecord {
@@ -317,6 +319,7 @@ pub fn validate(folder: &str, file_name: &str, bytes: &[u8]) -> Result<SessionRe
         hash: content_hash(text.as_bytes()),
         claims: claims_hash(app_id, team_id.unwrap_or("")),
         token_hash: token_hash(token),
+        seen: Default::default(),
     })
 }
 

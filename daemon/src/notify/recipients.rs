@@ -182,6 +182,7 @@ mod tests {
                 hash: 0,
                 claims: 0,
                 token_hash: 0,
+                seen: Default::default(),
             })
             .collect()
     }

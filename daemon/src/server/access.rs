@@ -33,6 +33,8 @@ pub struct Peer {
     pub gid: Option<u32>,
     /// Supplementary groups (Linux `SO_PEERGROUPS`; empty elsewhere).
     pub groups: Vec<u32>,
+    /// The peer's process (for the history), where the platform says.
+    pub pid: Option<u32>,
 }
 
 impl Peer {
@@ -43,6 +45,9 @@ impl Peer {
             uid: cred.map(|c| c.uid()),
             gid: cred.map(|c| c.gid()),
             groups: peer_groups(stream),
+            pid: cred
+                .and_then(|c| c.pid())
+                .and_then(|p| u32::try_from(p).ok()),
         }
     }
 }
@@ -192,6 +197,7 @@ mod tests {
             uid: Some(uid),
             gid: Some(gid),
             groups: groups.to_vec(),
+            pid: None,
         };
         let a = Access::new(None, None).unwrap();
         assert_eq!(a.role_of(&peer(0, 0, &[])), Ok(Role::Admin));

@@ -103,6 +103,8 @@ pub async fn serve(stream: Stream, shared: Shared) {
         shutdown: shared.shutdown,
         hooks: shared.hooks,
         notifier: shared.notifier,
+        state: shared.state,
+        caller: std::sync::Arc::new(crate::state::audit::Caller::new(peer.uid, peer.pid)),
     };
     // One cancellation future and one idle timer for the connection's life,
     // not one per request: arming a timer per request costs a lock on the

@@ -50,6 +50,7 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     pub hooks: Arc<crate::hook::Hooks>,
     pub notifier: Arc<crate::notify::Notifier>,
+    pub state: Arc<crate::state::State>,
 }
 
 impl Shared {

@@ -12,11 +12,16 @@
 //!
 //! Leases need the file's owner or `CAP_LEASE` (root) and a local file
 //! system; without one the rewrite still has its byte and inode checks.
+//! The same lease, taken and let go at once, tells whether a writer has a
+//! file open ([`Lease::probe`]): the watcher holds back what such a file
+//! reads as meanwhile.
 //! A broken lease is signalled with SIGIO, whose default action would end
 //! the process: it is ignored (the daemon polls the lease instead).
 
 use std::fs::File;
 use std::time::Duration;
+
+use crate::model::reconcile::Writer;
 
 /// How long a rewrite waits for a writer that has the file open to close it.
 const WAIT_FOR_WRITER: Duration = Duration::from_millis(200);
@@ -41,13 +46,7 @@ impl Lease {
     #[cfg(target_os = "linux")]
     pub fn take(file: File) -> Taken {
         use std::os::fd::AsRawFd;
-        static IGNORE_SIGIO: std::sync::Once = std::sync::Once::new();
-        IGNORE_SIGIO.call_once(|| {
-            // SAFETY: installs SIG_IGN, no handler code runs.
-            unsafe {
-                libc::signal(libc::SIGIO, libc::SIG_IGN);
-            }
-        });
+        ignore_sigio();
         let deadline = std::time::Instant::now() + WAIT_FOR_WRITER;
         loop {
             // SAFETY: fcntl on a descriptor we own.
@@ -67,6 +66,35 @@ impl Lease {
     #[cfg(not(target_os = "linux"))]
     pub fn take(file: File) -> Taken {
         Taken::Unavailable(file)
+    }
+
+    /// Whether anyone has `file` (opened read-only) open for writing: a
+    /// read lease is taken and let go at once. The kernel refuses one while
+    /// a writer has the file open, so the answer is exact and costs two
+    /// system calls, where scanning every process's descriptors would cost
+    /// a walk of `/proc`. A writer opening the file meanwhile waits for
+    /// the second call only. `Unknown` where no lease can be taken (not the
+    /// owner, a file system without leases, not Linux).
+    #[cfg(target_os = "linux")]
+    pub fn probe(file: &File) -> Writer {
+        use std::os::fd::AsRawFd;
+        ignore_sigio();
+        // SAFETY: fcntl on a descriptor we own.
+        let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_RDLCK) };
+        if rc == 0 {
+            // SAFETY: as above; closing would release it too.
+            unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK) };
+            return Writer::Closed;
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EAGAIN) => Writer::Open,
+            _ => Writer::Unknown,
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn probe(_: &File) -> Writer {
+        Writer::Unknown
     }
 
     /// The leased file, to read it.
@@ -89,6 +117,19 @@ impl Lease {
             true
         }
     }
+}
+
+/// A broken lease is signalled with SIGIO, whose default action would end
+/// the process.
+#[cfg(target_os = "linux")]
+fn ignore_sigio() {
+    static IGNORE_SIGIO: std::sync::Once = std::sync::Once::new();
+    IGNORE_SIGIO.call_once(|| {
+        // SAFETY: installs SIG_IGN, no handler code runs.
+        unsafe {
+            libc::signal(libc::SIGIO, libc::SIG_IGN);
+        }
+    });
 }
 
 impl Drop for Lease {

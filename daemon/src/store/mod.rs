@@ -251,6 +251,26 @@ impl SessionStore {
                 .is_ok_and(|dir| rfs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok())
     }
 
+    /// When each named session file of `folder` was last written (ms since
+    /// the epoch; `None` when it is not there or cannot be read). Through
+    /// the folder's descriptor: nothing is followed.
+    #[allow(clippy::unnecessary_cast)] // the field types differ by platform
+    pub fn modified(&self, folder: &str, names: &[&str]) -> Vec<Option<u64>> {
+        let Ok(dir) = self.open_folder(folder) else {
+            return vec![None; names.len()];
+        };
+        names
+            .iter()
+            .map(|name| {
+                let st = rfs::statat(&dir, *name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+                let ms = (st.st_mtime as i64)
+                    .checked_mul(1000)?
+                    .checked_add(st.st_mtime_nsec as i64 / 1_000_000)?;
+                u64::try_from(ms).ok()
+            })
+            .collect()
+    }
+
     /// Deletes one session file (a regular file, never a link target).
     pub fn delete(&self, folder: &str, name: &str) -> Result<(), StoreError> {
         Self::check_name(name)?;

@@ -11,6 +11,7 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 
 use super::lease::{Lease, Taken};
 use super::{SessionStore, StoreError, MAX_SESSION_FILE};
+use crate::model::reconcile::Writer;
 
 /// What identifies one version of a file: enough to see any rewrite
 /// (rename or in place) between a read and a write.
@@ -103,6 +104,20 @@ impl SessionStore {
             stamp,
             lease,
         })
+    }
+
+    /// Whether someone has session file `name` open for writing (a read
+    /// lease, [`Lease::probe`]). A file that cannot be opened as a regular
+    /// file is `Closed`: no writer will change that.
+    pub fn writer(&self, folder: &str, name: &str) -> Writer {
+        let opened = Self::check_name(name)
+            .and_then(|()| self.open_folder(folder))
+            .and_then(|dir| open_regular(&dir, name, &|| self.session_path(folder, name)));
+        match opened {
+            Ok((file, _)) => Lease::probe(&file),
+            Err(e) if e.is_transient() => Writer::Unknown,
+            Err(_) => Writer::Closed,
+        }
     }
 
     /// Reads one session file of a folder opened with `open_folder`.

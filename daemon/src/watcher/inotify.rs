@@ -13,7 +13,7 @@ use futures::StreamExt;
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask, Watches};
 
 use super::barrier::COOKIE_PREFIX;
-use super::{forward, Msg, Sender};
+use super::{forward, Msg, Sender, Touch};
 use crate::model::names::{is_app_folder_name, is_session_name, MANIFEST};
 
 fn mask_of_folders() -> WatchMask {
@@ -176,16 +176,32 @@ fn on_event(
                     Err(e) => tracing::debug!("cannot watch {name}: {e}"),
                 }
             }
-            Some(Msg::Paths(vec![root.join(name)]))
+            Some(Msg::Paths(vec![root.join(name)], Touch::Changed))
         }
         (None, Name::Given(_)) => None,
-        (Some(folder), Name::Given(name)) if is_session_name(&name) || name == MANIFEST => {
-            Some(Msg::Paths(vec![root.join(folder).join(name)]))
-        }
+        (Some(folder), Name::Given(name)) if is_session_name(&name) || name == MANIFEST => Some(
+            Msg::Paths(vec![root.join(folder).join(name)], touch_of(mask)),
+        ),
         (Some(_), Name::Given(_)) => None,
         // The folder itself (a chmod, a move, a removal): read it again under
         // its name. Its watch is dropped by the root's event for the name.
-        (Some(folder), Name::Own) => Some(Msg::Paths(vec![root.join(folder)])),
+        (Some(folder), Name::Own) => Some(Msg::Paths(vec![root.join(folder)], Touch::Changed)),
+    }
+}
+
+/// What a file's event says of its writer. `IN_CLOSE_WRITE` ends a write
+/// (`IN_OPEN` does not say for what a file was opened, and is not asked
+/// for); a write not closed yet shows as `IN_MODIFY` (a truncation too) or,
+/// for a new file, `IN_CREATE`.
+fn touch_of(mask: EventMask) -> Touch {
+    if mask.intersects(
+        EventMask::CLOSE_WRITE | EventMask::MOVED_TO | EventMask::MOVED_FROM | EventMask::DELETE,
+    ) {
+        Touch::Done
+    } else if mask.intersects(EventMask::MODIFY | EventMask::CREATE) {
+        Touch::Writing
+    } else {
+        Touch::Changed
     }
 }
 

@@ -1,8 +1,11 @@
 //! Keeps the disk view current on its own: an OS watcher (inotify on Linux,
 //! notify's native watcher elsewhere, or a stat poller) reports changes
-//! under `MobileApps`; a settle loop batches them (`settle_ms`, 50 ms by
-//! default, never more than ten of those) and applies each batch to the
-//! core in one transaction, re-reading only the files named.
+//! under `MobileApps`; the settle loop ([`settle`]) applies them to the
+//! core in batches, re-reading only the files named. A file a writer has
+//! closed (or renamed into place, or removed) is applied at once; one
+//! still being written settles first (`settle_ms`, 50 ms by default, never
+//! more than ten of those), and what it reads as while its writer still
+//! has it open is held back if it is not valid (`write_grace_ms`).
 //!
 //! With inotify the watcher is also the core's push barrier ([`barrier`]).
 //! Overflow — the kernel's `IN_Q_OVERFLOW` or our bounded queue — triggers
@@ -18,20 +21,20 @@ mod inotify;
 #[cfg(not(target_os = "linux"))]
 mod native;
 mod poll;
+mod settle;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, WatcherMode};
-use crate::core::{Core, PushBarrier, Txn};
-use crate::model::names::{is_app_folder_name, is_session_name, MANIFEST};
+use crate::core::{Core, PushBarrier};
 use barrier::CookieBarrier;
+use settle::settle_loop;
 
 #[cfg(target_os = "linux")]
 const NATIVE: &str = "inotify";
@@ -43,9 +46,34 @@ pub const DEFAULT_QUEUE: usize = 65_536;
 pub const DEFAULT_SETTLE: Duration = Duration::from_millis(50);
 pub const DEFAULT_POLL: Duration = Duration::from_millis(1000);
 
+/// What an event says of the paths it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Touch {
+    /// Written into, or created: a writer may still have it open. It
+    /// settles, and counts as open for writing until it is closed.
+    Writing,
+    /// Complete: a writer closed it, or it was renamed or removed. Applied
+    /// at once; it counts as closed.
+    Done,
+    /// The poller saw it differ from its last pass: it settles, and counts
+    /// as open for writing until a pass could have seen it again.
+    Polled,
+    /// Anything else (a folder, a chmod): it settles.
+    Changed,
+    /// A file held as being written, to read again. Applied at once.
+    Recheck,
+}
+
+impl Touch {
+    /// Whether the path is applied at once rather than after the settle.
+    fn ends_settle(self) -> bool {
+        matches!(self, Touch::Done | Touch::Recheck)
+    }
+}
+
 /// What an OS watcher tells the settle loop.
 enum Msg {
-    Paths(Vec<PathBuf>),
+    Paths(Vec<PathBuf>, Touch),
     /// A push barrier's cookie appeared.
     Cookie(String),
     Rescan(&'static str),
@@ -100,20 +128,6 @@ fn native_watcher(
     overflow: Arc<AtomicBool>,
 ) -> std::io::Result<OsWatcher> {
     native::start(root, tx, overflow)
-}
-
-/// What the OS watcher handed to the loop since the last flush.
-#[derive(Default)]
-struct Batch {
-    paths: BTreeSet<PathBuf>,
-    cookies: Vec<String>,
-    rescan: Option<&'static str>,
-}
-
-impl Batch {
-    fn is_empty(&self) -> bool {
-        self.paths.is_empty() && self.cookies.is_empty() && self.rescan.is_none()
-    }
 }
 
 /// Settings drawn from the config.
@@ -222,127 +236,5 @@ impl Pending {
         core.set_barrier(self.barrier.clone().map(|b| b as Arc<dyn PushBarrier>));
         let task = tokio::spawn(settle_loop(self, core, shutdown));
         WatcherHandle { task }
-    }
-}
-
-async fn settle_loop(mut w: Pending, core: Arc<Core>, shutdown: CancellationToken) {
-    let mut batch = Batch::default();
-    // A barrier the failed watcher had: its cookies still in the batch are
-    // answered once the batch (and its rescan) is applied.
-    let mut retired: Option<Arc<CookieBarrier>> = None;
-    let mut first: Option<Instant> = None;
-    let mut deadline: Option<tokio::time::Instant> = None;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            msg = w.rx.recv() => {
-                let Some(msg) = msg else { break };
-                match msg {
-                    Msg::Paths(p) => batch.paths.extend(p),
-                    Msg::Cookie(c) => batch.cookies.push(c),
-                    Msg::Rescan(why) => batch.rescan = Some(why),
-                    Msg::Failed(why) => {
-                        tracing::warn!("inotify: {why}; falling back to polling");
-                        w.os = None;
-                        retired = w.barrier.take().or(retired);
-                        core.set_barrier(None);
-                        match poll::start(&w.root, w.tx.clone(), w.overflow.clone(), w.settings.poll_interval) {
-                            Ok(p) => {
-                                w.os = Some(p);
-                                core.set_watcher_state(format!("poll (inotify failed: {why})"));
-                            }
-                            Err(e) => core.set_watcher_state(format!("off (inotify failed: {why}; polling failed: {e})")),
-                        }
-                        batch.rescan = Some("the watcher changed");
-                    }
-                }
-                let now = Instant::now();
-                let start = *first.get_or_insert(now);
-                // Settle: wait for a quiet period, but never more than 10 of them.
-                let quiet = now + w.settings.settle;
-                let cap = start + w.settings.settle * 10;
-                deadline = Some(tokio::time::Instant::from_std(quiet.min(cap)));
-            }
-            _ = async { if let Some(d) = deadline { tokio::time::sleep_until(d).await } }, if deadline.is_some() => {}
-        }
-        if w.overflow.swap(false, Ordering::Relaxed) {
-            batch.rescan.get_or_insert("the event queue overflowed");
-        }
-        let due = !batch.cookies.is_empty()
-            || batch.rescan.is_some()
-            || deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
-        if due && !batch.is_empty() {
-            let b = std::mem::take(&mut batch);
-            first = None;
-            deadline = None;
-            let c = core.clone();
-            let cookies = b.cookies.clone();
-            let applied = tokio::task::spawn_blocking(move || apply(&c, b)).await;
-            // Only a batch applied vouches for its cookies; after a panic
-            // their pushes time out and rescan.
-            if applied.is_ok() {
-                if let Some(barrier) = w.barrier.as_ref().or(retired.as_ref()) {
-                    barrier.release(&cookies);
-                }
-            }
-            retired = None;
-        } else if batch.is_empty() {
-            first = None;
-            deadline = None;
-        }
-    }
-}
-
-/// Applies one batch in one transaction.
-fn apply(core: &Core, batch: Batch) {
-    let mut txn = core.txn();
-    if let Some(why) = batch.rescan {
-        tracing::warn!("full rescan: {why}");
-        if let Err(e) = txn.rescan(true) {
-            tracing::error!("rescan failed: {e}");
-        }
-    } else {
-        for p in &batch.paths {
-            apply_path(&mut txn, p);
-        }
-    }
-    if txn.config().auto_push && (batch.rescan.is_some() || !batch.paths.is_empty()) {
-        txn.push();
-    }
-}
-
-/// Brings the disk view in line with one reported path.
-fn apply_path(txn: &mut Txn<'_>, path: &Path) {
-    let root = txn.store().root().to_path_buf();
-    let Ok(rel) = path.strip_prefix(&root) else {
-        return;
-    };
-    // A name that is not UTF-8 is no app folder or session of ours.
-    let Some(parts) = rel
-        .iter()
-        .map(|c| c.to_str())
-        .collect::<Option<Vec<&str>>>()
-    else {
-        return;
-    };
-    match parts.as_slice() {
-        [folder] if is_app_folder_name(folder) => {
-            let is_dir = std::fs::symlink_metadata(root.join(folder)).is_ok_and(|m| m.is_dir());
-            if is_dir {
-                // Files written before the new folder's watch existed are found here.
-                txn.sync_folder(folder);
-            } else {
-                txn.forget_folder(folder);
-            }
-        }
-        [folder, MANIFEST] if is_app_folder_name(folder) => txn.refresh_manifest(folder),
-        [folder, name]
-            if is_app_folder_name(folder)
-                && is_session_name(name)
-                && std::fs::symlink_metadata(root.join(folder)).is_ok_and(|m| m.is_dir()) =>
-        {
-            txn.refresh_file(folder, name);
-        }
-        _ => {}
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use super::barrier::COOKIE_PREFIX;
-use super::{forward, Msg, OsWatcher, Sender};
+use super::{forward, Msg, OsWatcher, Sender, Touch};
 
 const ACCESS_WRITTEN: notify::event::AccessKind =
     notify::event::AccessKind::Close(notify::event::AccessMode::Write);
@@ -35,7 +35,7 @@ fn handler(
                 if paths.is_empty() {
                     return;
                 }
-                Msg::Paths(paths)
+                Msg::Paths(paths, Touch::Changed)
             }
             Err(e) if matches!(e.kind, notify::ErrorKind::MaxFilesWatch) => {
                 Msg::Failed(e.to_string())

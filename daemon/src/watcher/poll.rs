@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Duration;
 
-use super::{forward, Msg, OsWatcher, Sender};
+use super::{forward, Msg, OsWatcher, Sender, Touch};
 use crate::model::names::{is_app_folder_name, is_session_name, MANIFEST};
 
 /// Stops the polling thread when dropped.
@@ -109,7 +109,7 @@ pub fn start(
                     .collect();
                 changed.extend(before.keys().filter(|p| !now.contains_key(*p)).cloned());
                 if !changed.is_empty() {
-                    forward(&tx, &overflow, Msg::Paths(changed));
+                    forward(&tx, &overflow, Msg::Paths(changed, Touch::Polled));
                 }
                 before = now;
             }

@@ -49,8 +49,18 @@ fn sessions_rows_and_filters() {
     let keys: Vec<&String> = seed.as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
-        ["app", "id", "status", "email", "device", "path", "unpushed"]
+        [
+            "app",
+            "id",
+            "status",
+            "email",
+            "device",
+            "path",
+            "unpushed",
+            "last_seen"
+        ]
     );
+    assert_eq!(seed["last_seen"], Value::Null, "never seen yet");
 
     let ids = |args: &[&str]| -> Vec<String> {
         let mut a = vec!["sessions"];

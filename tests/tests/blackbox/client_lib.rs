@@ -291,19 +291,27 @@ fn the_library_builds_without_the_command_line_dependencies() {
     }
     // The command line asks for its runtime itself.
     assert!(features(&[]).iter().any(|f| f == "rt"));
-    // And the library compiles so (its code never names those crates).
-    let out = std::process::Command::new(&cargo)
-        .current_dir(&root)
-        .args([
-            "build",
-            "--offline",
-            "--quiet",
-            "--lib",
-            "-p",
-            "mobile-session",
-            "--no-default-features",
-        ])
-        .output()
-        .expect("cargo build");
-    assert!(out.status.success(), "{}", stderr(&out));
+    // The ssh connector adds child processes, and still no runtime.
+    let ssh = features(&["--no-default-features", "--features", "ssh"]);
+    assert!(ssh.iter().any(|f| f == "process"), "{ssh:?}");
+    assert!(!ssh.iter().any(|f| f == "rt" || f == "full"), "{ssh:?}");
+    // And the library compiles so (its code never names those crates),
+    // with the ssh connector and without.
+    for extra in [&[][..], &["--features", "ssh"]] {
+        let out = std::process::Command::new(&cargo)
+            .current_dir(&root)
+            .args([
+                "build",
+                "--offline",
+                "--quiet",
+                "--lib",
+                "-p",
+                "mobile-session",
+                "--no-default-features",
+            ])
+            .args(extra)
+            .output()
+            .expect("cargo build");
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+    }
 }

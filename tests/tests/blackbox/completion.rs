@@ -122,7 +122,7 @@ fn every_shell_completes_subcommands_their_options_and_values() {
         assert_eq!(got("sessions --st"), ["--status"], "{name}");
         assert_eq!(got("accept --all-p"), ["--all-pending"], "{name}");
         let push = got("push --");
-        for option in ["--full", "--strict", "--json", "--socket"] {
+        for option in ["--full", "--strict", "--json", "--socket", "--host"] {
             assert!(push.iter().any(|o| o == option), "{name}: {push:?}");
         }
         assert!(
@@ -131,6 +131,12 @@ fn every_shell_completes_subcommands_their_options_and_values() {
         );
         assert_eq!(got("sessions --status "), ["accepted", "pending"], "{name}");
         assert_eq!(got("set-status p"), ["pending"], "{name}");
+        assert_eq!(got("ded"), ["dedupe"], "{name}");
+        assert_eq!(got("purge --ina"), ["--inactive"], "{name}");
+        assert_eq!(got("sessions --seen-b"), ["--seen-before"], "{name}");
+        assert_eq!(got("sessions --sort a"), ["activity"], "{name}");
+        assert_eq!(got("block --rea"), ["--reason"], "{name}");
+        assert_eq!(got("push --dr"), ["--dry-run"], "{name}");
         let shells = got("completions ");
         for s in ["bash", "zsh", "fish"] {
             assert!(shells.iter().any(|o| o == s), "{name}: {shells:?}");

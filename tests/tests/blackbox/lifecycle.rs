@@ -203,6 +203,8 @@ fn under_systemd_log_lines_carry_the_journal_priority_and_no_time() {
         .arg(dir.path().join("s.sock"))
         .arg("--config")
         .arg("/dev/null")
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
         .env("JOURNAL_STREAM", &stream)
         .env_remove("RUST_LOG")
         .stderr(file)
@@ -336,7 +338,7 @@ fn sighup_warns_about_every_key_that_waits_for_a_restart() {
     let d = Daemon::start();
     std::fs::write(
         d.dir.path().join("config.toml"),
-        "settle_ms = 70\npoll_interval_ms = 500\nwatch_queue = 1000\nmax_connections = 50\nidle_timeout_ms = 1000\nfile_mode = \"0640\"\n",
+        "settle_ms = 70\npoll_interval_ms = 500\nwatch_queue = 1000\nmax_connections = 50\nidle_timeout_ms = 1000\nfile_mode = \"0640\"\nhistory_max_bytes = 8192\n",
     )
     .unwrap();
     d.signal(libc::SIGHUP);
@@ -351,6 +353,7 @@ fn sighup_warns_about_every_key_that_waits_for_a_restart() {
         "max_connections",
         "idle_timeout_ms",
         "file_mode",
+        "history_max_bytes",
     ] {
         assert!(
             log.contains(&format!("SIGHUP: {key} changed in")),

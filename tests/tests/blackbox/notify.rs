@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::common::{session_json, snapshot, stderr, wait_until, Daemon, Opts};
 
-const IOS: &str = "TEAM123456.com.example.push";
+pub(crate) const IOS: &str = "TEAM123456.com.example.push";
 const ANDROID: &str = "com.example.push";
 const KEY_ID: &str = "KEY1234567";
 const TEAM: &str = "TEAM123456";
@@ -30,8 +30,8 @@ fn token_of(id: &str) -> String {
     format!("{:0>64}", &id[id.len() - 8..]).replace('0', "f")
 }
 
-struct Setup {
-    d: Daemon,
+pub(crate) struct Setup {
+    pub(crate) d: Daemon,
     apns: ApnsStandIn,
     fcm: FcmStandIn,
     key: ApnsKey,
@@ -137,7 +137,9 @@ fn setup(apns_app: Option<&str>, key_in_folder: bool) -> Setup {
     Setup { d, apns, fcm, key }
 }
 
-fn configured() -> Setup {
+/// A daemon whose iOS app `IOS` has APNs credentials and live sessions
+/// with push tokens (the history's tests notify through it too).
+pub(crate) fn configured() -> Setup {
     setup(Some("apns_key_file = KEY_FILE"), false)
 }
 

@@ -209,6 +209,7 @@ fn the_default_config_is_one_the_daemon_accepts() {
         "settle_ms",
         "poll_interval_ms",
         "watch_queue",
+        "write_grace_ms",
         "max_connections",
         "idle_timeout_ms",
         "session_id",
@@ -224,6 +225,11 @@ fn the_default_config_is_one_the_daemon_accepts() {
         "ca_file",
         "apns_url",
         "fcm_url",
+        "state_dir",
+        "last_seen",
+        "history_max_bytes",
+        "on_push",
+        "on_push_timeout_ms",
     ] {
         assert!(keys.iter().any(|k| k == key), "{key} is not documented");
     }

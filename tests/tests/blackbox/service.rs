@@ -112,6 +112,8 @@ fn socket_activation_uses_the_passed_socket_and_leaves_it() {
         .arg(&data)
         .arg("--config")
         .arg(&config)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
         // A path nobody binds: the daemon must use fd 3, not this.
         .arg("--socket")
         .arg(dir.path().join("unused.sock"))
@@ -119,7 +121,9 @@ fn socket_activation_uses_the_passed_socket_and_leaves_it() {
         .stderr(log)
         .spawn()
         .expect("systemd-socket-activate (Debian package systemd) is needed; .ci/run installs it");
-    wait_until("the activator listens", || sock.exists());
+    // The activator creates the file before it listens: wait for the
+    // listening socket itself, or a first connection may be refused.
+    wait_until("the activator listens", || listening(&sock));
     let cli = |args: &[&str]| {
         Command::new(client_bin())
             .arg("--socket")
@@ -154,6 +158,23 @@ fn socket_activation_uses_the_passed_socket_and_leaves_it() {
     });
     assert!(st.unwrap().success());
     assert!(sock.exists(), "an activated socket is not unlinked");
+}
+
+/// Whether a Unix socket bound at `path` is listening, from the kernel's
+/// table (`/proc/net/unix`), without connecting (which would activate it).
+fn listening(path: &Path) -> bool {
+    // __SO_ACCEPTCON in the Flags column marks a listening socket.
+    const ACCEPTCON: u32 = 0x0001_0000;
+    let Ok(table) = std::fs::read_to_string("/proc/net/unix") else {
+        return path.exists();
+    };
+    let path = path.to_string_lossy();
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.len() >= 8
+            && fields[7] == path
+            && u32::from_str_radix(fields[3], 16).is_ok_and(|flags| flags & ACCEPTCON != 0)
+    })
 }
 
 fn packaging() -> std::path::PathBuf {
@@ -405,6 +426,14 @@ fn launchd_plist_is_well_formed() {
     assert!(args.contains(&"--config") && args.contains(&"--socket"));
     assert!(!args.contains(&"--data-dir"));
     assert!(args.contains(&"/var/run/mobile-sessiond/mobile-sessiond.sock"));
+    // The daemon's user has no home to keep its state in: the notes make
+    // the folder the plist names.
+    let state = args
+        .iter()
+        .position(|a| *a == "--state-dir")
+        .map(|i| args[i + 1]);
+    let notes = std::fs::read_to_string(packaging().join("README.md")).unwrap();
+    assert!(state.is_some_and(|s| notes.contains(&format!("-m 0700 {s}"))));
     assert!(
         !args
             .iter()

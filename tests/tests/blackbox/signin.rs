@@ -62,7 +62,14 @@ fn example_hook() -> PathBuf {
 /// A config whose `[policy]` runs `hook`, plus `extra` policy lines.
 fn hook_config(hook: &[&str], extra: &str) -> String {
     let argv: Vec<String> = hook.iter().map(|a| Value::from(*a).to_string()).collect();
-    format!("[policy]\nhook = [{}]\n{extra}\n", argv.join(", "))
+    // A Python hook can take seconds to start on a loaded machine: only the
+    // tests about the timeout itself get a short one.
+    let timeout = if extra.contains("hook_timeout_ms") {
+        ""
+    } else {
+        "hook_timeout_ms = 60000\n"
+    };
+    format!("[policy]\nhook = [{}]\n{timeout}{extra}\n", argv.join(", "))
 }
 
 /// A daemon on the example data whose hook is the example script, with a

@@ -11,12 +11,12 @@ use std::time::Instant;
 /// A tmux server of our own, on a socket in a temporary folder of its own
 /// (not tmux's shared one), with one window of the given size. Dropping it
 /// kills the server and removes the socket and its folder.
-struct Tmux {
+pub(crate) struct Tmux {
     dir: tempfile::TempDir,
 }
 
 impl Tmux {
-    fn start(command: &str, width: u16, height: u16) -> Self {
+    pub(crate) fn start(command: &str, width: u16, height: u16) -> Self {
         let t = Self {
             dir: tempfile::tempdir().unwrap(),
         };
@@ -40,11 +40,11 @@ impl Tmux {
         t
     }
 
-    fn socket(&self) -> std::path::PathBuf {
+    pub(crate) fn socket(&self) -> std::path::PathBuf {
         self.dir.path().join("tmux.sock")
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         Command::new("tmux")
             // No user configuration: the same terminal everywhere.
             .arg("-S")
@@ -56,21 +56,21 @@ impl Tmux {
     }
 
     /// Named keys (`Enter`, `Escape`).
-    fn keys(&self, keys: &[&str]) {
+    pub(crate) fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", "ui"];
         args.extend_from_slice(keys);
         assert!(self.run(&args).status.success());
     }
 
     /// Characters typed as they are.
-    fn type_text(&self, text: &str) {
+    pub(crate) fn type_text(&self, text: &str) {
         assert!(self
             .run(&["send-keys", "-t", "ui", "-l", text])
             .status
             .success());
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "ui"]).stdout).into_owned()
     }
 
@@ -78,7 +78,7 @@ impl Tmux {
     /// captures in a row the same), and returns it: a capture taken while
     /// the window is halfway through drawing a frame may show a new title
     /// over rows not drawn yet.
-    fn wait_screen(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_screen(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         let mut last = String::new();
         loop {
@@ -95,7 +95,7 @@ impl Tmux {
         }
     }
 
-    fn wait_for(&self, text: &str) -> String {
+    pub(crate) fn wait_for(&self, text: &str) -> String {
         self.wait_screen(&format!("{text:?} is on screen"), |s| s.contains(text))
     }
 }

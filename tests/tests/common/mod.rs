@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod sdk;
+mod sshd;
 #[allow(unused_imports)] // not every test binary signs in
 pub use sdk::*;
+#[allow(unused_imports)] // nor goes through ssh
+pub use sshd::*;
 
 // The example data's ids and tokens, `examples`, `copy_tree`, `snapshot`.
 pub use mobile_session_tests::fixtures::*;
@@ -274,7 +277,12 @@ impl Daemon {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
             std::fs::create_dir_all(d.socket.parent().unwrap()).unwrap();
-            for p in [d.socket.parent().unwrap().to_path_buf(), d.data.clone()] {
+            std::fs::create_dir_all(d.state_dir()).unwrap();
+            for p in [
+                d.socket.parent().unwrap().to_path_buf(),
+                d.data.clone(),
+                d.state_dir(),
+            ] {
                 chown_tree(&p, NOBODY);
             }
         }
@@ -322,6 +330,10 @@ impl Daemon {
             .arg("--socket")
             .arg(&self.socket);
         cmd.arg("--config").arg(self.dir.path().join("config.toml"));
+        // The daemon's own state in the test's folder, never the machine's.
+        if !opts.args.iter().any(|a| a.starts_with("--state-dir")) {
+            cmd.arg("--state-dir").arg(self.state_dir());
+        }
         cmd.args(&opts.args)
             .env_remove("MOBILE_SESSION_SOCKET")
             .env_remove("MOBILE_SESSIOND_CONFIG")
@@ -368,6 +380,11 @@ impl Daemon {
             }
             self.socket.exists() && self.cli(&["status"]).status.success()
         });
+    }
+
+    /// The daemon's own state (`--state-dir`): last seen, blocks, history.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
     }
 
     pub fn apps_dir(&self) -> PathBuf {
@@ -588,6 +605,13 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Sets a file's last write to `days` ago (its content untouched).
+pub fn written_days_ago(path: &Path, days: u64) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    let at = std::time::SystemTime::now() - Duration::from_secs(days * 86_400);
+    f.set_modified(at).unwrap();
 }
 
 /// A valid session document for `app_id` (+ team) and `id`.

@@ -120,6 +120,9 @@ fn draw_title(frame: &mut Frame, area: Rect, state: &State, theme: Theme) {
         }
         None => {}
     }
+    if let Some(host) = &state.host {
+        left.push(Span::raw(format!(" · on {host}")));
+    }
     if !state.daemon_version.is_empty() {
         left.push(Span::raw(format!(" · daemon {}", state.daemon_version)));
     }
@@ -585,6 +588,7 @@ mod tests {
                 code: 4,
                 error: "the token does not match".into(),
             }],
+            writing: vec![],
         }));
         let text = screen(&render(&mut s, 100, 30));
         assert!(

@@ -146,7 +146,10 @@ async fn sign_in(ctx: &Context, raw: String, ip: Option<String>) -> Result<AuthR
             Decision::Refuse {
                 status_text,
                 user_info,
-            } => return Ok(refused(status_text, user_info)),
+            } => {
+                super::audit::refused(ctx, &req.body.folder);
+                return Ok(refused(status_text, user_info));
+            }
         };
         let (r, facts) = (req.clone(), question.facts.clone());
         if let Some(reply) =
@@ -188,6 +191,10 @@ fn begin(ctx: &Context, raw: &str, ip: Option<String>) -> Result<Begun, CmdError
         body::check_ip(ip)?;
     }
     let body = parse_body(raw)?;
+    // A blocked device is refused whatever the policy, before any hook.
+    if let Some(reply) = super::block::refusal(ctx, &body) {
+        return Ok(Begun::Done(reply));
+    }
     let config = ctx.core.config();
     let req = Request {
         policy: config.policy_for(&body.folder, &body.app_id),
@@ -207,6 +214,7 @@ fn begin(ctx: &Context, raw: &str, ip: Option<String>) -> Result<Begun, CmdError
             user_info,
         } => {
             tracing::info!(app = %req.body.folder, "sign-in refused by the policy: {status_text}");
+            super::audit::refused(ctx, &req.body.folder);
             return Ok(Begun::Done(refused(status_text, user_info)));
         }
     };
@@ -302,18 +310,31 @@ fn apply(
     admission: &Admission,
 ) -> Result<Option<AuthReply>, CmdError> {
     let mut txn = ctx.core.txn();
+    // Under the write lock, which a block holds while it deletes.
+    if let Some(reply) = super::block::refusal(ctx, &req.body) {
+        return Ok(Some(reply));
+    }
     let s = SignIn {
         body: &req.body,
         admission,
         facts,
         ip: req.ip.as_deref(),
     };
-    let attempt = match existing_session(&mut txn, &req.body) {
+    let existing = existing_session(&mut txn, &req.body);
+    let before = existing.as_ref().map(|(_, rec)| rec.status);
+    let attempt = match existing {
         Some((name, rec)) => s.again(&mut txn, &name, &rec),
         None => s.first(&mut txn, req.format),
     };
     match attempt {
-        Ok(reply) => Ok(Some(reply)),
+        Ok(reply) => {
+            let folder = &req.body.folder;
+            if let Some(id) = &reply.id {
+                super::activity::seen(ctx, folder, id);
+            }
+            super::audit::sign_in(ctx, folder, before, &reply);
+            Ok(Some(reply))
+        }
         Err(Halt::Stale) => Ok(None),
         Err(Halt::Failed(e)) => Err(e),
     }

@@ -55,6 +55,7 @@ pub fn file_read(
     let before = match read {
         FileRead::FolderUnreadable(failure) => return folder_unreadable(view, folder, failure, fx),
         FileRead::Transient(failure) => return fx.keep_last_reading(folder, name, failure),
+        FileRead::Writing => return,
         FileRead::Gone => gone(view, folder, name, &key),
         FileRead::Found(entry, label) => found(view, folder, name, &key, entry, label, fx),
     };

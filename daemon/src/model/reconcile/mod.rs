@@ -15,18 +15,22 @@
 //!   later. Only content, or a permanent condition, changes an entry.
 //! - **A folder that is gone takes its entries with it** (a `deleted` event
 //!   each); one that cannot be listed keeps them and is marked unreadable.
+//! - **A file being written keeps its last good reading** ([`Writes`]):
+//!   invalid while a writer still has it open, it counts as unchanged.
 //!
 //! What a rule needs read next is a [`FollowUp`]; what the core must log,
 //! count and retry is gathered in [`Effects`].
 
 mod file;
 mod folder;
+mod writing;
 
 pub use file::{file_read, shadowed, standing_rival};
 pub use folder::{
     folder_gone, folder_listed, folder_scanned, folder_unreadable, label_read, rescan,
     rescan_begin, rescan_end,
 };
+pub use writing::{HeldFile, Writer, Writes};
 
 use mobile_session_proto::Event;
 
@@ -55,6 +59,9 @@ pub enum FileRead {
     Transient(Failure),
     /// The app folder cannot be opened: nothing is known of the file.
     FolderUnreadable(Failure),
+    /// A writer still has the file open and it is not valid yet: the last
+    /// reading stays ([`Writes`]).
+    Writing,
 }
 
 /// One session file as a scan found it.

@@ -18,11 +18,12 @@
 //! [`super::reconcile`]'s; the `sessions` listing is [`rows`].
 
 mod live;
+mod preview;
 mod push;
 mod rows;
 
 pub use live::LiveView;
-
+pub use preview::preview;
 pub use push::{push_as_read, push_incremental, pushed_as_read, unpushed_count, unpushed_of};
 pub use rows::{rows_page, RowCursor, RowSource};
 

@@ -333,6 +333,7 @@ impl Ctx<'_> {
                     Scanned::Read(entry)
                 }
                 FileRead::Gone => continue,
+                FileRead::Writing => Scanned::Same,
                 FileRead::Transient(failure) | FileRead::FolderUnreadable(failure) => {
                     Scanned::Transient {
                         name: name.clone(),
