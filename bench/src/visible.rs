@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{connections, generate, ms, report, Daemon};
+use super::{connections, data, ms, report, Daemon};
 
 /// The daemon's defaults, which the bench runs with.
 const SETTLE: Duration = Duration::from_millis(50);
@@ -31,7 +31,7 @@ const TARGET: Duration = Duration::from_millis(20);
 /// Runs alone: its own data set and daemon.
 pub fn alone(bin: &Path, dir: &Path, sessions: usize) {
     let data = dir.join("Data");
-    generate(&data, sessions);
+    data::prepare(&data, sessions);
     let sock = dir.join("visible.sock");
     let mut daemon = Daemon::start(bin, &data, &sock);
     println!("# change visible ({sessions} sessions)");

@@ -120,6 +120,21 @@ impl Client {
         }
     }
 
+    /// The same rows, handed to `page` one page (up to 1 000 rows) at a
+    /// time as they arrive: a listing of a million sessions is never held
+    /// whole. An error `page` returns ends the listing with that error.
+    pub async fn sessions_by_page(
+        &self,
+        filter: SessionFilter,
+        mut page: impl FnMut(Vec<SessionRow>) -> Result<(), ClientError> + Send,
+    ) -> Result<(), ClientError> {
+        let req = Request::Sessions(filter);
+        match self.inner.roundtrip_pages(&req, Some(&mut page)).await? {
+            Answer::Rows(_) => Ok(()),
+            Answer::One(r) => Err(unexpected(r)),
+        }
+    }
+
     /// The session file's JSON text, as stored (tokens redacted for readers).
     pub async fn show(&self, session: &str) -> Result<String, ClientError> {
         let req = Request::Show {

@@ -17,13 +17,17 @@ pub(crate) struct Conn {
     pub daemon_version: String,
 }
 
-/// The answer to one request: one frame, or the rows of every page of `Sessions`.
+/// The answer to one request: one frame, or the rows of every page of
+/// `Sessions` (none when they went to a [`Pages`] sink as they came).
 // Returned and taken apart at once: boxing the frame would only add an allocation.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Answer {
     One(Response),
     Rows(Vec<SessionRow>),
 }
+
+/// Where the pages of a listing go as they come, instead of being gathered.
+pub(crate) type Pages<'a> = &'a mut (dyn FnMut(Vec<SessionRow>) -> Result<(), ClientError> + Send);
 
 /// How an exchange failed, for the retry decision: a request that never
 /// left may be sent again on a fresh connection whatever it does.
@@ -100,8 +104,14 @@ impl Conn {
         self.framed.buffered() == 0 && self.framed.get_ref().is_reusable()
     }
 
-    /// Sends one request and reads its whole answer.
-    pub async fn exchange(&mut self, req: &Request) -> Result<Answer, Failure> {
+    /// Sends one request and reads its whole answer; the pages of a
+    /// listing go to `pages` when given. Once a page went there, a failure
+    /// is final: sending the request again would hand its rows over twice.
+    pub async fn exchange(
+        &mut self,
+        req: &Request,
+        mut pages: Option<Pages<'_>>,
+    ) -> Result<Answer, Failure> {
         self.framed.send(req).await.map_err(|e| match e {
             FrameError::TooLong { max } => Failure::Final(ClientError::TooLarge { max }),
             e => Failure::NotSent(ClientError::frame(e)),
@@ -110,10 +120,21 @@ impl Conn {
             return self.recv().await.map(Answer::One);
         }
         let mut all = Vec::new();
+        let mut handed = false;
         loop {
-            match self.recv().await? {
+            let page = match self.recv().await {
+                Err(Failure::NoAnswer(e)) if handed => return Err(Failure::Final(e)),
+                page => page?,
+            };
+            match page {
                 Response::SessionsPage { rows, done } => {
-                    all.extend(rows);
+                    match pages.as_mut() {
+                        Some(sink) => {
+                            handed = true;
+                            sink(rows).map_err(Failure::Final)?;
+                        }
+                        None => all.extend(rows),
+                    }
                     if done {
                         return Ok(Answer::Rows(all));
                     }

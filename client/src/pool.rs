@@ -14,7 +14,7 @@ use mobile_session_proto::{FrameError, Request, Response, Role, VerifyReply};
 use tokio::sync::Semaphore;
 
 use crate::builder::ClientBuilder;
-use crate::conn::{self, unexpected, Answer, Conn, Failure};
+use crate::conn::{self, unexpected, Answer, Conn, Failure, Pages};
 use crate::{ClientError, Connector};
 
 pub(crate) struct Pool {
@@ -161,23 +161,36 @@ impl Pool {
     /// by a fresh one and the request sent again, when that is safe: the
     /// request never left, or sending it twice changes nothing.
     pub async fn roundtrip(&self, req: &Request) -> Result<Answer, ClientError> {
+        self.roundtrip_pages(req, None).await
+    }
+
+    /// [`Self::roundtrip`], the pages of a listing handed to `pages` as
+    /// they come.
+    pub async fn roundtrip_pages(
+        &self,
+        req: &Request,
+        mut pages: Option<Pages<'_>>,
+    ) -> Result<Answer, ClientError> {
         within(self.limit_for(req), "request", async {
             let _permit = self.permit().await?;
             let (mut conn, reused) = self.checkout().await?;
-            let exchanged = conn.exchange(req).await;
+            let sink = pages.as_mut().map(|p| &mut **p as Pages<'_>);
+            let exchanged = conn.exchange(req, sink).await;
             match self.checkin_if_in_step(conn, exchanged) {
                 Ok(answer) => Ok(answer),
-                Err(Failure::NotSent(_)) if reused => self.retry(req).await,
-                Err(Failure::NoAnswer(_)) if reused && req.idempotent() => self.retry(req).await,
+                Err(Failure::NotSent(_)) if reused => self.retry(req, pages).await,
+                Err(Failure::NoAnswer(_)) if reused && req.idempotent() => {
+                    self.retry(req, pages).await
+                }
                 Err(f) => Err(f.into_error()),
             }
         })
         .await
     }
 
-    async fn retry(&self, req: &Request) -> Result<Answer, ClientError> {
+    async fn retry(&self, req: &Request, pages: Option<Pages<'_>>) -> Result<Answer, ClientError> {
         let mut conn = self.open().await?;
-        let exchanged = conn.exchange(req).await;
+        let exchanged = conn.exchange(req, pages).await;
         self.checkin_if_in_step(conn, exchanged)
             .map_err(Failure::into_error)
     }

@@ -22,6 +22,8 @@
 //! - [`log`]: plain lines, or the journal's priorities under systemd;
 //! - this file: the wiring.
 
+#[cfg(test)]
+mod alloc_count;
 pub mod cmd;
 pub mod config;
 pub mod core;

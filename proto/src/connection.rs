@@ -53,6 +53,15 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, FrameError> {
     Ok(msg)
 }
 
+/// What [`Connection::recv_or_answer`] received.
+#[derive(Debug)]
+pub enum Incoming<T> {
+    /// A message to handle.
+    Message(T),
+    /// Every whole frame buffered was answered in place.
+    Answered,
+}
+
 /// Queued output past which `feed` writes before queueing more.
 const WRITE_HIGH_WATER: usize = 128 * 1024;
 /// Bytes asked of the socket per read.
@@ -115,10 +124,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Receives one message; `Ok(None)` when the peer closed cleanly.
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
+        Ok(match self.recv_or_answer(|_, _| false).await? {
+            Some(Incoming::Message(m)) => Some(m),
+            Some(Incoming::Answered) | None => None,
+        })
+    }
+
+    /// As [`Self::recv`], but each whole frame is first offered to `answer`
+    /// with the outgoing buffer: a frame it answers there (it returns
+    /// true; the answer goes out with the next flush) is consumed without
+    /// being decoded. Returns [`Incoming::Answered`] once the frames
+    /// buffered are answered, without waiting for more, so the caller
+    /// flushes. Cancel-safe: nothing is answered across an `await`.
+    pub async fn recv_or_answer<T: DeserializeOwned>(
+        &mut self,
+        mut answer: impl FnMut(&[u8], &mut BytesMut) -> bool,
+    ) -> Result<Option<Incoming<T>>, FrameError> {
+        let mut answered = false;
         loop {
-            if let Some(msg) = take_frame(&mut self.read, self.max_incoming)? {
-                shrink_read(&mut self.read, &mut self.read_allocated);
-                return Ok(Some(msg));
+            if let Some(len) = frame_len(&self.read, self.max_incoming)? {
+                if self.read.len() >= 4 + len {
+                    // Past the high water mark, answers wait for a flush.
+                    if self.write.len() < WRITE_HIGH_WATER
+                        && answer(&self.read[4..4 + len], &mut self.write)
+                    {
+                        self.read.advance(4 + len);
+                        shrink_read(&mut self.read, &mut self.read_allocated);
+                        answered = true;
+                        continue;
+                    }
+                    if answered {
+                        return Ok(Some(Incoming::Answered));
+                    }
+                    let msg = take_frame(&mut self.read, self.max_incoming)?;
+                    shrink_read(&mut self.read, &mut self.read_allocated);
+                    return Ok(msg.map(Incoming::Message));
+                }
+            }
+            if answered {
+                return Ok(Some(Incoming::Answered));
             }
             reserve_read(&mut self.read, &mut self.read_allocated);
             let n = self

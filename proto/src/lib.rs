@@ -34,12 +34,13 @@
 pub mod connection;
 mod facts;
 pub mod handshake;
+pub mod hot;
 pub mod message;
 pub mod notify;
 pub mod ops;
 pub mod paths;
 
-pub use connection::{Connection, FrameError};
+pub use connection::{Connection, FrameError, Incoming};
 pub use facts::{MIN_ID_PREFIX, REDACTED};
 pub use handshake::{ClientHello, HelloOutcome, Role, ServerHello, MAGIC, PROTOCOL_VERSION};
 pub use message::*;

@@ -15,7 +15,7 @@ use mobile_session::proto::SessionSort;
 use mobile_session::{AppRow, Client, SessionFilter, Status};
 
 use crate::cli::{Cli, Command, SortArg, StatusArg};
-use crate::exit::{emit, DAEMON_AT, EXIT_UNAVAILABLE};
+use crate::exit::{emit, emit_bytes, DAEMON_AT, EXIT_UNAVAILABLE};
 use crate::input::Input;
 use crate::render::{self, View};
 
@@ -95,6 +95,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
                     _ => SessionSort::Id,
                 },
             };
+            if render::sessions_by_page(&view) {
+                return sessions_by_page(&client, filter, &view).await;
+            }
             let rows = client.sessions(filter).await?;
             emit(&render::sessions(&rows, &view, invalid))?;
         }
@@ -195,4 +198,32 @@ fn apps(rows: &[AppRow], view: &View) -> anyhow::Result<()> {
         );
     }
     emit(&render::apps(rows, view))
+}
+
+/// `sessions --json` / `--quiet`: each page printed as it arrives, so the
+/// client holds one page whatever the number of sessions.
+async fn sessions_by_page(
+    client: &mobile_session::Client,
+    filter: SessionFilter,
+    view: &View,
+) -> anyhow::Result<u8> {
+    let mut shown = 0;
+    // The real reason a page could not be printed (stdout closed…).
+    let mut failed: Option<anyhow::Error> = None;
+    let listed = client
+        .sessions_by_page(filter, |rows| {
+            let printed = emit_bytes(&render::sessions_page(&rows, view, shown));
+            shown += rows.len();
+            printed.map_err(|e| {
+                failed = Some(e);
+                mobile_session::ClientError::Protocol("cannot print the listing".into())
+            })
+        })
+        .await;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    listed?;
+    emit(render::sessions_end(view, shown))?;
+    Ok(0)
 }

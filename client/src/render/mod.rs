@@ -24,7 +24,7 @@ pub use event::event;
 pub use history::history;
 pub use notify::notified;
 pub use removal::removal;
-pub use sessions::sessions;
+pub use sessions::{sessions, sessions_by_page, sessions_end, sessions_page};
 pub use status::status;
 
 use unicode_width::UnicodeWidthStr;

@@ -1,7 +1,7 @@
 //! `sessions`, and `sessions --invalid`.
 
 use mobile_session::SessionRow;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{ago, colored, rfc3339, table, Cell, Paint, View};
 
@@ -15,27 +15,82 @@ fn device_of(s: &SessionRow) -> Value {
 /// `"writing": true` on a file being written
 /// (README.md, "JSON output").
 pub fn session_json(s: &SessionRow) -> Value {
-    let mut v = json!({
-        "app": s.app,
-        "id": s.id,
-        "status": s.status.map(|x| x.as_str()),
-        "email": s.email,
-        "device": device_of(s),
-        "path": s.path,
-        "unpushed": s.unpushed.map(|u| u.as_str()),
-        "last_seen": s.last_seen_ms.map(rfc3339),
-    });
+    let mut out = Vec::new();
+    write_session_json(&mut out, s);
+    serde_json::from_slice(&out).unwrap_or(Value::Null)
+}
+
+/// [`session_json`]'s text, written straight into `out`: a listing of a
+/// million rows builds no JSON value per row but the device's.
+fn write_session_json(out: &mut Vec<u8>, s: &SessionRow) {
+    // The names are plain: written as they are. Writing into a Vec cannot fail.
+    let name = |out: &mut Vec<u8>, name: &str| {
+        out.extend_from_slice(if name == "app" { b"{\"" } else { b",\"" });
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+    };
+    name(out, "app");
+    let _ = serde_json::to_writer(&mut *out, &s.app);
+    name(out, "id");
+    let _ = serde_json::to_writer(&mut *out, &s.id);
+    name(out, "status");
+    let _ = serde_json::to_writer(&mut *out, &s.status.map(|x| x.as_str()));
+    name(out, "email");
+    let _ = serde_json::to_writer(&mut *out, &s.email);
+    name(out, "device");
+    let _ = serde_json::to_writer(&mut *out, &device_of(s));
+    name(out, "path");
+    let _ = serde_json::to_writer(&mut *out, &s.path);
+    name(out, "unpushed");
+    let _ = serde_json::to_writer(&mut *out, &s.unpushed.map(|u| u.as_str()));
+    name(out, "last_seen");
+    let _ = serde_json::to_writer(&mut *out, &s.last_seen_ms.map(rfc3339));
     if let Some(inv) = &s.invalid {
-        v["code"] = json!(inv.code);
-        v["error"] = json!(inv.error);
+        name(out, "code");
+        let _ = serde_json::to_writer(&mut *out, &inv.code);
+        name(out, "error");
+        let _ = serde_json::to_writer(&mut *out, &inv.error);
     }
     if let Some(g) = s.group {
-        v["group"] = json!(g);
+        name(out, "group");
+        let _ = serde_json::to_writer(&mut *out, &g);
     }
     if s.writing {
-        v["writing"] = json!(true);
+        name(out, "writing");
+        out.extend_from_slice(b"true");
     }
-    v
+    out.push(b'}');
+}
+
+/// `sessions --json` and `--quiet` as the pages come: the text of one page
+/// of rows, `shown` rows having been printed before it. Together with
+/// [`sessions_end`], the same text [`sessions`] prints for all at once.
+pub fn sessions_page(rows: &[SessionRow], view: &View, shown: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.len() * 400);
+    for (i, s) in rows.iter().enumerate() {
+        if view.json {
+            out.push(if shown + i == 0 { b'[' } else { b',' });
+            write_session_json(&mut out, s);
+        } else {
+            out.extend_from_slice(s.id.as_bytes());
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// What ends a listing printed by pages, after `shown` rows.
+pub fn sessions_end(view: &View, shown: usize) -> &'static str {
+    match (view.json, shown) {
+        (false, _) => "",
+        (true, 0) => "[]\n",
+        (true, _) => "]\n",
+    }
+}
+
+/// Whether [`sessions_page`] prints this listing (no table to align).
+pub fn sessions_by_page(view: &View) -> bool {
+    view.json || view.quiet
 }
 
 /// The UNPUSHED column: the mark, and `writing` while a writer has the
@@ -132,6 +187,7 @@ pub fn sessions(rows: &[SessionRow], view: &View, invalid_only: bool) -> String 
 mod tests {
     use super::*;
     use mobile_session::{Invalidity, Status, Unpushed};
+    use serde_json::json;
     use unicode_width::UnicodeWidthStr;
 
     fn row(id: &str, device: &str) -> SessionRow {
@@ -203,6 +259,40 @@ mod tests {
                 "last_seen"
             ]
         );
+    }
+
+    #[test]
+    fn pages_print_what_the_whole_listing_prints() {
+        let mut invalid = row("cccc", "\"quoted\" é");
+        invalid.invalid = Some(Invalidity {
+            code: 2,
+            error: "not JSON".into(),
+        });
+        let rows = vec![row("aaaa", "x"), invalid, row("bbbb", "y")];
+        for view in [
+            View {
+                json: true,
+                ..View::default()
+            },
+            View {
+                quiet: true,
+                ..View::default()
+            },
+        ] {
+            for cut in 0..=rows.len() {
+                let (a, b) = rows.split_at(cut);
+                let mut paged = sessions_page(a, &view, 0);
+                paged.extend(sessions_page(b, &view, a.len()));
+                paged.extend_from_slice(sessions_end(&view, rows.len()).as_bytes());
+                let whole = sessions(&rows, &view, false);
+                assert_eq!(String::from_utf8(paged).unwrap(), whole);
+            }
+            let none = [sessions_page(&[], &view, 0), sessions_end(&view, 0).into()].concat();
+            assert_eq!(
+                String::from_utf8(none).unwrap(),
+                sessions(&[], &view, false)
+            );
+        }
     }
 
     #[test]

@@ -288,6 +288,7 @@ mod tests {
                     device: "null".into(),
                     hash: 0,
                     claims: 0,
+                    token_hash: 0,
                     seen: Default::default(),
                 }))
             } else {

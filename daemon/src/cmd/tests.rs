@@ -18,7 +18,7 @@ use mobile_session_tests::fixtures::{
     copy_tree, examples, snapshot, IOS, IPAD_ID, SEED_ID, SEED_TOKEN,
 };
 
-fn context(role: Role) -> (tempfile::TempDir, Context) {
+pub(super) fn context(role: Role) -> (tempfile::TempDir, Context) {
     context_with(role, Config::default())
 }
 

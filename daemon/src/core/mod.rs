@@ -120,14 +120,14 @@ impl Core {
             holds: writing::Holds::default(),
             stats: Stats::default(),
         };
-        let leftovers = core.store.remove_write_temps();
-        if leftovers > 0 {
-            tracing::info!("removed {leftovers} temporary files left by interrupted writes");
-        }
         {
             let mut txn = core.txn();
-            txn.rescan(false)?;
-            txn.push();
+            let (leftovers, live) = txn.first_scan()?;
+            if leftovers > 0 {
+                tracing::info!("removed {leftovers} temporary files left by interrupted writes");
+            }
+            // Whatever the scan's follow-ups changed since; and the report.
+            txn.push_after(live);
         }
         Ok(core)
     }

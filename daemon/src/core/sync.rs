@@ -3,6 +3,7 @@
 //! [`crate::model::reconcile`] under the `disk` lock, then does what they
 //! ask: log, count, schedule retries, read further files.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -10,10 +11,11 @@ use mobile_session_proto::{Event, EventKind};
 
 use super::release_freed_memory;
 use super::txn::Txn;
-use crate::locks::lock;
+use crate::locks::{lock, read, write};
 use crate::model::app::{app_label, AppLabel};
 use crate::model::reconcile::{self, Effects, FileRead, FollowUp, Note, Retry};
-use crate::store::scan;
+use crate::model::view;
+use crate::store::scan::{self, Probe};
 use crate::store::StoreError;
 
 impl Txn<'_> {
@@ -114,30 +116,70 @@ impl Txn<'_> {
 
     /// Re-reads every file into the disk view (`refresh`, `push --full`, a
     /// watcher overflow; `counted` ones show in `status`). The view is
-    /// updated in place: a file whose content did not change keeps its
-    /// entry untouched (nothing allocated, nothing marked for the next
-    /// push), so repeated full pushes leave memory where it was. Folders
-    /// that cannot be listed and files that hit a transient error keep
-    /// their last reading.
+    /// updated in place, one folder at a time as the scan hands them over:
+    /// a file whose content did not change keeps its entry untouched
+    /// (nothing allocated, nothing marked for the next push), so repeated
+    /// full pushes leave memory where it was. Folders that cannot be
+    /// listed and files that hit a transient error keep their last reading.
     pub fn rescan(&mut self, counted: bool) -> Result<(), StoreError> {
+        self.scan_all(counted, false).map(drop)
+    }
+
+    /// The start's scan: [`Self::rescan`], removing on the way the
+    /// temporaries that interrupted writes left (no write of ours has
+    /// begun yet), and pushing each app as it is read: the live view
+    /// begins as the valid files. Returns how many temporaries it removed
+    /// and how many sessions it made live.
+    pub(super) fn first_scan(&mut self) -> Result<(usize, u64), StoreError> {
+        self.scan_all(false, true)
+    }
+
+    /// Reads every file; at the first scan (`first`) also removes the
+    /// write temporaries and pushes as it reads.
+    fn scan_all(&mut self, counted: bool, first: bool) -> Result<(usize, u64), StoreError> {
         let t = Instant::now();
         let disk = &self.core.disk;
-        let known = |folder: &str, id: &str, name: &str, hash: u64| {
+        // One lock for a slice of files, not one per file.
+        let known = |folder: &str, probes: &[Probe<'_>], same: &mut Vec<bool>| {
+            same.clear();
             let view = lock(disk);
-            view.app(folder)
-                .and_then(|a| a.sessions.get(id))
-                .is_some_and(|e| *e.name == *name && matches!(&e.state, Ok(r) if r.hash == hash))
+            let app = view.app(folder);
+            same.extend(probes.iter().map(|p| {
+                app.and_then(|a| a.sessions.get(p.id)).is_some_and(|e| {
+                    *e.name == *p.name && matches!(&e.state, Ok(r) if r.hash == p.hash)
+                })
+            }));
         };
-        let mut scanned = scan::scan(&self.core.store, &known)?;
-        self.hold_scanned(&mut scanned);
-        let read_took = t.elapsed();
         let mut fx = self.effects();
-        reconcile::rescan(&mut lock(&self.core.disk), scanned, &mut fx);
+        // Only into an empty live view may apps go live one by one.
+        let push = first && read(&self.core.live).is_empty();
+        let mut pushed = 0;
+        reconcile::rescan_begin(&mut lock(disk), &mut fx);
+        let mut found: Vec<String> = Vec::new();
+        let mut held = HashSet::new();
+        let done = scan::scan(&self.core.store, first, &known, &mut |mut f| {
+            self.hold_scanned(&mut f, &mut held);
+            let folder = f.folder.clone();
+            let mut disk = lock(disk);
+            reconcile::folder_scanned(&mut disk, f, &mut fx);
+            if push {
+                pushed += view::push_as_read(&disk, &folder, &mut write(&self.core.live));
+            }
+            found.push(folder);
+        })?;
+        self.end_holds_not_in(&held);
+        {
+            let mut disk = lock(disk);
+            reconcile::rescan_end(&mut disk, &found, &mut fx);
+            if push {
+                view::pushed_as_read(&mut disk);
+            }
+        }
         self.settle(fx);
         // The scan's buffers (a read buffer, a key and a name per file) are
         // freed by now; hand that memory back rather than keep it for the next.
         release_freed_memory();
-        tracing::debug!(read = ?read_took, total = ?t.elapsed(), "rescan done");
+        tracing::debug!(took = ?t.elapsed(), "rescan done");
         if counted {
             let n = self.core.stats.rescans.fetch_add(1, Ordering::Relaxed) + 1;
             let mut ev = Event::new(EventKind::Rescan);
@@ -145,7 +187,7 @@ impl Txn<'_> {
             ev.message = Some(format!("rescan #{n}"));
             self.core.emit(ev);
         }
-        Ok(())
+        Ok((done.temps_removed, pushed))
     }
 
     /// Does what reconciling asked, once `disk` is let go: counts, log

@@ -149,12 +149,21 @@ impl<'a> Txn<'a> {
     /// Applies the disk view to the live view (`MOBILE APP REFRESH
     /// SESSIONS`). The caller has brought the disk view up to date.
     pub fn push(&mut self) -> PushReport {
+        self.push_after(0)
+    }
+
+    /// [`Self::push`] after `live` sessions were made live as the first
+    /// scan read them (counted as added, not unchanged).
+    pub(super) fn push_after(&mut self, live: u64) -> PushReport {
         let t = Instant::now();
         let mut report = {
             let mut disk = lock(&self.core.disk);
             let mut live = write(&self.core.live);
             view::push_incremental(self.core.store.root(), &mut disk, &mut live)
         };
+        let live = live.min(report.unchanged);
+        report.added += live;
+        report.unchanged -= live;
         // Their last good reading was pushed: say so.
         report.writing = self.core.writing_files();
         tracing::debug!(took = ?t.elapsed(), "push applied");

@@ -114,28 +114,30 @@ impl Txn<'_> {
         read
     }
 
-    /// A rescan's readings meet the same rule: a held file is reported as
-    /// unchanged (the view keeps its entry, or has none). Every hold is
-    /// decided anew; those of files not held now end.
-    pub(super) fn hold_scanned(&self, scanned: &mut [FolderScan]) {
-        let mut still = HashSet::new();
-        for f in scanned.iter_mut() {
-            let Ok(entries) = &mut f.entries else {
+    /// A rescan's readings of one folder meet the same rule: a held file is
+    /// reported as unchanged (the view keeps its entry, or has none). Every
+    /// hold is decided anew: the paths held now go into `still`, and
+    /// [`Self::end_holds_not_in`] ends the others once the scan is done.
+    pub(super) fn hold_scanned(&self, f: &mut FolderScan, still: &mut HashSet<PathBuf>) {
+        let Ok(entries) = &mut f.entries else {
+            return;
+        };
+        for (_, found) in entries.iter_mut() {
+            let Scanned::Read(entry) = found else {
                 continue;
             };
-            for (_, found) in entries.iter_mut() {
-                let Scanned::Read(entry) = found else {
-                    continue;
-                };
-                let Err(invalid) = &entry.state else {
-                    continue;
-                };
-                if self.held_back(&f.folder, &entry.name, invalid) {
-                    still.insert(self.store().session_path(&f.folder, &entry.name));
-                    *found = Scanned::Same;
-                }
+            let Err(invalid) = &entry.state else {
+                continue;
+            };
+            if self.held_back(&f.folder, &entry.name, invalid) {
+                still.insert(self.store().session_path(&f.folder, &entry.name));
+                *found = Scanned::Same;
             }
         }
+    }
+
+    /// Ends the holds of files a whole rescan did not hold again.
+    pub(super) fn end_holds_not_in(&self, still: &HashSet<PathBuf>) {
         self.core.writes().retain_held(|p| still.contains(p));
     }
 

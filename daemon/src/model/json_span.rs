@@ -378,27 +378,29 @@ fn render(out: &mut String, value: &Value, layout: &Layout<'_>, style: &Style) {
 /// numbers are kept exactly as written).
 pub fn minify(json: &str) -> String {
     // Byte-wise: every byte that matters here is ASCII, so UTF-8 sequences
-    // pass through whole.
-    let mut out = Vec::with_capacity(json.len());
+    // pass through whole. Runs between white space are copied at once.
+    let b = json.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
     let mut in_string = false;
     let mut escaped = false;
-    for &b in json.as_bytes() {
+    let mut run = 0;
+    for (i, &c) in b.iter().enumerate() {
         if in_string {
-            out.push(b);
             if escaped {
                 escaped = false;
-            } else if b == b'\\' {
+            } else if c == b'\\' {
                 escaped = true;
-            } else if b == b'"' {
+            } else if c == b'"' {
                 in_string = false;
             }
-        } else if b == b'"' {
+        } else if c == b'"' {
             in_string = true;
-            out.push(b);
-        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            out.push(b);
+        } else if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            out.extend_from_slice(&b[run..i]);
+            run = i + 1;
         }
     }
+    out.extend_from_slice(&b[run..]);
     // Only ASCII white space was removed, so this cannot fail.
     String::from_utf8(out).unwrap_or_default()
 }
@@ -419,7 +421,8 @@ pub fn lone_surrogate(json: &str) -> Option<usize> {
     let mut i = 0;
     // Outside strings a well-formed text has no backslash; inside, each one
     // starts a two-byte escape or a `\uXXXX`.
-    while let Some(off) = b.get(i..)?.iter().position(|&c| c == b'\\') {
+    // `find` of one ASCII character is a memchr: most texts have no backslash.
+    while let Some(off) = json.get(i..)?.find('\\') {
         let at = i + off;
         i = match unit(at) {
             Some(0xD800..=0xDBFF) if matches!(unit(at + 6), Some(0xDC00..=0xDFFF)) => at + 12,

@@ -10,6 +10,7 @@
 
 use std::borrow::Borrow;
 use std::fmt;
+use std::sync::Arc;
 
 /// The file beside an app's sessions that names the app (read only).
 pub const MANIFEST: &str = "manifest.json";
@@ -70,16 +71,17 @@ pub fn write_app_folder(buf: &mut String, app_id: &str, team_id: Option<&str>) {
 ///
 /// Stored as one string `folder/id` (neither part contains `/`), so a key is
 /// one allocation, and a lookup can borrow it as `&str` without building a
-/// key (see [`write_key`]).
+/// key (see [`write_key`]). Shared, not copied, by the live view's two
+/// indexes and the disk view's sets.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionKey(Box<str>);
+pub struct SessionKey(Arc<str>);
 
 impl SessionKey {
     /// The key of session `id` (any case) in `folder`.
     pub fn new(folder: &str, id: &str) -> Self {
         let mut s = String::with_capacity(folder.len() + 1 + id.len());
         write_key(&mut s, folder, id);
-        Self(s.into_boxed_str())
+        Self(s.into())
     }
 
     /// Takes a key string made by [`write_key`] as is.

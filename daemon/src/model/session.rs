@@ -34,6 +34,8 @@ pub struct SessionRecord {
     pub hash: u64,
     /// [`claims_hash`] of its `application.id` and `team.id`.
     pub claims: u64,
+    /// [`token_hash`] of its `token`, as the file holds it.
+    pub token_hash: u64,
     /// When the live session was last seen (not part of the content).
     pub seen: super::seen::SeenCell,
 }
@@ -59,10 +61,12 @@ fn hash_keys() -> &'static std::hash::RandomState {
 }
 
 /// A hash of the app id and team id (`""` without a team) a session or a
-/// token names.
+/// token names. `verify` computes one per request: a fast hash, keyed per
+/// process like the content hash.
 pub fn claims_hash(app_id: &str, team_id: &str) -> u64 {
     use std::hash::{BuildHasher, Hasher};
-    let mut h = hash_keys().build_hasher();
+    static KEYS: std::sync::OnceLock<foldhash::fast::RandomState> = std::sync::OnceLock::new();
+    let mut h = KEYS.get_or_init(Default::default).build_hasher();
     h.write(app_id.as_bytes());
     h.write_u8(0xff); // no app id holds it: the two parts cannot run together
     h.write(team_id.as_bytes());
@@ -76,6 +80,16 @@ pub fn content_hash(bytes: &[u8]) -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = hash_keys().build_hasher();
     h.write(strip_bom(bytes));
+    h.finish()
+}
+
+/// A hash of a token's text, by which `verify` finds the live session
+/// whose file holds that very token. A keyed SipHash, as the content hash:
+/// nobody can make a token whose hash is another session's.
+pub fn token_hash(token: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = hash_keys().build_hasher();
+    h.write(token.as_bytes());
     h.finish()
 }
 
@@ -304,6 +318,7 @@ pub fn validate(folder: &str, file_name: &str, bytes: &[u8]) -> Result<SessionRe
         device: fields.device.unwrap_or_else(|| "null".into()).into(),
         hash: content_hash(text.as_bytes()),
         claims: claims_hash(app_id, team_id.unwrap_or("")),
+        token_hash: token_hash(token),
         seen: Default::default(),
     })
 }

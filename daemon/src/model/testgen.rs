@@ -25,6 +25,7 @@ pub fn record(id: &str, status: Status, text: &str) -> Arc<SessionRecord> {
         device: "null".into(),
         hash: content_hash(text.as_bytes()),
         claims: 0,
+        token_hash: super::session::token_hash(id),
         seen: Default::default(),
     })
 }

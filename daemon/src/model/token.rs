@@ -74,17 +74,16 @@ pub fn decode(token: &str) -> Option<Claims> {
 }
 
 /// Decodes a token and hands its claims to `f`, without allocating for the
-/// usual token (decoded on the stack, strings borrowed).
+/// usual token (decoded on the stack, strings borrowed). 4D's own form —
+/// unpadded base64 of the compact JSON with plain ASCII strings — is read
+/// by hand ([`decode_plain`], [`plain_claims`]); any other form goes
+/// through the base64 engines and serde, which the hand-read form agrees
+/// with (tests compare them).
 pub fn with_claims<T>(token: &str, f: impl FnOnce(ClaimsRef<'_>) -> T) -> Option<T> {
     let token = strip_bearer(token.trim());
     if token.is_empty() || token.len() > mobile_session_proto::MAX_TOKEN_LEN {
         return None;
     }
-    let engine = if token.bytes().any(|b| b == b'-' || b == b'_') {
-        &URL_SAFE_ANY
-    } else {
-        &STANDARD_ANY
-    };
     thread_local! {
         // Reused: no allocation and no zero-filling per token.
         static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 1024]);
@@ -95,12 +94,108 @@ pub fn with_claims<T>(token: &str, f: impl FnOnce(ClaimsRef<'_>) -> T) -> Option
         if buf.len() < need {
             buf.resize(need, 0);
         }
-        let n = engine.decode_slice(token, &mut buf[..]).ok()?;
+        let bytes = token.as_bytes();
+        let n = match decode_plain(bytes, &STANDARD_VALUES, &mut buf)
+            .or_else(|| decode_plain(bytes, &URL_SAFE_VALUES, &mut buf))
+        {
+            Some(n) => n,
+            None => {
+                let engine = if bytes.iter().any(|b| *b == b'-' || *b == b'_') {
+                    &URL_SAFE_ANY
+                } else {
+                    &STANDARD_ANY
+                };
+                engine.decode_slice(token, &mut buf[..]).ok()?
+            }
+        };
         // UTF-8 first: from_slice does not check the strings it skips.
         let json = std::str::from_utf8(&buf[..n]).ok()?;
-        // An object only: serde would also read `["app","id","team"]`.
-        let ObjectOnly(claims): ObjectOnly<ClaimsRef> = serde_json::from_str(json).ok()?;
+        let claims = match plain_claims(json) {
+            Some(c) => c,
+            None => {
+                // An object only: serde would also read `["app","id","team"]`.
+                let ObjectOnly(claims): ObjectOnly<ClaimsRef> = serde_json::from_str(json).ok()?;
+                claims
+            }
+        };
         Some(f(claims))
+    })
+}
+
+/// The value of each byte in a base64 alphabet (`0xff`: not in it).
+const fn values(alphabet: &[u8; 64]) -> [u8; 256] {
+    let mut t = [0xff; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+}
+
+const STANDARD_VALUES: [u8; 256] =
+    values(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+const URL_SAFE_VALUES: [u8; 256] =
+    values(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+
+/// Unpadded base64 of one alphabet decoded into `out` (at least 3 bytes
+/// per 4 of `text`), as the engines decode it (trailing bits allowed);
+/// `None` for a byte not of the alphabet (padding included) or a length
+/// that base64 cannot have, which the engines then judge.
+fn decode_plain(text: &[u8], values: &[u8; 256], out: &mut [u8]) -> Option<usize> {
+    let tail = text.len() % 4;
+    if tail == 1 {
+        return None;
+    }
+    let whole = text.len() - tail;
+    let n = whole / 4 * 3 + tail.saturating_sub(1);
+    let out = out.get_mut(..n)?;
+    // A byte outside the alphabet is 0xff: its high bit shows in `seen`.
+    let mut seen = 0u8;
+    let (body, rest) = text.split_at(whole);
+    for (c, o) in body.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
+        let [a, b, c, d] = [c[0], c[1], c[2], c[3]].map(|x| values[usize::from(x)]);
+        seen |= a | b | c | d;
+        let v = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+        o[0] = (v >> 16) as u8;
+        o[1] = (v >> 8) as u8;
+        o[2] = v as u8;
+    }
+    let mut value = |c: u8| {
+        let v = values[usize::from(c)];
+        seen |= v;
+        u32::from(v)
+    };
+    // 2 characters left are 1 byte, 3 are 2.
+    if let [a, b, more @ ..] = rest {
+        let c = more.first().map_or(0, |&c| value(c));
+        let v = value(*a) << 18 | value(*b) << 12 | c << 6;
+        let last = &mut out[whole / 4 * 3..];
+        last.copy_from_slice(&v.to_be_bytes()[1..1 + last.len()]);
+    }
+    (seen & 0x80 == 0).then_some(n)
+}
+
+/// The claims of 4D's own compact form, `{"appNameID":"…","id":"…",
+/// "teamID":"…"}` with printable ASCII strings free of escapes, borrowed;
+/// `None` for any other form (serde reads those).
+fn plain_claims(json: &str) -> Option<ClaimsRef<'_>> {
+    fn plain(s: &str) -> Option<(Cow<'_, str>, &str)> {
+        let end = s.find('"')?;
+        let text = &s[..end];
+        // No early exit: the compiler checks many bytes at a time.
+        let odd = text.bytes().fold(false, |odd, b| {
+            odd | !(0x20..0x7f).contains(&b) | (b == b'\\')
+        });
+        (!odd).then(|| (Cow::Borrowed(text), &s[end + 1..]))
+    }
+    let (app_id, rest) = plain(json.strip_prefix("{\"appNameID\":\"")?)?;
+    let (id, rest) = plain(rest.strip_prefix(",\"id\":\"")?)?;
+    let (team_id, rest) = plain(rest.strip_prefix(",\"teamID\":\"")?)?;
+    (rest == "}").then_some(ClaimsRef {
+        app_id,
+        id,
+        team_id,
     })
 }
 
@@ -197,6 +292,31 @@ mod tests {
                 let a = decode(&t);
                 let b = with_claims(&t, |c| (c.app_id.into_owned(), c.id.into_owned(), c.team_id.into_owned()));
                 prop_assert_eq!(a.map(|c| (c.app_id, c.id, c.team_id)), b);
+            }
+
+            /// The hand-written decoder agrees with the engines wherever it
+            /// answers.
+            #[test]
+            fn plain_decoding_agrees_with_the_engines(t in "[A-Za-z0-9+/_-]{0,40}") {
+                let mut out = [0u8; 64];
+                for (values, engine) in [(&STANDARD_VALUES, &STANDARD_ANY), (&URL_SAFE_VALUES, &URL_SAFE_ANY)] {
+                    if let Some(n) = decode_plain(t.as_bytes(), values, &mut out) {
+                        prop_assert_eq!(engine.decode(&t).ok(), Some(out[..n].to_vec()));
+                    }
+                }
+            }
+
+            /// The hand-read claims are serde's wherever they are read.
+            #[test]
+            fn plain_claims_agree_with_serde(app in "[ -~]{0,12}", id in "[ -~]{0,12}", team in "[ -~]{0,6}") {
+                let json = format!("{{\"appNameID\":{},\"id\":{},\"teamID\":{}}}", json_string(&app), json_string(&id), json_string(&team));
+                let ObjectOnly(want): ObjectOnly<ClaimsRef> = serde_json::from_str(&json).unwrap();
+                if let Some(c) = plain_claims(&json) {
+                    prop_assert_eq!((&c.app_id, &c.id, &c.team_id), (&want.app_id, &want.id, &want.team_id));
+                } else {
+                    // Only an escape sends it to serde.
+                    prop_assert!(json.contains('\\'));
+                }
             }
 
             /// 4D's token decodes to its claims in every accepted form.

@@ -181,6 +181,7 @@ mod tests {
                 device: device(os, token).into(),
                 hash: 0,
                 claims: 0,
+                token_hash: 0,
                 seen: Default::default(),
             })
             .collect()

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use mobile_session_proto::{
-    ClientHello, Connection, ErrorCode, ErrorReply, FrameError, HelloOutcome, Request, Response,
+    ClientHello, Connection, ErrorCode, ErrorReply, FrameError, HelloOutcome, Incoming, Response,
     Role, ServerHello, MAGIC, MAX_HELLO_FRAME, PROTOCOL_VERSION,
 };
 use tokio::net::UnixStream as Stream;
@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::access::{Access, Peer};
 use super::limits::{self, BUSY_HELLO_WAIT};
 use super::Shared;
-use crate::cmd::{self, Context, Flow};
+use crate::cmd::{self, verify, Context, Flow};
 
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -117,10 +117,11 @@ pub async fn serve(stream: Stream, shared: Shared) {
     let idle_timer = tokio::time::sleep_until(last_answer + idle);
     tokio::pin!(idle_timer);
     loop {
-        // `recv` is cancel-safe: what it read stays in the buffer.
-        let request = tokio::select! {
+        // `recv_or_answer` is cancel-safe: what it read stays in the
+        // buffer. A verify is answered right there ([`verify::answer_in_place`]).
+        let incoming = tokio::select! {
             biased;
-            r = conn.recv::<Request>() => r,
+            r = conn.recv_or_answer(|body, out| verify::answer_in_place(&ctx, body, out)) => r,
             () = &mut idle_timer => {
                 let quiet_until = last_answer + idle;
                 if Instant::now() < quiet_until {
@@ -134,8 +135,9 @@ pub async fn serve(stream: Stream, shared: Shared) {
             }
             _ = &mut cancelled => break,
         };
-        let request = match request {
-            Ok(Some(r)) => r,
+        let request = match incoming {
+            Ok(Some(Incoming::Message(r))) => Some(r),
+            Ok(Some(Incoming::Answered)) => None,
             Ok(None) | Err(FrameError::Io(_)) => break,
             Err(e) => {
                 let message = match e {
@@ -159,8 +161,10 @@ pub async fn serve(stream: Stream, shared: Shared) {
                 break;
             }
         };
-        if cmd::execute(&ctx, &mut conn, request).await == Flow::Close {
-            break;
+        if let Some(request) = request {
+            if cmd::execute(&ctx, &mut conn, request).await == Flow::Close {
+                break;
+            }
         }
         // Pipelined requests waiting: answer them before flushing, so the
         // answers share one write.

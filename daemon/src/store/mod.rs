@@ -162,7 +162,7 @@ impl SessionStore {
     fn list(
         dir: &OwnedFd,
         path: &Path,
-        keep: impl Fn(&str, rfs::FileType) -> bool,
+        mut keep: impl FnMut(&str, rfs::FileType) -> bool,
     ) -> Result<Vec<String>, StoreError> {
         let entries = rfs::Dir::read_from(dir).map_err(Self::io(path.to_path_buf()))?;
         let mut out = Vec::new();
@@ -333,37 +333,15 @@ impl SessionStore {
         }
     }
 
-    /// Removes the temporaries that interrupted writes (a crash, `kill -9`)
-    /// left in the app folders: only regular dot-files named like ours
-    /// (`.<session id>.<12 hex>.tmp`), never a session file. Returns how
-    /// many were removed. Run at start, before any write of ours.
-    pub fn remove_write_temps(&self) -> usize {
-        let mut removed = 0;
-        for folder in self.app_folders().unwrap_or_default() {
-            let Ok(dir) = self.open_folder(&folder) else {
-                continue;
-            };
-            let path = self.root.join(&folder);
-            let Ok(names) = Self::list(&dir, &path, |n, t| {
-                is_write_temp(n) && t == rfs::FileType::RegularFile
-            }) else {
-                continue;
-            };
-            for name in names {
-                match rfs::unlinkat(&dir, name.as_str(), AtFlags::empty()) {
-                    Ok(()) => removed += 1,
-                    Err(e) => tracing::warn!("cannot remove {}: {e}", path.join(&name).display()),
-                }
-            }
-        }
-        removed
-    }
-
     /// The bytes of a folder's `manifest.json`, if it has a readable one
     /// (read-only; it names apps that have no session yet).
     pub fn read_manifest(&self, folder: &str) -> Option<Vec<u8>> {
-        let dir = self.open_folder(folder).ok()?;
-        read_regular(&dir, MANIFEST, MAX_SESSION_FILE, || {
+        self.read_manifest_in(&self.open_folder(folder).ok()?, folder)
+    }
+
+    /// [`Self::read_manifest`] of a folder opened with `open_folder`.
+    fn read_manifest_in(&self, dir: &OwnedFd, folder: &str) -> Option<Vec<u8>> {
+        read_regular(dir, MANIFEST, MAX_SESSION_FILE, || {
             self.root.join(folder).join(MANIFEST)
         })
         .ok()
@@ -636,38 +614,6 @@ mod tests {
                 "{folder} {name}"
             );
         }
-    }
-
-    #[test]
-    fn leftover_temporaries_are_removed_and_nothing_else() {
-        let (_d, s) = store();
-        let f = s.root().join("T.com.x");
-        for n in [
-            ".abcd.0123456789ab.tmp",
-            "abcd",
-            ".abcd.tmp",
-            "manifest.json",
-            ".other",
-        ] {
-            std::fs::write(f.join(n), "x").unwrap();
-        }
-        std::fs::create_dir(f.join(".beef.0123456789ab.tmp")).unwrap();
-        assert_eq!(s.remove_write_temps(), 1);
-        let mut left: Vec<String> = std::fs::read_dir(&f)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
-        assert_eq!(
-            left,
-            [
-                ".abcd.tmp",
-                ".beef.0123456789ab.tmp",
-                ".other",
-                "abcd",
-                "manifest.json"
-            ]
-        );
     }
 
     #[test]

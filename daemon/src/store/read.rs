@@ -143,17 +143,34 @@ fn open_regular(
     path: &impl Fn() -> PathBuf,
 ) -> Result<(std::fs::File, rfs::Stat), StoreError> {
     #[cfg(test)]
-    if let Some(errno) = super::faults::get(name) {
-        return Err(StoreError::Io {
-            path: path(),
-            source: std::io::Error::from_raw_os_error(errno),
-        });
-    }
+    injected_fault(name, path)?;
     let st = rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
         .map_err(|e| SessionStore::io(path())(e))?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(StoreError::NotRegular { path: path() });
     }
+    open_checked(dir, name, path)
+}
+
+/// The error the tests make reads of `name` fail with, if any.
+#[cfg(test)]
+fn injected_fault(name: &str, path: &impl Fn() -> PathBuf) -> Result<(), StoreError> {
+    match super::faults::get(name) {
+        Some(errno) => Err(StoreError::Io {
+            path: path(),
+            source: std::io::Error::from_raw_os_error(errno),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Opens `name` of `dir` read-only without following a link, and checks on
+/// the descriptor that it is a regular file.
+fn open_checked(
+    dir: &OwnedFd,
+    name: &str,
+    path: &impl Fn() -> PathBuf,
+) -> Result<(std::fs::File, rfs::Stat), StoreError> {
     let fd = rfs::openat(
         dir,
         name,
@@ -172,6 +189,66 @@ fn open_regular(
         return Err(StoreError::NotRegular { path: path() });
     }
     Ok((std::fs::File::from(fd), st))
+}
+
+/// Appends a file that a folder listing gave as a regular file (a scan) to
+/// `buf`. The listing's type stands for the `lstat` of [`open_regular`]
+/// (the descriptor is still checked), and a file whose size is what
+/// `fstat` said is read with one call: the usual end-of-file probe would
+/// be a second. On an error, `buf` is left as it was.
+pub(super) fn read_listed(
+    dir: &OwnedFd,
+    name: &str,
+    buf: &mut Vec<u8>,
+    path: impl Fn() -> PathBuf,
+) -> Result<(), StoreError> {
+    let start = buf.len();
+    let read = read_listed_at(dir, name, buf, start, &path);
+    if read.is_err() {
+        buf.truncate(start);
+    }
+    read
+}
+
+fn read_listed_at(
+    dir: &OwnedFd,
+    name: &str,
+    buf: &mut Vec<u8>,
+    start: usize,
+    path: &impl Fn() -> PathBuf,
+) -> Result<(), StoreError> {
+    #[cfg(test)]
+    injected_fault(name, path)?;
+    let (mut file, st) = open_checked(dir, name, path)?;
+    let size = st.st_size as u64;
+    if size > MAX_SESSION_FILE {
+        return Err(StoreError::TooLarge { path: path() });
+    }
+    // One byte more than said, to see a file that grew.
+    buf.resize(start + size as usize + 1, 0);
+    let io = |source| StoreError::Io {
+        path: path(),
+        source,
+    };
+    let n = loop {
+        match file.read(&mut buf[start..]) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io(e)),
+        }
+    };
+    buf.truncate(start + n);
+    if n as u64 != size {
+        // Shorter or longer than it said: read on to its end.
+        (&mut file)
+            .take(MAX_SESSION_FILE + 1 - n as u64)
+            .read_to_end(buf)
+            .map_err(io)?;
+        if (buf.len() - start) as u64 > MAX_SESSION_FILE {
+            return Err(StoreError::TooLarge { path: path() });
+        }
+    }
+    Ok(())
 }
 
 /// Reads an open file whole (at most `max` bytes); `st` is its `fstat`.

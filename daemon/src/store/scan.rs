@@ -7,12 +7,13 @@
 //! (out of descriptors, EIO, …) says nothing about it. What the view makes
 //! of each is [`crate::model::reconcile`]'s.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::model::app::{app_label, AppLabel};
-use crate::model::reconcile::{names_the_app, one_name_per_id, FileRead, FolderScan, Scanned};
-use crate::model::session::{content_hash, strip_bom, validate, Fault, Invalid};
+use crate::model::app::app_label;
+use crate::model::reconcile::FileRead;
+#[cfg(doc)]
+use crate::model::reconcile::Scanned;
+use crate::model::session::{validate, Fault, Invalid};
 use crate::model::view::DiskEntry;
 
 use super::{SessionStore, StoreError};
@@ -36,15 +37,26 @@ pub fn written(folder: &str, name: &str, bytes: &[u8]) -> FileRead {
     classify(folder, name, Ok(bytes), true)
 }
 
-/// Whether the view already holds a valid entry for exactly this content:
-/// given the folder, the lower-case id, the file name and the content hash.
-/// Such a file is not validated again, and reported as [`Scanned::Same`].
-pub type Known<'a> = &'a (dyn Fn(&str, &str, &str, u64) -> bool + Sync);
+/// One file a scan read, as the view is asked about it: its lower-case
+/// id, its name on disk and the hash of its content.
+pub struct Probe<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub hash: u64,
+}
+
+/// Tells, for the files of one folder (`probes`), whether the view already
+/// holds a valid entry of exactly that content: `same` gets one answer per
+/// probe. Such a file is not validated again, and reported as
+/// [`Scanned::Same`]. Asked once per slice of files, so the view's lock is
+/// taken once for hundreds of files.
+pub type Known<'a> = &'a (dyn Fn(&str, &[Probe<'_>], &mut Vec<bool>) + Sync);
 
 /// Knows nothing: every file is validated.
 #[cfg(test)]
-pub fn nothing_known(_: &str, _: &str, _: &str, _: u64) -> bool {
-    false
+pub fn nothing_known(_: &str, probes: &[Probe<'_>], same: &mut Vec<bool>) {
+    same.clear();
+    same.resize(probes.len(), false);
 }
 
 fn classify(
@@ -77,169 +89,21 @@ fn classify(
     )
 }
 
-/// The entries read from part of one folder, by index in the scan.
-struct Slice {
-    folder: usize,
-    entries: Vec<(String, Scanned)>,
-    /// The folder could not be opened for this slice.
-    folder_error: Option<StoreError>,
-    /// The smallest lower-case id of a valid entry, with its app label.
-    label: Option<(String, AppLabel)>,
-}
+mod work;
 
-/// Files per unit of work: big enough to amortise opening the folder.
-const SLICE: usize = 512;
-
-/// Reads every app folder and session file, on all cores. Each worker takes
-/// a slice of one folder, opens the folder once and reads its files
-/// relative to it. A file whose content the view already holds (`known`)
-/// is reported [`Scanned::Same`], not validated again: a rescan of
-/// unchanged files allocates nothing that lasts. Fails only when
-/// `MobileApps` itself cannot be listed.
-pub fn scan(store: &SessionStore, known: Known<'_>) -> Result<Vec<FolderScan>, StoreError> {
-    let mut folders: Vec<FolderScan> = Vec::new();
-    let mut names: Vec<Vec<String>> = Vec::new();
-    for folder in store.app_folders()? {
-        let listed = store.session_names(&folder);
-        if matches!(&listed, Err(e) if e.is_not_found()) {
-            continue; // gone during the scan: it simply has no sessions
-        }
-        let manifest_label = store.read_manifest(&folder).as_deref().and_then(app_label);
-        let (entries, list, shadowed) = match listed {
-            Ok(list) => {
-                let (list, shadowed) = one_name_per_id(list);
-                (Ok(Vec::with_capacity(list.len())), list, shadowed)
-            }
-            Err(e) => (Err(e.failure()), Vec::new(), Vec::new()),
-        };
-        folders.push(FolderScan {
-            folder,
-            entries,
-            session_label: None,
-            manifest_label,
-            shadowed,
-        });
-        names.push(list);
-    }
-    let work: Vec<(usize, &[String])> = names
-        .iter()
-        .enumerate()
-        .flat_map(|(i, n)| n.chunks(SLICE).map(move |c| (i, c)))
-        .collect();
-    let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 8)
-        .min(work.len().max(1));
-    let folder_names: Vec<&str> = folders.iter().map(|f| f.folder.as_str()).collect();
-    let slices: Vec<Slice> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| s.spawn(|| read_slices(store, &folder_names, &work, &next, known)))
-            .collect();
-        let mut all = Vec::new();
-        for w in workers {
-            match w.join() {
-                Ok(part) => all.extend(part),
-                // Re-raise a worker's panic as the caller's own, as it is.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        all
-    });
-    for slice in slices {
-        let f = &mut folders[slice.folder];
-        match slice.folder_error {
-            // Unreadable since it was listed: its entries are kept whole.
-            Some(e) => f.entries = Err(e.failure()),
-            None => {
-                if let Ok(all) = &mut f.entries {
-                    all.extend(slice.entries);
-                }
-            }
-        }
-        if let Some((id, label)) = slice.label {
-            let best = f.session_label.as_ref().map(|(best, _)| best.as_str());
-            if names_the_app(&id, best) {
-                f.session_label = Some((id, label));
-            }
-        }
-    }
-    Ok(folders)
-}
-
-fn read_slices(
-    store: &SessionStore,
-    folders: &[&str],
-    work: &[(usize, &[String])],
-    next: &AtomicUsize,
-    known: Known<'_>,
-) -> Vec<Slice> {
-    let mut out = Vec::new();
-    loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(&(f, names)) = work.get(i) else {
-            return out;
-        };
-        let folder = folders[f];
-        let mut slice = Slice {
-            folder: f,
-            entries: Vec::with_capacity(names.len()),
-            folder_error: None,
-            label: None,
-        };
-        let dir = match store.open_folder(folder) {
-            Ok(d) => d,
-            // Gone since it was listed: it has no files any more.
-            Err(e) if e.is_gone() => {
-                out.push(slice);
-                continue;
-            }
-            // Unreadable since it was listed: nothing is known of its files.
-            Err(e) => {
-                slice.folder_error = Some(e);
-                out.push(slice);
-                continue;
-            }
-        };
-        for n in names {
-            let key = n.to_ascii_lowercase();
-            // Only a valid file that would name the app is asked for its
-            // label: a few per slice.
-            let want = names_the_app(&key, slice.label.as_ref().map(|(id, _)| id.as_str()));
-            let read = match store.read_in(&dir, folder, n) {
-                // `validate` hashes the text after its BOM; so must this.
-                Ok(file) if known(folder, &key, n, content_hash(strip_bom(&file.bytes))) => {
-                    slice.entries.push((key, Scanned::Same));
-                    continue;
-                }
-                Ok(file) => classify(folder, n, Ok(&file.bytes), want),
-                Err(e) => classify(folder, n, Err(e), want),
-            };
-            let found = match read {
-                FileRead::Found(entry, label) => {
-                    if let Some(label) = label {
-                        slice.label = Some((key.clone(), label));
-                    }
-                    Scanned::Read(entry)
-                }
-                FileRead::Gone => continue,
-                FileRead::Writing => Scanned::Same,
-                FileRead::Transient(failure) | FileRead::FolderUnreadable(failure) => {
-                    Scanned::Transient {
-                        name: n.clone(),
-                        failure,
-                    }
-                }
-            };
-            slice.entries.push((key, found));
-        }
-        out.push(slice);
-    }
-}
+pub use work::{scan, ScanDone};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::reconcile::{FolderScan, Scanned};
+
+    fn scan_all(store: &SessionStore, temps: bool, known: Known<'_>) -> (Vec<FolderScan>, usize) {
+        let mut out = Vec::new();
+        let done = scan(store, temps, known, &mut |f| out.push(f)).unwrap();
+        out.sort_by(|a, b| a.folder.cmp(&b.folder));
+        (out, done.temps_removed)
+    }
 
     #[test]
     fn scan_reads_every_folder_and_labels_it() {
@@ -262,16 +126,22 @@ mod tests {
             r#"{"application":{"id":"com.a","name":"Manifest"}}"#,
         )
         .unwrap();
-        let scanned = scan(&store, &nothing_known).unwrap();
-        assert_eq!(scanned.len(), 1);
+        // Folders with nothing to read are handed over too.
+        std::fs::create_dir(store.root().join("com.empty")).unwrap();
+        let (scanned, _) = scan_all(&store, false, &nothing_known);
+        assert_eq!(scanned.len(), 2);
+        assert_eq!(scanned[1].entries.as_ref().unwrap().len(), 0);
         let f = &scanned[0];
         let entries = f.entries.as_ref().unwrap();
         assert_eq!(entries.len(), 1201);
         let valid = |(_, e): &&(String, Scanned)| matches!(e, Scanned::Read(d) if d.state.is_ok());
         assert_eq!(entries.iter().filter(valid).count(), 1200);
         // What the caller knows is not read again.
-        let known = |_: &str, id: &str, _: &str, _: u64| id != "ffff";
-        let again = scan(&store, &known).unwrap();
+        let known = |_: &str, probes: &[Probe<'_>], same: &mut Vec<bool>| {
+            same.clear();
+            same.extend(probes.iter().map(|p| p.id != "ffff"));
+        };
+        let (again, _) = scan_all(&store, false, &known);
         let same = again[0].entries.as_ref().unwrap().iter();
         assert_eq!(
             same.filter(|(_, e)| matches!(e, Scanned::Same)).count(),
@@ -286,6 +156,62 @@ mod tests {
         assert_eq!(
             f.manifest_label.as_ref().unwrap().name.as_deref(),
             Some("Manifest")
+        );
+    }
+
+    #[test]
+    fn entries_listed_as_other_than_files_are_invalid_and_never_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::open(dir.path()).unwrap();
+        let f = store.root().join("com.a");
+        std::fs::create_dir(&f).unwrap();
+        // Opening a FIFO for reading would wait for a writer.
+        rustix::fs::mkfifoat(rustix::fs::CWD, f.join("abcd"), rustix::fs::Mode::RUSR).unwrap();
+        std::fs::create_dir(f.join("beef")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", f.join("cafe")).unwrap();
+        let (scanned, _) = scan_all(&store, false, &nothing_known);
+        let entries = scanned[0].entries.as_ref().unwrap();
+        assert_eq!(entries.len(), 3);
+        for (id, e) in entries {
+            let Scanned::Read(e) = e else { panic!("{id}") };
+            let err = e.state.as_ref().unwrap_err();
+            assert!(err.error.contains("not a regular file"), "{id}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn leftover_temporaries_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::open(dir.path()).unwrap();
+        let f = store.root().join("T.com.x");
+        std::fs::create_dir(&f).unwrap();
+        for n in [
+            ".abcd.0123456789ab.tmp",
+            "abcd",
+            ".abcd.tmp",
+            "manifest.json",
+            ".other",
+        ] {
+            std::fs::write(f.join(n), "x").unwrap();
+        }
+        std::fs::create_dir(f.join(".beef.0123456789ab.tmp")).unwrap();
+        // Only when asked (at start, before any write of ours).
+        assert_eq!(scan_all(&store, false, &nothing_known).1, 0);
+        assert_eq!(scan_all(&store, true, &nothing_known).1, 1);
+        let mut left: Vec<String> = std::fs::read_dir(&f)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".abcd.tmp",
+                ".beef.0123456789ab.tmp",
+                ".other",
+                "abcd",
+                "manifest.json"
+            ]
         );
     }
 }

@@ -96,10 +96,32 @@ fn listing_read(
 
 /// Every app folder as a scan found it (`refresh`, `push --full`, a
 /// watcher overflow, the start): folders not found are gone, and every
-/// retry not scheduled again is done with.
+/// retry not scheduled again is done with. A scan hands its folders over
+/// one by one, between [`rescan_begin`] and [`rescan_end`]; this is all
+/// three at once.
 pub fn rescan(view: &mut DiskView, scanned: Vec<FolderScan>, fx: &mut Effects<'_>) {
+    rescan_begin(view, fx);
+    let found: Vec<String> = scanned.iter().map(|f| f.folder.clone()).collect();
+    for f in scanned {
+        folder_scanned(view, f, fx);
+    }
+    rescan_end(view, &found, fx);
+}
+
+/// A scan of every folder begins. Into an empty view (the start) every
+/// file comes new: the next push compares them all at once rather than
+/// key by key.
+pub fn rescan_begin(view: &mut DiskView, fx: &mut Effects<'_>) {
     fx.only_scheduled = true;
-    let found: HashSet<&str> = scanned.iter().map(|f| f.folder.as_str()).collect();
+    if view.apps().is_empty() {
+        view.mark_all_dirty();
+    }
+}
+
+/// A scan of every folder ended, having found the folders `found` (each
+/// handed to [`folder_scanned`]): the others are gone.
+pub fn rescan_end(view: &mut DiskView, found: &[String], fx: &mut Effects<'_>) {
+    let found: HashSet<&str> = found.iter().map(String::as_str).collect();
     let gone: Vec<String> = view
         .apps()
         .keys()
@@ -108,9 +130,6 @@ pub fn rescan(view: &mut DiskView, scanned: Vec<FolderScan>, fx: &mut Effects<'_
         .collect();
     for folder in gone {
         folder_gone(view, &folder, fx);
-    }
-    for f in scanned {
-        folder_scanned(view, f, fx);
     }
 }
 
@@ -130,21 +149,36 @@ pub fn folder_scanned(view: &mut DiskView, scan: FolderScan, fx: &mut Effects<'_
     };
     let app = view.app_mut(&folder);
     listing_read(app, &folder, manifest_label, shadowed, fx);
-    let seen: HashSet<&str> = entries.iter().map(|(id, _)| id.as_str()).collect();
-    let vanished: Vec<String> = app
-        .sessions
-        .keys()
-        .filter(|id| !seen.contains(id.as_str()))
-        .cloned()
-        .collect();
-    drop(seen);
+    // Entries found that the view holds: when they are all it holds,
+    // nothing vanished, and no set of names is built (a rescan of
+    // unchanged files, the start).
+    let held = entries
+        .iter()
+        .filter(|(id, e)| matches!(e, Scanned::Same) || app.sessions.contains_key(id))
+        .count();
+    let vanished: Vec<String> = if held == app.sessions.len() {
+        Vec::new()
+    } else {
+        let seen: HashSet<&str> = entries.iter().map(|(id, _)| id.as_str()).collect();
+        app.sessions
+            .keys()
+            .filter(|id| !seen.contains(id.as_str()))
+            .cloned()
+            .collect()
+    };
     for (id, found) in entries {
         match found {
             Scanned::Same => {}
             Scanned::Read(entry) => {
-                let key = SessionKey::new(&folder, &id);
-                fx.emit(|| diff_event(&folder, &entry.name, view.get(&key), Some(&entry)));
-                view.insert(&folder, entry);
+                fx.emit(|| {
+                    diff_event(
+                        &folder,
+                        &entry.name,
+                        view.get_in(&folder, &id),
+                        Some(&entry),
+                    )
+                });
+                view.insert_id(&folder, id, entry);
             }
             Scanned::Transient { name, failure } => fx.keep_last_reading(&folder, &name, failure),
         }

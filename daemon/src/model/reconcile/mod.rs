@@ -28,6 +28,7 @@ mod writing;
 pub use file::{file_read, shadowed, standing_rival};
 pub use folder::{
     folder_gone, folder_listed, folder_scanned, folder_unreadable, label_read, rescan,
+    rescan_begin, rescan_end,
 };
 pub use writing::{HeldFile, Writer, Writes};
 
@@ -218,13 +219,21 @@ pub fn stands_before(a: &str, b: &str) -> bool {
 /// case ([`stands_before`]).
 pub fn one_name_per_id(mut names: Vec<String>) -> (Vec<String>, Vec<String>) {
     // By id (case folded byte by byte, allocating nothing), then the name
-    // that stands first.
-    names.sort_by(|a, b| {
-        a.bytes()
-            .map(|c| c.to_ascii_lowercase())
-            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
-            .then_with(|| a.cmp(b))
-    });
+    // that stands first. Without an upper-case letter the names are the
+    // ids, and a plain sort is that order (names in a folder are unique).
+    if names
+        .iter()
+        .any(|n| n.bytes().any(|c| c.is_ascii_uppercase()))
+    {
+        names.sort_by(|a, b| {
+            a.bytes()
+                .map(|c| c.to_ascii_lowercase())
+                .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+                .then_with(|| a.cmp(b))
+        });
+    } else {
+        names.sort_unstable();
+    }
     let mut kept: Vec<String> = Vec::with_capacity(names.len());
     let mut shadowed = Vec::new();
     for n in names {

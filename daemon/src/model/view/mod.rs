@@ -17,15 +17,17 @@
 //! How what is read of the files becomes entries of the disk view is
 //! [`super::reconcile`]'s; the `sessions` listing is [`rows`].
 
+mod live;
 mod preview;
 mod push;
 mod rows;
 
+pub use live::LiveView;
 pub use preview::preview;
-pub use push::{push_incremental, unpushed_count, unpushed_of};
+pub use push::{push_as_read, push_incremental, pushed_as_read, unpushed_count, unpushed_of};
 pub use rows::{rows_page, RowCursor, RowSource};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
@@ -33,7 +35,7 @@ use std::sync::Arc;
 use mobile_session_proto::{InvalidFile, Status};
 
 use super::app::{folder_label, AppLabel};
-use super::names::{write_key, SessionKey};
+use super::names::SessionKey;
 use super::session::{Invalid, SessionRecord};
 
 /// One session file as last read.
@@ -61,9 +63,14 @@ pub struct AppMeta {
 /// One app folder of the disk view.
 #[derive(Debug, Default, Clone)]
 pub struct AppView {
-    /// Keyed by the lower-case file name.
+    /// Keyed by the lower-case file name. Changed through [`DiskView`]
+    /// only, which keeps the counts below.
     pub sessions: BTreeMap<String, DiskEntry>,
     pub meta: AppMeta,
+    /// Valid sessions, and pending ones among them: `apps` reads them
+    /// without going through a million entries.
+    valid: u64,
+    pending: u64,
 }
 
 impl AppView {
@@ -96,10 +103,20 @@ impl AppView {
 
     /// Number of valid and of pending sessions.
     pub fn counts(&self) -> (u64, u64) {
-        let valid = self.sessions.values().filter_map(|e| e.state.as_ref().ok());
-        valid.fold((0, 0), |(n, p), r| {
-            (n + 1, p + u64::from(r.status == Status::Pending))
-        })
+        (self.valid, self.pending)
+    }
+
+    /// Counts an entry in (`added`) or out.
+    fn tally(&mut self, entry: &DiskEntry, added: bool) {
+        let Ok(rec) = &entry.state else { return };
+        let pending = u64::from(rec.status == Status::Pending);
+        if added {
+            self.valid += 1;
+            self.pending += pending;
+        } else {
+            self.valid -= 1;
+            self.pending -= pending;
+        }
     }
 }
 
@@ -129,7 +146,12 @@ impl DiskView {
     }
 
     pub fn get(&self, key: &SessionKey) -> Option<&DiskEntry> {
-        self.apps.get(key.folder())?.sessions.get(key.id())
+        self.get_in(key.folder(), key.id())
+    }
+
+    /// The entry of lower-case id `id` in `folder`.
+    pub fn get_in(&self, folder: &str, id: &str) -> Option<&DiskEntry> {
+        self.apps.get(folder)?.sessions.get(id)
     }
 
     fn account(&mut self, key: &SessionKey, entry: &DiskEntry, added: bool) {
@@ -148,21 +170,48 @@ impl DiskView {
     /// Puts (or replaces) one file's entry; creates the app if needed.
     /// Returns the entry it replaced.
     pub fn insert(&mut self, folder: &str, entry: DiskEntry) -> Option<DiskEntry> {
-        let key = SessionKey::new(folder, &entry.name);
-        // Retire the old entry before counting the new one: both may be invalid.
-        let old = self.remove(&key);
-        self.account(&key, &entry, true);
-        self.apps
-            .entry(folder.to_string())
-            .or_default()
-            .sessions
-            .insert(key.id().to_string(), entry);
-        self.note_changed(key);
+        let id = entry.name.to_ascii_lowercase();
+        self.insert_id(folder, id, entry)
+    }
+
+    /// [`Self::insert`], given the entry's lower-case id.
+    pub fn insert_id(&mut self, folder: &str, id: String, entry: DiskEntry) -> Option<DiskEntry> {
+        debug_assert_eq!(id, entry.name.to_ascii_lowercase());
+        let valid = entry.state.is_ok();
+        // The key serves the sets of invalid files and of changed keys
+        // only: a valid file while every key is to be compared (the
+        // start) builds none.
+        let mut key = (!valid || !self.all_dirty).then(|| SessionKey::new(folder, &id));
+        let app = self.app_mut(folder);
+        app.tally(&entry, true);
+        let old = app.sessions.insert(id, entry);
+        if let Some(old) = &old {
+            app.tally(old, false);
+            match &old.state {
+                Ok(_) => self.valid -= 1,
+                Err(_) => {
+                    let k = key.get_or_insert_with(|| SessionKey::new(folder, &old.name));
+                    self.invalid.remove(k);
+                }
+            }
+        }
+        match &key {
+            _ if valid => self.valid += 1,
+            Some(k) => {
+                self.invalid.insert(k.clone());
+            }
+            None => {}
+        }
+        if let Some(k) = key {
+            self.note_changed(k);
+        }
         old
     }
 
     pub fn remove(&mut self, key: &SessionKey) -> Option<DiskEntry> {
-        let old = self.apps.get_mut(key.folder())?.sessions.remove(key.id())?;
+        let app = self.apps.get_mut(key.folder())?;
+        let old = app.sessions.remove(key.id())?;
+        app.tally(&old, false);
         self.account(key, &old, false);
         self.note_changed(key.clone());
         Some(old)
@@ -183,7 +232,13 @@ impl DiskView {
 
     /// The app folder, registered if new (it may have no session yet).
     pub fn app_mut(&mut self, folder: &str) -> &mut AppView {
-        self.apps.entry(folder.to_string()).or_default()
+        // Looked up first: the name is copied only for a new app.
+        if !self.apps.contains_key(folder) {
+            self.apps.insert(folder.to_string(), AppView::default());
+        }
+        self.apps
+            .get_mut(folder)
+            .expect("the app folder was registered just above")
     }
 
     /// An app folder already in the view, to change; `None` if it is not.
@@ -201,6 +256,9 @@ impl DiskView {
             }
         }
         let mut app = self.apps.remove(folder)?;
+        for e in removed.values() {
+            app.tally(e, true);
+        }
         app.sessions = removed;
         Some(app)
     }
@@ -266,8 +324,7 @@ impl DiskView {
     /// (folder, id) order. Only keys changed since the last push can be such.
     pub fn deleted_but_live(&self, live: &LiveView) -> Vec<(SessionKey, Arc<SessionRecord>)> {
         let mut out: Vec<(SessionKey, Arc<SessionRecord>)> = if self.all_dirty {
-            live.sessions
-                .iter()
+            live.iter()
                 .filter(|(k, _)| self.get(k).is_none())
                 .map(|(k, r)| (k.clone(), r.clone()))
                 .collect()
@@ -275,55 +332,11 @@ impl DiskView {
             self.dirty
                 .iter()
                 .filter(|k| self.get(k).is_none())
-                .filter_map(|k| Some((k.clone(), live.sessions.get(k)?.clone())))
+                .filter_map(|k| Some((k.clone(), live.get_key(k)?.clone())))
                 .collect()
         };
         out.sort_by(|a, b| (a.0.folder(), a.0.id()).cmp(&(b.0.folder(), b.0.id())));
         out
-    }
-}
-
-/// What the server holds in memory after the last push: O(1) by key.
-#[derive(Debug, Default, Clone)]
-pub struct LiveView {
-    sessions: HashMap<SessionKey, Arc<SessionRecord>>,
-}
-
-impl LiveView {
-    /// Looks up session `id` (any case) of `folder` without allocating.
-    pub fn get(&self, folder: &str, id: &str) -> Option<&Arc<SessionRecord>> {
-        thread_local! {
-            static KEY: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(256));
-        }
-        KEY.with(|k| {
-            let mut k = k.borrow_mut();
-            write_key(&mut k, folder, id);
-            self.sessions.get(k.as_str())
-        })
-    }
-
-    pub fn get_key(&self, key: &SessionKey) -> Option<&Arc<SessionRecord>> {
-        self.sessions.get(key)
-    }
-
-    pub fn insert(&mut self, key: SessionKey, rec: Arc<SessionRecord>) {
-        self.sessions.insert(key, rec);
-    }
-
-    pub fn remove(&mut self, key: &SessionKey) -> Option<Arc<SessionRecord>> {
-        self.sessions.remove(key)
-    }
-
-    pub fn keys(&self) -> impl Iterator<Item = &SessionKey> {
-        self.sessions.keys()
-    }
-
-    pub fn len(&self) -> usize {
-        self.sessions.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
     }
 }
 

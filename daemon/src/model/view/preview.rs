@@ -39,17 +39,17 @@ pub fn preview(root: &Path, disk: &DiskView, live: &LiveView) -> PushReport {
         for (folder, entry) in disk.entries() {
             if let Ok(rec) = &entry.state {
                 write_key(&mut key, folder, &entry.name);
-                count(&mut report, Some(rec), live.sessions.get(key.as_str()));
+                count(&mut report, Some(rec), live.get_str(&key));
             }
         }
-        for (k, rec) in &live.sessions {
+        for (k, rec) in live.iter() {
             if valid(disk, k).is_none() {
                 count(&mut report, None, Some(rec));
             }
         }
     } else {
         for key in &disk.dirty {
-            count(&mut report, valid(disk, key), live.sessions.get(key));
+            count(&mut report, valid(disk, key), live.get_key(key));
         }
         // The keys not changed since the last push are live as they are.
         report.unchanged = disk.valid - report.added - report.updated;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use mobile_session_proto::{PushReport, Unpushed};
 
-use super::{DiskView, LiveView};
+use super::{AppView, DiskView, LiveView};
 use crate::model::names::{write_key, SessionKey};
 use crate::model::session::SessionRecord;
 
@@ -47,17 +47,13 @@ pub fn unpushed_count(disk: &DiskView, live: &LiveView) -> u64 {
     let mut key = String::with_capacity(128);
     for (folder, entry) in disk.entries() {
         write_key(&mut key, folder, &entry.name);
-        let l = live.sessions.get(key.as_str());
+        let l = live.get_str(&key);
         n += u64::from(match &entry.state {
             Ok(rec) => unpushed_of(l, rec).is_some(),
             Err(_) => l.is_some(),
         });
     }
-    n + live
-        .sessions
-        .keys()
-        .filter(|k| disk.get(k).is_none())
-        .count() as u64
+    n + live.keys().filter(|k| disk.get(k).is_none()).count() as u64
 }
 
 /// Applies the disk view to the live view in place, looking only at what
@@ -71,20 +67,20 @@ pub fn push_incremental(root: &Path, disk: &mut DiskView, live: &mut LiveView) -
     let mut report = PushReport::default();
     for key in std::mem::take(&mut disk.dirty) {
         let now = disk.get(&key).and_then(|e| e.state.as_ref().ok());
-        match (now, live.sessions.get(&key)) {
+        match (now, live.get_key(&key)) {
             (Some(rec), None) => {
                 report.added += 1;
-                live.sessions.insert(key, rec.clone());
+                live.insert(key, rec.clone());
             }
             (Some(rec), Some(old)) => {
                 if !old.same_content(rec) {
                     report.updated += 1;
                 }
-                live.sessions.insert(key, rec.clone());
+                live.insert(key, rec.clone());
             }
             (None, Some(_)) => {
                 report.removed += 1;
-                live.sessions.remove(&key);
+                live.remove(&key);
             }
             (None, None) => {}
         }
@@ -99,38 +95,56 @@ pub fn push_incremental(root: &Path, disk: &mut DiskView, live: &mut LiveView) -
 /// hash lookup, no allocation.
 fn push_all_in_place(root: &Path, disk: &DiskView, live: &mut LiveView) -> PushReport {
     let mut report = PushReport::default();
-    let before = live.sessions.len() as u64;
-    let mut key = String::with_capacity(128);
+    let before = live.len() as u64;
+    // Grown once, not doubled step by step (the start fills it from empty).
+    live.reserve((disk.valid as usize).saturating_sub(live.len()));
     for (folder, app) in &disk.apps {
-        for (id_lower, entry) in &app.sessions {
-            let Ok(rec) = &entry.state else { continue };
-            write_key(&mut key, folder, id_lower);
-            match live.sessions.get_mut(key.as_str()) {
-                Some(old) => {
-                    if old.same_content(rec) {
-                        report.unchanged += 1;
-                    } else {
-                        report.updated += 1;
-                    }
-                    *old = rec.clone();
-                }
-                None => {
-                    report.added += 1;
-                    live.sessions
-                        .insert(SessionKey::from(key.as_str()), rec.clone());
-                }
-            }
-        }
+        push_app(folder, app, live, &mut report);
     }
     // Live sessions that no valid file matched leave; usually there are none.
     let matched = report.updated + report.unchanged;
     if matched < before {
-        live.sessions
-            .retain(|k, _| disk.get(k).is_some_and(|e| e.state.is_ok()));
+        live.retain(|k| disk.get(k).is_some_and(|e| e.state.is_ok()));
         report.removed = before - matched;
     }
     report.invalid = disk.invalid_files(root);
     report
+}
+
+/// Puts the valid sessions of one app live, counting them in `report`.
+/// Keys are written into one reused buffer: an unchanged session costs a
+/// hash lookup, no allocation.
+fn push_app(folder: &str, app: &AppView, live: &mut LiveView, report: &mut PushReport) {
+    let mut key = String::with_capacity(128);
+    for (id_lower, entry) in &app.sessions {
+        let Ok(rec) = &entry.state else { continue };
+        write_key(&mut key, folder, id_lower);
+        match live.put(&key, rec.clone()) {
+            Some(old) if old.same_content(rec) => report.unchanged += 1,
+            Some(_) => report.updated += 1,
+            None => report.added += 1,
+        }
+    }
+}
+
+/// The start's push, made one app at a time as the first scan reads the
+/// apps, on the thread that applies them while the others are still being
+/// read: puts app `folder`'s valid sessions live and returns how many.
+/// Call [`pushed_as_read`] once every app is pushed so.
+pub fn push_as_read(disk: &DiskView, folder: &str, live: &mut LiveView) -> u64 {
+    let mut report = PushReport::default();
+    if let Some(app) = disk.app(folder) {
+        live.reserve(app.counts().0 as usize);
+        push_app(folder, app, live, &mut report);
+    }
+    report.added + report.updated
+}
+
+/// Every app was pushed as it was read ([`push_as_read`]): the two views
+/// agree, and nothing is left for the next push.
+pub fn pushed_as_read(disk: &mut DiskView) {
+    disk.all_dirty = false;
+    disk.dirty.clear();
 }
 
 /// Applies the disk view to a copy of the live view, the straightforward
@@ -138,11 +152,11 @@ fn push_all_in_place(root: &Path, disk: &DiskView, live: &mut LiveView) -> PushR
 #[cfg(test)]
 pub fn push(root: &Path, disk: &DiskView, live: &LiveView) -> (LiveView, PushReport) {
     let mut report = PushReport::default();
-    let mut next = std::collections::HashMap::with_capacity(live.sessions.len().max(16));
+    let mut next = LiveView::default();
     for (folder, entry) in disk.entries() {
         if let Ok(rec) = &entry.state {
             let key = SessionKey::new(folder, &entry.name);
-            match live.sessions.get(&key) {
+            match live.get_key(&key) {
                 None => report.added += 1,
                 Some(old) if old.same_content(rec) => report.unchanged += 1,
                 Some(_) => report.updated += 1,
@@ -151,12 +165,8 @@ pub fn push(root: &Path, disk: &DiskView, live: &LiveView) -> (LiveView, PushRep
         }
     }
     report.invalid = disk.invalid_files(root);
-    report.removed = live
-        .sessions
-        .keys()
-        .filter(|k| !next.contains_key(*k))
-        .count() as u64;
-    (LiveView { sessions: next }, report)
+    report.removed = live.keys().filter(|k| !next.contains(k)).count() as u64;
+    (next, report)
 }
 
 #[cfg(test)]
@@ -268,6 +278,12 @@ mod tests {
                     }
                     Op::Rescan => disk.mark_all_dirty(),
                     Op::Push => {
+                        // Each app's counts are kept as entries come and go.
+                        for app in disk.apps.values() {
+                            let valid = app.sessions.values().filter_map(|e| e.state.as_ref().ok());
+                            let pending = valid.clone().filter(|r| r.status == mobile_session_proto::Status::Pending).count();
+                            prop_assert_eq!(app.counts(), (valid.count() as u64, pending as u64));
+                        }
                         let mut all = disk.clone();
                         all.mark_all_dirty();
                         prop_assert_eq!(unpushed_count(&disk, &live), unpushed_count(&all, &live));
@@ -278,8 +294,8 @@ mod tests {
                         let (full_live, full) = push(root, &disk, &live);
                         let inc = push_incremental(root, &mut disk, &mut live);
                         prop_assert_eq!(&inc, &full);
-                        let mut a: Vec<_> = live.sessions.iter().map(|(k, v)| (k.clone(), v.hash)).collect();
-                        let mut b: Vec<_> = full_live.sessions.iter().map(|(k, v)| (k.clone(), v.hash)).collect();
+                        let mut a: Vec<_> = live.iter().map(|(k, v)| (k.clone(), v.hash)).collect();
+                        let mut b: Vec<_> = full_live.iter().map(|(k, v)| (k.clone(), v.hash)).collect();
                         a.sort();
                         b.sort();
                         prop_assert_eq!(a, b);
