@@ -13,9 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mobile_session_proto::connection::encode;
-use mobile_session_proto::{ClientHello, Request};
+use mobile_session_proto::Request;
 
-use crate::{cpu_seconds, frame, median_ratio, report, throughput, Conn, Target};
+use crate::{connect_async, cpu_seconds, frame, median_ratio, report, throughput, Conn, Target};
 
 /// How many distinct sessions the spread load goes round.
 const SPREAD: usize = 10_000;
@@ -82,15 +82,7 @@ fn spread_throughput(conns: usize, per_conn: usize, sock: &Path, requests: &[Vec
     rt.block_on(async {
         let mut streams = Vec::with_capacity(conns);
         for _ in 0..conns {
-            let mut s = tokio::net::UnixStream::connect(sock).await.unwrap();
-            s.write_all(&frame(&encode(&ClientHello::current()).unwrap()))
-                .await
-                .unwrap();
-            let mut len = [0u8; 4];
-            s.read_exact(&mut len).await.unwrap();
-            let mut hello = vec![0u8; u32::from_be_bytes(len) as usize];
-            s.read_exact(&mut hello).await.unwrap();
-            streams.push(s);
+            streams.push(connect_async(sock).await);
         }
         let requests = std::sync::Arc::new(requests.to_vec());
         let t = Instant::now();

@@ -727,6 +727,21 @@ enum Target<'a> {
     RedisSized(&'a Path, &'a [u8], usize),
 }
 
+/// A handshaken daemon connection for a Tokio event loop.
+async fn connect_async(sock: &Path) -> tokio::net::UnixStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::UnixStream::connect(sock).await.unwrap();
+    s.write_all(&frame(&encode(&ClientHello::current()).unwrap()))
+        .await
+        .unwrap();
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).await.unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body).await.unwrap();
+    let _: ServerHello = decode(&body).unwrap();
+    s
+}
+
 /// Requests per second over `conns` connections, one request in flight on
 /// each, driven like redis-benchmark: one client thread, an event loop.
 fn throughput(
@@ -751,16 +766,11 @@ fn throughput(
                 Target::Daemon(p) => (p, true),
                 Target::Floor(p) | Target::Redis(p) | Target::RedisSized(p, _, _) => (p, false),
             };
-            let mut s = tokio::net::UnixStream::connect(path).await.unwrap();
-            if hello {
-                s.write_all(&frame(&encode(&ClientHello::current()).unwrap()))
-                    .await
-                    .unwrap();
-                let mut len = [0u8; 4];
-                s.read_exact(&mut len).await.unwrap();
-                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-                s.read_exact(&mut body).await.unwrap();
-            }
+            let s = if hello {
+                connect_async(path).await
+            } else {
+                tokio::net::UnixStream::connect(path).await.unwrap()
+            };
             streams.push(s);
         }
         let (req, ans_len) = match target {

@@ -280,15 +280,16 @@ fn changed_session(
     ChangedSession {
         app: t.folder.clone(),
         id: t.name.clone(),
-        path: ctx
-            .core
-            .store()
-            .session_path(&t.folder, &t.name)
-            .display()
-            .to_string(),
+        path: path_text(ctx, t),
         status,
         changed,
     }
+}
+
+/// The absolute path of a session's file, as answers print it.
+fn path_text(ctx: &Context, t: &Target) -> String {
+    let path = ctx.core.store().session_path(&t.folder, &t.name);
+    path.display().to_string()
 }
 
 #[cfg(test)]

@@ -2,18 +2,13 @@
 use mobile_session_proto::Response;
 
 use super::resolve::resolve_session;
-use super::{CmdError, Context};
+use super::{path_text, CmdError, Context};
 
 pub fn handle(ctx: &Context, arg: &str) -> Result<Response, CmdError> {
     let t = ctx
         .core
         .read_views(|disk, live| resolve_session(disk, live, arg))?;
     Ok(Response::Path {
-        path: ctx
-            .core
-            .store()
-            .session_path(&t.folder, &t.name)
-            .display()
-            .to_string(),
+        path: path_text(ctx, &t),
     })
 }
