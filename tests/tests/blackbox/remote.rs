@@ -6,6 +6,7 @@
 use crate::common::*;
 
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -61,17 +62,32 @@ fn nothing_left(sshd: &Sshd) {
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
     assert!(left.is_empty(), "left in {}: {left:?}", tmp.display());
     let marker = tmp.display().to_string();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        let ssh = cmdline
-            .split(' ')
-            .next()
-            .is_some_and(|a| a.ends_with("ssh"));
-        assert!(
-            !(ssh && cmdline.contains(&marker)),
-            "still running: {cmdline}"
-        );
+    let running = || {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let ssh = cmdline
+                .split(' ')
+                .next()
+                .is_some_and(|a| a.ends_with("ssh"));
+            if ssh && cmdline.contains(&marker) {
+                found.push(cmdline);
+            }
+        }
+        found
+    };
+    // `ssh -O exit` returns once the shared connection was told to go; it
+    // ends a moment later (left alone it would stay for ControlPersist's
+    // 60 s, past this deadline).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = running();
+        if found.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "still running: {found:?}");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
