@@ -151,10 +151,11 @@ pub fn folder_scanned(view: &mut DiskView, scan: FolderScan, fx: &mut Effects<'_
     listing_read(app, &folder, manifest_label, shadowed, fx);
     // Entries found that the view holds: when they are all it holds,
     // nothing vanished, and no set of names is built (a rescan of
-    // unchanged files, the start).
+    // unchanged files, the start). Asked of `Same` too: a file being
+    // written is `Same` whether or not the view has an entry of it.
     let held = entries
         .iter()
-        .filter(|(id, e)| matches!(e, Scanned::Same) || app.sessions.contains_key(id))
+        .filter(|(id, _)| app.sessions.contains_key(id))
         .count();
     let vanished: Vec<String> = if held == app.sessions.len() {
         Vec::new()

@@ -466,3 +466,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_held_new_file_does_not_hide_a_file_gone_from_a_scan() {
+    let mut view = DiskView::default();
+    for id in ["aaaa", "bbbb"] {
+        read(&mut view, id, found(id, id));
+    }
+    // `bbbb` was deleted; `cccc`, new, is being written (held: `Same`,
+    // though the view has no entry of it).
+    let scan = FolderScan {
+        folder: F.into(),
+        entries: Ok(vec![
+            ("aaaa".into(), Scanned::Same),
+            ("cccc".into(), Scanned::Same),
+        ]),
+        session_label: None,
+        manifest_label: None,
+        shadowed: Vec::new(),
+    };
+    let a = step(|fx| rescan(&mut view, vec![scan], fx));
+    assert_eq!(kinds(&a), [(EventKind::Deleted, "bbbb")]);
+    assert!(view.get(&SessionKey::new(F, "bbbb")).is_none());
+    assert!(view.get(&SessionKey::new(F, "cccc")).is_none());
+    assert!(view.get(&SessionKey::new(F, "aaaa")).is_some());
+}
