@@ -153,4 +153,74 @@ mod tests {
             }
         }
     }
+
+    /// A frame body built from a verify: cut, lengthened, a length in each
+    /// of bincode's forms (canonical or not), bytes flipped.
+    fn hostile_body() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let token = prop_oneof![
+            "[A-Za-z0-9+/=]{0,300}",
+            proptest::collection::vec(any::<u8>(), 0..300)
+                .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+        ];
+        (
+            token,
+            0u8..6,
+            proptest::collection::vec(any::<u8>(), 0..4),
+            any::<proptest::sample::Index>(),
+            any::<u8>(),
+        )
+            .prop_map(|(token, how, extra, at, byte)| {
+                let tag = verify_tag().to_vec();
+                let mut body = tag.clone();
+                let n = token.len();
+                match how {
+                    // 251 forms: u16, u32, u64, whatever the length.
+                    1 => {
+                        body.push(251);
+                        body.extend_from_slice(&(n as u16).to_le_bytes());
+                    }
+                    2 => {
+                        body.push(252);
+                        body.extend_from_slice(&(n as u32).to_le_bytes());
+                    }
+                    3 => {
+                        body.push(253);
+                        body.extend_from_slice(&(n as u64).to_le_bytes());
+                    }
+                    _ => {
+                        body = encode(&Request::Verify {
+                            token: token.clone(),
+                        })
+                        .unwrap()
+                    }
+                }
+                if how < 4 {
+                    body.extend_from_slice(token.as_bytes());
+                }
+                match how {
+                    4 => body.extend_from_slice(&extra),
+                    5 => {
+                        let i = at.index(body.len());
+                        body[i] = byte;
+                    }
+                    _ => {}
+                }
+                body
+            })
+    }
+
+    proptest::proptest! {
+        /// Whatever the in-place reading takes, the decoder reads the same.
+        #[test]
+        fn the_in_place_reading_never_disagrees_with_the_decoder(body in hostile_body()) {
+            if let Some(token) = verify_token(&body) {
+                let decoded = decode::<Request>(&body);
+                proptest::prop_assert!(
+                    matches!(&decoded, Ok(Request::Verify { token: t }) if t == token),
+                    "{body:?}: in place {token:?}, decoded {decoded:?}"
+                );
+            }
+        }
+    }
 }

@@ -294,3 +294,20 @@ fn a_new_file_appears_once_its_writer_has_written_it() {
     assert_eq!(writing(&d), 0);
     assert_eq!(d.json(&["push"])["added"], 1);
 }
+
+#[test]
+fn a_new_file_being_written_does_not_keep_a_deleted_one_live_through_a_full_push() {
+    // No watcher report in time: only the full push's rescan sees the change.
+    let opts = Opts {
+        config: Some("watcher = \"poll\"\npoll_interval_ms = 3600000\n".into()),
+        ..Default::default()
+    };
+    let d = Daemon::start_with(opts);
+    let f = File::create(d.file(ANDROID, "f11e000000000000000000000000000000000002")).unwrap();
+    std::fs::remove_file(d.file(ANDROID, ANDROID_ID)).unwrap();
+    let p = d.json(&["push", "--full"]);
+    assert_eq!(p["removed"], 1, "{p}");
+    assert_eq!(verify(&d, ANDROID_TOKEN), 4);
+    assert!(row(&d, ANDROID_ID).is_null());
+    drop(f);
+}
