@@ -268,7 +268,15 @@ mod tests {
             code: 2,
             error: "not JSON".into(),
         });
-        let rows = vec![row("aaaa", "x"), invalid, row("bbbb", "y")];
+        let mut seen = row("bbbb", "y");
+        seen.last_seen_ms = Some(1_700_000_000_123);
+        seen.group = Some(2);
+        seen.writing = true;
+        seen.unpushed = Some(Unpushed::Changed);
+        let mut odd = row("dddd", "z");
+        odd.device = "not JSON".into();
+        odd.email = None;
+        let rows = vec![row("aaaa", "x"), invalid, seen, odd];
         for view in [
             View {
                 json: true,
