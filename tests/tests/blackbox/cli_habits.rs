@@ -22,6 +22,16 @@ fn fake_daemon(
     outcome: HelloOutcome,
     answer: Option<Response>,
 ) -> std::thread::JoinHandle<()> {
+    fake_daemon_answers(path, outcome, answer.into_iter().collect())
+}
+
+/// [`fake_daemon`] answering its first request with `answers`, in order,
+/// then closing.
+fn fake_daemon_answers(
+    path: &Path,
+    outcome: HelloOutcome,
+    answers: Vec<Response>,
+) -> std::thread::JoinHandle<()> {
     let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
     listener.set_nonblocking(true).unwrap();
     std::thread::spawn(move || {
@@ -41,9 +51,15 @@ fn fake_daemon(
                 outcome,
             };
             conn.send(&hello).await.unwrap();
-            if let Some(answer) = answer {
-                if let Ok(Some(_)) = conn.recv::<Request>().await {
-                    conn.send(&answer).await.unwrap();
+            if answers.is_empty() {
+                return;
+            }
+            if let Ok(Some(_)) = conn.recv::<Request>().await {
+                for answer in &answers {
+                    // The client may have stopped reading (it failed).
+                    if conn.send(answer).await.is_err() {
+                        break;
+                    }
                 }
             }
         });
@@ -689,4 +705,83 @@ fn watch_app_keeps_one_apps_events() {
     assert_eq!(v["app"], ANDROID, "{v}");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn a_listing_that_fails_after_a_page_exits_non_zero_and_says_why() {
+    use mobile_session::proto::{Role, SessionRow, Status};
+    let row = |id: &str| SessionRow {
+        app: ANDROID.into(),
+        id: id.into(),
+        status: Some(Status::Accepted),
+        email: None,
+        device: "null".into(),
+        path: format!("/d/{id}"),
+        unpushed: None,
+        invalid: None,
+        writing: false,
+        last_seen_ms: None,
+        group: None,
+    };
+    let page = Response::SessionsPage {
+        rows: vec![row("aaaa"), row("bbbb")],
+        done: false,
+    };
+    let failed = Response::Error(ErrorReply {
+        code: ErrorCode::Internal,
+        message: "the listing broke off".into(),
+    });
+    let welcome = || HelloOutcome::Welcome { role: Role::Reader };
+    for args in [&["--json", "sessions"][..], &["-q", "sessions"]] {
+        // The daemon's error after a page.
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s.sock");
+        let server = fake_daemon_answers(&socket, welcome(), vec![page.clone(), failed.clone()]);
+        let out = client_at(&socket, args, None);
+        server.join().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(stdout(&out).contains("bbbb"), "{args:?}: {}", stdout(&out));
+        assert!(
+            stderr(&out).contains("the listing broke off"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        // The daemon gone after a page.
+        let socket = dir.path().join("t.sock");
+        let server = fake_daemon_answers(&socket, welcome(), vec![page.clone()]);
+        let out = client_at(&socket, args, None);
+        server.join().unwrap();
+        assert_eq!(out.status.code(), Some(69), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with("error: "),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        // A reader that leaves part way through many pages: a quiet end.
+        let socket = dir.path().join("u.sock");
+        let big = Response::SessionsPage {
+            rows: (0..1000).map(|i| row(&format!("{i:040x}"))).collect(),
+            done: false,
+        };
+        let mut pages = vec![big; 40];
+        pages.push(Response::SessionsPage {
+            rows: Vec::new(),
+            done: true,
+        });
+        let server = fake_daemon_answers(&socket, welcome(), pages);
+        let script = format!(
+            "'{}' --socket '{}' {} | head -c 100 >/dev/null; echo \"status=${{PIPESTATUS[0]}}\"",
+            client_bin().display(),
+            socket.display(),
+            args.join(" ")
+        );
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        server.join().unwrap();
+        assert_eq!(stdout(&out), "status=0\n", "{args:?}: {}", stderr(&out));
+        assert!(out.stderr.is_empty(), "{args:?}: {}", stderr(&out));
+    }
 }
