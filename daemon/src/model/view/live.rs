@@ -159,3 +159,84 @@ impl LiveView {
         self.sessions.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::names::write_key;
+    use crate::model::testgen::record;
+    use mobile_session_proto::Status;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u8, u8),
+        Put(u8, u8),
+        Remove(u8),
+        Retain(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..6, 0u8..4).prop_map(|(k, t)| Op::Insert(k, t)),
+            (0u8..6, 0u8..4).prop_map(|(k, t)| Op::Put(k, t)),
+            (0u8..6).prop_map(Op::Remove),
+            any::<u8>().prop_map(Op::Retain),
+        ]
+    }
+
+    fn key(k: u8) -> SessionKey {
+        SessionKey::new("com.a", &format!("{k:04x}"))
+    }
+
+    /// Session `k`'s record with token `t` of its own, or, `shared`, a
+    /// token text that other sessions' files may hold too.
+    fn rec(k: u8, t: u8, shared: bool) -> Arc<SessionRecord> {
+        let mut r = (*record(&format!("{k:04x}"), Status::Accepted, &format!("{k}.{t}"))).clone();
+        let token = if shared {
+            format!("t{t}")
+        } else {
+            format!("t{k}.{t}")
+        };
+        r.token_hash = crate::model::session::token_hash(&token);
+        Arc::new(r)
+    }
+
+    proptest! {
+        /// Whatever was inserted, replaced or removed, the index answers
+        /// only for a live session that holds that token now; and, tokens
+        /// being each session's own, it finds every one.
+        #[test]
+        fn the_token_index_follows_every_change(ops in proptest::collection::vec(op(), 0..40), shared in any::<bool>()) {
+            let mut live = LiveView::default();
+            for op in ops {
+                match op {
+                    Op::Insert(k, t) => drop(live.insert(key(k), rec(k, t, shared))),
+                    Op::Put(k, t) => {
+                        let mut text = String::new();
+                        write_key(&mut text, "com.a", &format!("{k:04x}"));
+                        drop(live.put(&text, rec(k, t, shared)));
+                    }
+                    Op::Remove(k) => drop(live.remove(&key(k))),
+                    Op::Retain(mask) => live.retain(|k| {
+                        let i = u8::from_str_radix(&k.to_string()[6..], 16).unwrap_or(0);
+                        mask & (1 << (i % 8)) != 0
+                    }),
+                }
+                for (k, r) in live.iter() {
+                    match live.by_token(r.token_hash) {
+                        Some((found, fr)) => {
+                            prop_assert_eq!(fr.token_hash, r.token_hash);
+                            prop_assert!(Arc::ptr_eq(fr, live.get_key(found).unwrap()));
+                        }
+                        None => prop_assert!(shared, "{k} not indexed"),
+                    }
+                }
+                prop_assert!(live.by_token.len() <= live.len());
+                for (h, k) in &live.by_token {
+                    prop_assert!(live.get_key(k).is_some_and(|r| r.token_hash == *h) || shared);
+                }
+            }
+        }
+    }
+}
