@@ -659,6 +659,135 @@ mod tests {
             (hello, reqs)
         }
 
+        /// A stream that hands out `chunks` one read at a time, and keeps
+        /// what is written to it.
+        struct Chunked {
+            chunks: std::collections::VecDeque<Vec<u8>>,
+            written: Vec<u8>,
+        }
+
+        impl AsyncRead for Chunked {
+            fn poll_read(
+                mut self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> Poll<std::io::Result<()>> {
+                if let Some(mut c) = self.chunks.pop_front() {
+                    let n = c.len().min(buf.remaining());
+                    buf.put_slice(&c[..n]);
+                    if n < c.len() {
+                        self.chunks.push_front(c.split_off(n));
+                    }
+                }
+                Poll::Ready(Ok(()))
+            }
+        }
+
+        impl AsyncWrite for Chunked {
+            fn poll_write(
+                mut self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> Poll<std::io::Result<usize>> {
+                self.written.extend_from_slice(buf);
+                Poll::Ready(Ok(buf.len()))
+            }
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> Poll<std::io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> Poll<std::io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+        }
+
+        /// A verdict that depends on the token only.
+        fn verdict(token: &str) -> crate::VerifyReply {
+            match token.len() % 3 {
+                0 => crate::VerifyReply::unknown(),
+                n => crate::VerifyReply {
+                    status: if n == 1 {
+                        crate::VerifyStatus::Accepted
+                    } else {
+                        crate::VerifyStatus::Pending
+                    },
+                    app: Some(format!("app{}", token.len())),
+                    id: Some(token.chars().rev().collect()),
+                },
+            }
+        }
+
+        /// What a server loop writes for `wire` arriving cut at `cuts`,
+        /// answering verifies in place (`in_place`) or decoded; how it ended.
+        fn serve(wire: &[u8], cuts: &[usize], in_place: bool) -> (Vec<u8>, String) {
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
+            cuts.push(wire.len());
+            cuts.sort_unstable();
+            let mut chunks = std::collections::VecDeque::new();
+            let mut from = 0;
+            for c in cuts {
+                if c > from {
+                    chunks.push_back(wire[from..c].to_vec());
+                    from = c;
+                }
+            }
+            let stream = Chunked {
+                chunks,
+                written: Vec::new(),
+            };
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let mut conn = Connection::new(stream, 300);
+                let end = loop {
+                    let got = conn
+                        .recv_or_answer::<Request>(|body, out| {
+                            let Some(token) = crate::hot::verify_token(body).filter(|_| in_place)
+                            else {
+                                return false;
+                            };
+                            let v = verdict(token);
+                            crate::hot::put_verified(
+                                out,
+                                v.status,
+                                v.app.as_deref(),
+                                v.id.as_deref(),
+                            );
+                            true
+                        })
+                        .await;
+                    let reply = match got {
+                        Ok(Some(Incoming::Answered)) => None,
+                        Ok(Some(Incoming::Message(Request::Verify { token }))) => {
+                            Some(Response::Verified(verdict(&token)))
+                        }
+                        Ok(Some(Incoming::Message(_))) => {
+                            Some(Response::Error(crate::ErrorReply {
+                                code: crate::ErrorCode::BadRequest,
+                                message: "other".into(),
+                            }))
+                        }
+                        Ok(None) => break "end".to_string(),
+                        Err(e) => break format!("{e}"),
+                    };
+                    if let Some(r) = reply {
+                        conn.feed(&r).await.unwrap();
+                    }
+                    if !conn.has_complete_frame() {
+                        conn.flush().await.unwrap();
+                    }
+                };
+                conn.flush().await.unwrap();
+                (conn.into_inner().written, end)
+            })
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -692,6 +821,32 @@ mod tests {
             #[test]
             fn encoded_len_is_what_encode_writes(req in request()) {
                 prop_assert_eq!(encoded_len(&req).unwrap(), encode(&req).unwrap().len());
+            }
+
+            /// Verifies answered in place, pipelined, cut anywhere, among
+            /// other requests and damaged or oversized frames, give the very
+            /// bytes the decoding path gives, in the same order.
+            #[test]
+            fn answers_in_place_are_the_decoded_answers(
+                reqs in vec(prop_oneof![
+                    3 => "(?s).{0,300}".prop_map(|token| Request::Verify { token }),
+                    1 => request(),
+                ], 0..8),
+                edits in vec((any::<usize>(), any::<u8>()), 0..2),
+                cuts in vec(any::<usize>(), 0..8),
+            ) {
+                let mut wire = BytesMut::new();
+                for r in &reqs {
+                    encode_frame(&mut wire, r).unwrap();
+                }
+                let mut wire = wire.to_vec();
+                for (at, b) in edits {
+                    if !wire.is_empty() {
+                        let n = wire.len();
+                        wire[at % n] = b;
+                    }
+                }
+                prop_assert_eq!(serve(&wire, &cuts, true), serve(&wire, &cuts, false));
             }
 
             /// Frames cut anywhere decode to what was sent, in order.
