@@ -376,3 +376,66 @@ fn a_file_being_written_is_taken_once_valid_or_without_a_grace() {
     assert!(core.disk_entry(APP, "aaaa").unwrap().state.is_err());
     assert!(core.writing_files().is_empty());
 }
+
+/// The live view's content: each key's record as pushed.
+fn live_snapshot(core: &Core) -> Vec<(String, String, u64, u64)> {
+    let mut v: Vec<_> = core.read_live(|l| {
+        l.iter()
+            .map(|(k, r)| (k.to_string(), r.id.to_string(), r.hash, r.token_hash))
+            .collect()
+    });
+    v.sort();
+    v
+}
+
+#[test]
+fn the_starts_push_as_read_is_a_full_push_after_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SessionStore::open(dir.path()).unwrap();
+    let doc = |app: &str, id: &str, status: &str| {
+        serde_json::json!({
+            "application": {"id": app, "name": app},
+            "session": {"id": id},
+            "status": status,
+            "token": token::encode(app, id, None),
+        })
+        .to_string()
+    };
+    // Folders of one file, one of more than a slice, invalid files, names
+    // differing in case, an empty folder and a stray folder.
+    for i in 0..40 {
+        let app = format!("com.f{i:02}");
+        std::fs::create_dir(store.root().join(&app)).unwrap();
+        let id = format!("{i:08x}");
+        std::fs::write(store.session_path(&app, &id), doc(&app, &id, "pending")).unwrap();
+    }
+    std::fs::create_dir(store.root().join(APP)).unwrap();
+    for i in 0..1100u32 {
+        let id = format!("{i:08x}");
+        let text = match i % 50 {
+            0 => "{".to_string(),
+            1 => doc("com.other", &id, "accepted"),
+            _ => doc(APP, &id, "accepted"),
+        };
+        std::fs::write(store.session_path(APP, &id), text).unwrap();
+    }
+    std::fs::write(
+        store.session_path(APP, "0000000A"),
+        doc(APP, "0000000A", "pending"),
+    )
+    .unwrap();
+    std::fs::create_dir(store.root().join("com.empty")).unwrap();
+    let core = Core::open(store, Config::default()).unwrap();
+    let at_start = (live_snapshot(&core), core.counts());
+    assert!(at_start.1.live > 1000, "{:?}", at_start.1);
+    assert_eq!(at_start.1.unpushed, 0);
+    let report = core.push(true).unwrap();
+    assert_eq!(
+        (report.added, report.updated, report.removed),
+        (0, 0, 0),
+        "{report:?}"
+    );
+    assert_eq!(report.unchanged, at_start.1.live);
+    assert_eq!(report.invalid.len() as u64, at_start.1.invalid);
+    assert_eq!((live_snapshot(&core), core.counts()), at_start);
+}
