@@ -69,18 +69,11 @@ pub struct Audit {
 
 impl Audit {
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, StateError> {
-        let path = dir.join(FILE);
-        let mut file = open_append(dir, FILE).map_err(StateError::io(&path))?;
-        let mut len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        // A line a crash tore: the next record starts a line of its own.
-        if std::fs::read(&path).is_ok_and(|t| t.last().is_some_and(|&b| b != b'\n')) {
-            file.write_all(b"\n").map_err(StateError::io(&path))?;
-            len += 1;
-        }
+        let file = open_current(dir).map_err(StateError::io(&dir.join(FILE)))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             max_bytes,
-            file: Mutex::new(Some((file, len))),
+            file: Mutex::new(Some(file)),
         })
     }
 
@@ -101,14 +94,17 @@ impl Audit {
             if slot.take().is_some() {
                 self.rotate()?;
             }
-            let f = open_append(&self.dir, FILE)?;
-            let n = f.metadata()?.len();
-            *slot = Some((f, n));
+            *slot = Some(open_current(&self.dir)?);
         }
         let Some((file, n)) = slot.as_mut() else {
             return Ok(());
         };
-        file.write_all(line)?;
+        if let Err(e) = file.write_all(line) {
+            // Part of the line may be in (a full disk): the next record
+            // reopens the file and starts a line of its own.
+            *slot = None;
+            return Err(e);
+        }
         *n += line.len() as u64;
         Ok(())
     }
@@ -202,6 +198,21 @@ impl Audit {
     }
 }
 
+/// Opens the current history file for appending, with its length; a line
+/// left torn (a crash, a full disk) is ended first, so that the next record
+/// stands on a line of its own.
+fn open_current(dir: &Path) -> std::io::Result<(File, u64)> {
+    use std::os::unix::fs::FileExt;
+    let mut file = open_append(dir, FILE)?;
+    let mut len = file.metadata()?.len();
+    let mut last = [0u8];
+    if len > 0 && file.read_at(&mut last, len - 1)? == 1 && last[0] != b'\n' {
+        file.write_all(b"\n")?;
+        len += 1;
+    }
+    Ok((file, len))
+}
+
 fn line_of(rec: &AuditRecord) -> String {
     let raw = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
     json!({
@@ -237,6 +248,7 @@ fn parse_line(line: &[u8]) -> Option<AuditRecord> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::full_disk;
     use super::*;
 
     fn rec(n: u64) -> AuditRecord {
@@ -337,5 +349,24 @@ mod tests {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         writer.join().unwrap();
         assert_eq!(bad, None, "records repeated, skipped or out of order");
+    }
+
+    #[test]
+    fn a_record_after_a_full_disk_stands_on_a_line_of_its_own() {
+        let name = "state::audit::tests::a_record_after_a_full_disk_stands_on_a_line_of_its_own";
+        full_disk::in_own_process(name, |dir| {
+            let audit = Audit::open(dir, 1 << 20).unwrap();
+            audit.append(&rec(1));
+            let len = std::fs::metadata(dir.join(FILE)).unwrap().len();
+            full_disk::limit(len + 50);
+            audit.append(&rec(2)); // 50 bytes of it written
+            audit.append(&rec(3)); // none
+            full_disk::limit(libc::RLIM_INFINITY);
+            audit.append(&rec(4));
+            assert_eq!(all(&audit, 0), [rec(1), rec(4)]);
+            let reopened = Audit::open(dir, 1 << 20).unwrap();
+            reopened.append(&rec(5));
+            assert_eq!(all(&reopened, 0), [rec(1), rec(4), rec(5)]);
+        });
     }
 }
