@@ -40,6 +40,9 @@ pub const JOURNAL: &str = "last-seen.journal";
 /// The journal is folded into the snapshot once it is larger than this and
 /// than the snapshot.
 const JOURNAL_FLOOR: u64 = 1 << 20;
+/// 9999-12-31T23:59:59Z, the last time RFC 3339 writes: a line past it is
+/// corrupt, not a sighting.
+const MAX_SECS: u64 = 253_402_300_799;
 
 pub struct SeenStore {
     dir: PathBuf,
@@ -114,7 +117,8 @@ impl SeenStore {
             let parsed = std::str::from_utf8(line).ok().and_then(|l| {
                 let (secs, key) = l.split_once(' ')?;
                 let (folder, id) = key.rsplit_once('/')?;
-                Some((secs.parse::<u64>().ok()?, folder, id))
+                let secs = secs.parse::<u64>().ok().filter(|&s| s <= MAX_SECS)?;
+                Some((secs, folder, id))
             });
             match parsed {
                 Some((secs, folder, id)) => {
