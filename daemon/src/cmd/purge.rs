@@ -8,7 +8,8 @@
 //! [`remove`] is the deletion `purge` and `dedupe` share: the plan is made
 //! from a look at the views (no lock held while every file is stat'ed),
 //! then each session is checked again under the write lock — still the
-//! same file, and, for `purge`, still not seen since — and deleted. Its
+//! same file, not written since (even if the watcher has not said so yet),
+//! and, for `purge`, still not seen since — and deleted. Its
 //! live copy stays until a push, as with `delete`.
 
 use mobile_session_proto::{ChangedSession, PurgeRequest, RemovalReport, RemovedSession, Response};
@@ -98,7 +99,7 @@ pub fn remove(
                 disk.get(&t.key())
                     .and_then(|e| e.state.as_ref().ok())
                     .is_some_and(|r| r.same_content(&f.rec))
-            });
+            }) && written_at(ctx, &f) == f.modified;
             let deleted = same
                 && still(&f)
                 && match txn.delete(&t.folder, &t.name) {
@@ -117,4 +118,44 @@ pub fn remove(
     // Once the write lock is free: the watcher needs it to catch up.
     report.push = push.then(|| super::push::run(ctx, false)).transpose()?;
     Ok(report)
+}
+
+/// When `f`'s file was last written, as it is now: one the watcher has not
+/// reported yet (written since the plan) counts as changed.
+fn written_at(ctx: &Context, f: &Fact) -> Option<u64> {
+    let names = [f.name.as_str()];
+    ctx.core.store().modified(&f.folder, &names).pop().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mobile_session_proto::Role;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn a_file_written_again_since_the_plan_is_spared() {
+        let (_dir, ctx) = super::super::tests::context(Role::Admin);
+        let store = ctx.core.store();
+        let all = facts(&ctx, None);
+        let f = all.first().expect("a session");
+        let path = store.session_path(&f.folder, &f.name);
+        let old = SystemTime::now() - Duration::from_secs(100 * 86_400);
+        let set = |t: SystemTime| {
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_modified(t).unwrap();
+        };
+        set(old);
+        let plan: Vec<_> = facts(&ctx, None)
+            .into_iter()
+            .filter(|p| p.name == f.name && p.folder == f.folder)
+            .map(|p| (p, None))
+            .collect();
+        // Written again (say by 4D, the same text) before the watcher has
+        // told the daemon: the plan is no longer about this file.
+        set(SystemTime::now());
+        let report = remove(&ctx, "purge", plan, &|_| true, false, false).unwrap();
+        assert!(path.exists(), "deleted though written since the plan");
+        assert!(!report.sessions[0].changed);
+    }
 }

@@ -12,7 +12,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -69,18 +69,11 @@ pub struct Audit {
 
 impl Audit {
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, StateError> {
-        let path = dir.join(FILE);
-        let mut file = open_append(dir, FILE).map_err(StateError::io(&path))?;
-        let mut len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        // A line a crash tore: the next record starts a line of its own.
-        if std::fs::read(&path).is_ok_and(|t| t.last().is_some_and(|&b| b != b'\n')) {
-            file.write_all(b"\n").map_err(StateError::io(&path))?;
-            len += 1;
-        }
+        let file = open_current(dir).map_err(StateError::io(&dir.join(FILE)))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             max_bytes,
-            file: Mutex::new(Some((file, len))),
+            file: Mutex::new(Some(file)),
         })
     }
 
@@ -101,14 +94,17 @@ impl Audit {
             if slot.take().is_some() {
                 self.rotate()?;
             }
-            let f = open_append(&self.dir, FILE)?;
-            let n = f.metadata()?.len();
-            *slot = Some((f, n));
+            *slot = Some(open_current(&self.dir)?);
         }
         let Some((file, n)) = slot.as_mut() else {
             return Ok(());
         };
-        file.write_all(line)?;
+        if let Err(e) = file.write_all(line) {
+            // Part of the line may be in (a full disk): the next record
+            // reopens the file and starts a line of its own.
+            *slot = None;
+            return Err(e);
+        }
         *n += line.len() as u64;
         Ok(())
     }
@@ -123,8 +119,13 @@ impl Audit {
         std::fs::rename(self.dir.join(FILE), self.dir.join(format!("{FILE}.1")))
     }
 
-    /// The history files, oldest first, with their inodes.
-    fn files(&self) -> Vec<(PathBuf, u64, std::fs::Metadata)> {
+    /// The history files, oldest first, opened with their inodes. Opened
+    /// under the lock rotations take: a rotation cannot move a file
+    /// between its listing and its opening (which would skip a file, read
+    /// one twice, or find one gone); the open files read on whatever
+    /// renames come later.
+    fn files(&self) -> Vec<(File, u64, std::fs::Metadata)> {
+        let _no_rotation = lock(&self.file);
         (0..=KEEP)
             .rev()
             .map(|i| match i {
@@ -132,8 +133,14 @@ impl Audit {
                 i => self.dir.join(format!("{FILE}.{i}")),
             })
             .filter_map(|p| {
-                let m = std::fs::symlink_metadata(&p).ok().filter(|m| m.is_file())?;
-                Some((p, m.ino(), m))
+                let f = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(p)
+                    .ok()?;
+                let m = f.metadata().ok().filter(|m| m.is_file())?;
+                let ino = m.ino();
+                Some((f, ino, m))
             })
             .collect()
     }
@@ -153,9 +160,9 @@ impl Audit {
             .and_then(|c| files.iter().position(|f| f.1 == c.file))
             .unwrap_or(0);
         let mut out = Vec::new();
-        for (i, (path, ino, meta)) in files.iter().enumerate().skip(start) {
+        for (i, (file, ino, meta)) in files.into_iter().enumerate().skip(start) {
             let mut offset = match cursor {
-                Some(c) if i == start && c.file == *ino => c.offset,
+                Some(c) if i == start && c.file == ino => c.offset,
                 _ => 0,
             };
             // Written to last before `since`: nothing in it is as recent.
@@ -167,7 +174,7 @@ impl Audit {
             if written_ms < since_ms {
                 continue;
             }
-            let mut reader = BufReader::new(File::open(path)?);
+            let mut reader = BufReader::new(file);
             reader.seek(SeekFrom::Start(offset))?;
             let mut line = Vec::new();
             loop {
@@ -182,13 +189,28 @@ impl Audit {
                     _ => {}
                 }
                 if out.len() >= PAGE {
-                    let next = HistoryCursor { file: *ino, offset };
+                    let next = HistoryCursor { file: ino, offset };
                     return Ok((out, Some(next)));
                 }
             }
         }
         Ok((out, None))
     }
+}
+
+/// Opens the current history file for appending, with its length; a line
+/// left torn (a crash, a full disk) is ended first, so that the next record
+/// stands on a line of its own.
+fn open_current(dir: &Path) -> std::io::Result<(File, u64)> {
+    use std::os::unix::fs::FileExt;
+    let mut file = open_append(dir, FILE)?;
+    let mut len = file.metadata()?.len();
+    let mut last = [0u8];
+    if len > 0 && file.read_at(&mut last, len - 1)? == 1 && last[0] != b'\n' {
+        file.write_all(b"\n")?;
+        len += 1;
+    }
+    Ok((file, len))
 }
 
 fn line_of(rec: &AuditRecord) -> String {
@@ -226,6 +248,7 @@ fn parse_line(line: &[u8]) -> Option<AuditRecord> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::full_disk;
     use super::*;
 
     fn rec(n: u64) -> AuditRecord {
@@ -289,5 +312,61 @@ mod tests {
         let reopened = Audit::open(dir.path(), 1 << 20).unwrap();
         reopened.append(&rec(2));
         assert_eq!(all(&reopened, 0), [rec(1), rec(2)]);
+    }
+
+    #[test]
+    fn a_reader_racing_rotations_sees_each_record_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = std::sync::Arc::new(Audit::open(dir.path(), 2048).unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (audit, stop) = (audit.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    audit.append(&rec(n));
+                    n += 1;
+                }
+            })
+        };
+        // Each reading whole, every record once, none skipped: the times
+        // follow one another by one millisecond.
+        let mut bad = None;
+        for _ in 0..500 {
+            let (read, next) = match audit.page(None, 0, &|_| true) {
+                Ok(page) => page,
+                Err(e) => {
+                    bad = Some(format!("history unreadable: {e}"));
+                    break;
+                }
+            };
+            assert!(next.is_none(), "less than a page");
+            if let Some(w) = read.windows(2).find(|w| w[1].time_ms != w[0].time_ms + 1) {
+                bad = Some(format!("{} then {}", w[0].time_ms, w[1].time_ms));
+                break;
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap();
+        assert_eq!(bad, None, "records repeated, skipped or out of order");
+    }
+
+    #[test]
+    fn a_record_after_a_full_disk_stands_on_a_line_of_its_own() {
+        let name = "state::audit::tests::a_record_after_a_full_disk_stands_on_a_line_of_its_own";
+        full_disk::in_own_process(name, |dir| {
+            let audit = Audit::open(dir, 1 << 20).unwrap();
+            audit.append(&rec(1));
+            let len = std::fs::metadata(dir.join(FILE)).unwrap().len();
+            full_disk::limit(len + 50);
+            audit.append(&rec(2)); // 50 bytes of it written
+            audit.append(&rec(3)); // none
+            full_disk::limit(libc::RLIM_INFINITY);
+            audit.append(&rec(4));
+            assert_eq!(all(&audit, 0), [rec(1), rec(4)]);
+            let reopened = Audit::open(dir, 1 << 20).unwrap();
+            reopened.append(&rec(5));
+            assert_eq!(all(&reopened, 0), [rec(1), rec(4), rec(5)]);
+        });
     }
 }

@@ -235,9 +235,11 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
     written
 }
 
-/// Opens `name` in `dir` for appending (created 0600, never through a link).
+/// Opens `name` in `dir` for appending, and reading what is there
+/// (created 0600, never through a link).
 pub fn open_append(dir: &Path, name: &str) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new()
+        .read(true)
         .append(true)
         .create(true)
         .mode(0o600)
@@ -264,6 +266,50 @@ pub fn rfc3339_ms(ms: u64) -> String {
 pub fn parse_rfc3339(text: &str) -> Option<u64> {
     let t = humantime::parse_rfc3339_weak(text).ok()?;
     Some(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as u64)
+}
+
+/// A disk that fills up, then is freed, for tests: a file size limit,
+/// lowered in a process of its own (no other test may feel it).
+#[cfg(test)]
+pub(crate) mod full_disk {
+    use std::path::Path;
+
+    const CHILD: &str = "MOBILE_SESSIOND_TEST_FULL_DISK_IN";
+
+    /// Runs `check` on a temporary folder in a new run of the test `name`
+    /// (its full path), alone in its process; fails if `check` fails.
+    pub fn in_own_process(name: &str, check: impl FnOnce(&Path)) {
+        if let Some(dir) = std::env::var_os(CHILD) {
+            // Past the limit a write fails (EFBIG) rather than kill the process.
+            // SAFETY: ignoring a signal.
+            unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+            return check(Path::new(&dir));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--test-threads", "1"])
+            .env(CHILD, dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert!(stdout.contains("1 passed"), "{stdout}");
+    }
+
+    /// Lets this process's files grow to `bytes`, no further.
+    pub fn limit(bytes: u64) {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: plain system calls on a local struct.
+        unsafe {
+            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut l), 0);
+            l.rlim_cur = bytes.min(l.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &l), 0);
+        }
+    }
 }
 
 #[cfg(test)]

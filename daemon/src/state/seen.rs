@@ -40,6 +40,9 @@ pub const JOURNAL: &str = "last-seen.journal";
 /// The journal is folded into the snapshot once it is larger than this and
 /// than the snapshot.
 const JOURNAL_FLOOR: u64 = 1 << 20;
+/// 9999-12-31T23:59:59Z, the last time RFC 3339 writes: a line past it is
+/// corrupt, not a sighting.
+const MAX_SECS: u64 = 253_402_300_799;
 
 pub struct SeenStore {
     dir: PathBuf,
@@ -114,7 +117,8 @@ impl SeenStore {
             let parsed = std::str::from_utf8(line).ok().and_then(|l| {
                 let (secs, key) = l.split_once(' ')?;
                 let (folder, id) = key.rsplit_once('/')?;
-                Some((secs.parse::<u64>().ok()?, folder, id))
+                let secs = secs.parse::<u64>().ok().filter(|&s| s <= MAX_SECS)?;
+                Some((secs, folder, id))
             });
             match parsed {
                 Some((secs, folder, id)) => {
@@ -201,6 +205,9 @@ impl SeenStore {
                 .write_all(lines.as_bytes())
                 .and_then(|()| journal.sync_data());
             if let Err(e) = written {
+                // Part of it may be in (a full disk): the next append
+                // starts a line of its own.
+                files.torn = true;
                 // Kept for the next flush (a later sighting wins).
                 let mut table = lock(&self.table);
                 for (key, secs) in unwritten {
@@ -235,7 +242,8 @@ impl SeenStore {
         }
         write_atomic(&self.dir, SNAPSHOT, text.as_bytes())?;
         // A crash here replays the journal over the new snapshot: no loss.
-        std::fs::File::create(self.dir.join(JOURNAL))?.sync_all()?;
+        // Replaced, not truncated: a link planted there is not followed.
+        write_atomic(&self.dir, JOURNAL, b"")?;
         files.snapshot = text.len() as u64;
         files.journal = 0;
         files.torn = false;
@@ -341,5 +349,50 @@ mod tests {
         assert_eq!(text, "7 f/ab12\n");
         assert_eq!(std::fs::read(dir.path().join(JOURNAL)).unwrap().len(), 0);
         assert_eq!(seen(&store, "f", "cd34"), None);
+    }
+
+    #[test]
+    fn folding_never_writes_through_a_link_planted_at_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let store = SeenStore::open(&state, true).unwrap();
+        lock(&store.table).secs.insert(store.hash("f", "ab12"), 7);
+        std::os::unix::fs::symlink(&victim, state.join(JOURNAL)).unwrap();
+        let mut files = Files::default();
+        store
+            .fold(&mut files, vec![SessionKey::new("f", "ab12")])
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        let journal = std::fs::symlink_metadata(state.join(JOURNAL)).unwrap();
+        assert!(journal.is_file() && journal.len() == 0, "{journal:?}");
+    }
+
+    #[test]
+    fn a_sighting_after_a_full_disk_is_not_glued_to_a_torn_line() {
+        let name = "state::seen::tests::a_sighting_after_a_full_disk_is_not_glued_to_a_torn_line";
+        super::super::full_disk::in_own_process(name, |dir| {
+            let store = SeenStore::open(dir, true).unwrap();
+            store.touch("f", &record("ab12", Status::Accepted, "x"));
+            store.flush(Vec::new).unwrap();
+            let len = std::fs::metadata(dir.join(JOURNAL)).unwrap().len();
+            // Room for a part of the next line only.
+            super::super::full_disk::limit(len + 5);
+            let rec = record("cd34", Status::Accepted, "x");
+            store.touch("f", &rec);
+            let secs = rec.seen.secs();
+            assert!(store.flush(Vec::new).is_err());
+            super::super::full_disk::limit(libc::RLIM_INFINITY);
+            store.flush(Vec::new).unwrap();
+            let again = SeenStore::open(dir, true).unwrap();
+            assert!(seen(&again, "f", "ab12").is_some());
+            assert_eq!(
+                seen(&again, "f", "cd34"),
+                Some(secs),
+                "after the disk was freed"
+            );
+        });
     }
 }

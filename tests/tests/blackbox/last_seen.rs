@@ -116,6 +116,29 @@ fn a_kill_9_loses_no_more_than_the_persistence_interval() {
 }
 
 #[test]
+fn times_no_calendar_holds_in_the_last_seen_files_are_skipped_not_fatal() {
+    let mut d = Daemon::prepare(&Opts::default());
+    std::fs::create_dir_all(d.state_dir()).unwrap();
+    // Beyond the year 9999 (u64::MAX seconds, and the year 33658): a
+    // corrupt file, not a sighting. The one valid line stands.
+    let lines = format!(
+        "18446744073709551615 {IOS}/{SEED_ID}\n999999999999 {IOS}/{IPAD_ID}\n1700000000 {ANDROID}/{ANDROID_ID}\n"
+    );
+    std::fs::write(d.state_dir().join("last-seen"), lines).unwrap();
+    d.spawn(&Opts::default());
+    assert_eq!(seen_of(&d, SEED_ID), Value::Null);
+    assert_eq!(seen_of(&d, IPAD_ID), Value::Null);
+    assert_eq!(seen_of(&d, ANDROID_ID), "2023-11-14T22:13:20Z");
+    assert!(d.log_text().contains("2 unreadable lines skipped"));
+    // Every listing and command by activity answers.
+    d.ok(&["sessions"]);
+    d.ok(&["sessions", "--seen-after", "1h"]);
+    d.ok(&["sessions", "--duplicates"]);
+    d.ok(&["purge", "--inactive", "1d", "--dry-run"]);
+    d.ok(&["dedupe", "--dry-run"]);
+}
+
+#[test]
 fn sign_in_and_user_info_count_as_seen_and_tracking_can_be_off() {
     let d = Daemon::start_open("");
     let before = SystemTime::now();
