@@ -61,7 +61,7 @@ fn stamps(ctx: &Context, items: &[(&str, &str, u64, bool)]) -> Vec<(Option<u64>,
         let reader = ctx.state.seen.reader();
         items
             .iter()
-            .map(|(f, n, c, _)| reader.secs(f, n, *c).map(|s| s.saturating_mul(1000)))
+            .map(|(f, n, c, _)| reader.ms(f, n, *c))
             .collect()
     };
     let mut modified = Vec::with_capacity(items.len());

@@ -40,8 +40,8 @@ pub fn handle(ctx: &Context, req: &PurgeRequest) -> Result<Response, CmdError> {
         let live = ctx
             .core
             .read_live(|l| l.get(&f.folder, &f.name).map_or(0, |r| r.seen.secs()));
-        let seen = ctx.state.seen.reader().secs(&f.folder, &f.name, live);
-        seen.is_none_or(|s| s.saturating_mul(1000) < cutoff)
+        let seen = ctx.state.seen.reader().ms(&f.folder, &f.name, live);
+        seen.is_none_or(|ms| ms < cutoff)
     };
     let mut report = remove(ctx, "purge", plan, &still_stale, req.dry_run, req.push)?;
     report.cutoff_ms = Some(cutoff);

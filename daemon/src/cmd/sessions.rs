@@ -134,10 +134,7 @@ fn page(
     let last_seen: Vec<Option<u64>> = rows
         .iter()
         .zip(cells)
-        .map(|(r, c)| {
-            seen.secs(&r.folder, &r.name, c)
-                .map(|s| s.saturating_mul(1000))
-        })
+        .map(|(r, c)| seen.ms(&r.folder, &r.name, c))
         .collect();
     drop(seen);
     let mut rows: Vec<SessionRow> = rows

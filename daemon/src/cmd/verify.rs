@@ -42,9 +42,10 @@ fn check<R>(
     let hash = token_hash(token);
     let found = ctx.core.read_live(|live| {
         let (key, rec) = live.by_token(hash)?;
-        ctx.state.seen.touch(key.folder(), rec);
+        let folder = key.folder();
+        ctx.state.seen.touch(folder, rec);
         let f = f.take()?;
-        Some(f(verdict(rec), Some(key.folder()), Some(&rec.id)))
+        Some(f(verdict(rec), Some(folder), Some(&rec.id)))
     });
     if let Some(r) = found {
         return r;

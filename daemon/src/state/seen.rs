@@ -274,6 +274,12 @@ impl SeenReader<'_> {
         let kept = self.table.secs.get(&self.store.hash(folder, id)).copied();
         kept.max(Some(live)).filter(|&s| s > 0)
     }
+
+    /// [`Self::secs`] in milliseconds, as activity is compared and shown
+    /// (a corrupt time saturates rather than wraps).
+    pub fn ms(&self, folder: &str, id: &str, live: u64) -> Option<u64> {
+        self.secs(folder, id, live).map(|s| s.saturating_mul(1000))
+    }
 }
 
 #[cfg(test)]
